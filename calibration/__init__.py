@@ -1,0 +1,1 @@
+"""The offline half of ttc-router: sampling runs, difficulty, strategy evaluation, tables."""

@@ -1,0 +1,1 @@
+"""The online half of ttc-router: probe, budget policy, solve, and the ``ttc`` command line."""

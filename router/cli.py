@@ -1,0 +1,80 @@
+"""The ``ttc`` command line.
+
+Each subcommand lives in its own module and registers its arguments through an
+``add_arguments(parser)`` / ``run(args)`` pair, imported lazily so ``ttc --help``
+stays fast and never loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help, description)
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "calibrate": (
+        "calibration.command",
+        "sample, grade and score solutions; build the strategy table and difficulty predictor",
+        "Offline calibration: samples K solutions per problem, grades and scores them, bins "
+        "problems by difficulty, evaluates every strategy at every budget and writes an "
+        "artifact folder (table.json, per-problem results, predictor, manifest.json).",
+    ),
+    "solve": (
+        "router.solve_command",
+        "solve problems with the strategy and budget the calibration table picks",
+        "Online routing: probes each problem, predicts its difficulty, picks strategy and "
+        "budget under a policy (auto, N, total:B, price:LAMBDA), runs it and writes one JSON "
+        "line per problem with the answer and its cost.",
+    ),
+    "evaluate": (
+        "router.evaluate_command",
+        "compare the router with every fixed strategy at matched compute",
+        "Held-out evaluation: the router under each budget policy against every fixed "
+        "strategy at matched average compute, with confidence intervals.",
+    ),
+    "curves": (
+        "calibration.curves_command",
+        "print and plot accuracy against compute for each strategy and the router",
+        "Compute-optimal curves of a calibration artifact: an aligned text table and PNG plots "
+        "of accuracy against generations, tokens or FLOPs.",
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ttc",
+        description="ttc-router: spend an LLM's test-time compute where it pays.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text, description) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=description)
+        module = _load(module_name)
+        if module is not None:
+            module.add_arguments(sub)
+        sub.set_defaults(_module=module_name)
+    return parser
+
+
+def _load(module_name: str):
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = _load(args._module)
+    if module is None:
+        parser.exit(2, f"ttc {args.command}: not implemented yet in this version\n")
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The Generator protocol: the one interface every search strategy talks to.
+
+Strategies are written once against this protocol, so beam search on a GPU vLLM
+engine, on an HTTP server farm, on transformers or on the simulator is the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+FinishReason = Literal["stop", "eos", "length"]
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A chat to continue, plus an optional partial assistant answer.
+
+    ``partial`` is the text the assistant has already written (earlier search steps);
+    backends must continue it verbatim, never trimming its trailing "\\n\\n".
+    ``key`` identifies the problem for backends that care (the simulator) and for
+    deterministic per-request seeds; it defaults to the last user message.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    partial: str = ""
+    key: str | None = None
+
+    @property
+    def problem_key(self) -> str:
+        if self.key is not None:
+            return self.key
+        users = [m.content for m in self.messages if m.role == "user"]
+        return users[-1] if users else ""
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to continue each prompt. Defaults follow DESIGN.md section 2."""
+
+    n: int = 1
+    max_tokens: int = 2048
+    temperature: float = 0.8
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled continuation.
+
+    ``text`` includes the matched stop string (steps keep their "\\n\\n").
+    ``num_tokens`` is the number of generated tokens, never left at 0 for non-empty text.
+    """
+
+    text: str
+    num_tokens: int
+    finish_reason: FinishReason
+    logprob: float | None = None
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Continues a batch of prompts with ``params.n`` samples each.
+
+    Returns one list of ``params.n`` completions per prompt, in prompt order.
+    ``num_parameters`` feeds the FLOPs estimate of the cost ledger.
+    """
+
+    name: str
+    num_parameters: int
+
+    def generate(
+        self, prompts: Sequence[Prompt], params: SamplingParams
+    ) -> list[list[Completion]]: ...
+
+
+@dataclass(frozen=True)
+class GenerationError(RuntimeError):
+    """A backend failed in a way the caller should report, not retry blindly."""
+
+    message: str
+    backend: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        prefix = f"[{self.backend}] " if self.backend else ""
+        return prefix + self.message

@@ -1,0 +1,1 @@
+"""Search strategies: majority vote, best-of-N, beam search, DVTS."""
