@@ -33,7 +33,23 @@ PRM_SPECIAL_TOKENS = ["ки", "<extra_0>"]
 
 def _corpus(seed: int = 0, lines: int = 400) -> list[str]:
     rng = random.Random(seed)
-    words = "step add the numbers total answer final is therefore so we get compute multiply subtract".split()
+    words = [
+        "step",
+        "add",
+        "the",
+        "numbers",
+        "total",
+        "answer",
+        "final",
+        "is",
+        "therefore",
+        "so",
+        "we",
+        "get",
+        "compute",
+        "multiply",
+        "subtract",
+    ]
     out = [
         "## Step 1: Add the numbers",
         "The final answer is $\\boxed{15}$.",
