@@ -1,0 +1,148 @@
+"""The seeded arithmetic generator: deterministic, evenly levelled, exactly answered."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+import statistics
+from collections import Counter
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from strategies.arithmetic_problems import ARITHMETIC_LEVELS, generate_arithmetic_problems
+from strategies.problems import Problem
+
+
+def _as_tuples(problems: list[Problem]) -> list[tuple]:
+    # Problem equality ignores metadata, so compare it explicitly.
+    return [(p.id, p.text, p.answer, p.metadata) for p in problems]
+
+
+def _operators(expression: str) -> list[type]:
+    return [
+        type(node.op) for node in ast.walk(ast.parse(expression)) if isinstance(node, ast.BinOp)
+    ]
+
+
+def _numbers(expression: str) -> list[int]:
+    return [
+        node.value for node in ast.walk(ast.parse(expression)) if isinstance(node, ast.Constant)
+    ]
+
+
+def _every_partial_result(expression: str) -> list[int]:
+    """Values of every sub-expression, by sympy on each BinOp's source."""
+    return [
+        int(sympy.sympify(ast.unparse(node)))
+        for node in ast.walk(ast.parse(expression))
+        if isinstance(node, ast.BinOp)
+    ]
+
+
+def test_same_seed_gives_the_same_problems():
+    assert _as_tuples(generate_arithmetic_problems(40, seed=7)) == _as_tuples(
+        generate_arithmetic_problems(40, seed=7)
+    )
+
+
+def test_distinct_seeds_give_distinct_problems():
+    texts = {
+        seed: [p.text for p in generate_arithmetic_problems(20, seed=seed)] for seed in range(5)
+    }
+    for seed in range(1, 5):
+        assert texts[seed] != texts[0]
+        # Not just a reshuffle: most problems differ position by position.
+        assert sum(a != b for a, b in zip(texts[seed], texts[0], strict=True)) >= 15
+
+
+def test_shorter_list_is_a_prefix_of_a_longer_one():
+    short = generate_arithmetic_problems(12, seed=3)
+    long = generate_arithmetic_problems(50, seed=3)
+    assert _as_tuples(long[:12]) == _as_tuples(short)
+
+
+def test_ids_and_metadata():
+    problems = generate_arithmetic_problems(10, seed=42)
+    assert [p.id for p in problems] == [f"arith-42-{i}" for i in range(10)]
+    for problem in problems:
+        assert problem.metadata["source"] == "arithmetic"
+        assert problem.metadata["level"] in ARITHMETIC_LEVELS
+        assert problem.metadata["form"] in {"word", "bare"}
+
+
+@pytest.mark.parametrize(
+    ("count", "levels"), [(23, (1, 2, 3, 4, 5)), (100, (1, 2, 3, 4, 5)), (9, (2, 4))]
+)
+def test_levels_spread_evenly(count, levels):
+    problems = generate_arithmetic_problems(count, seed=0, levels=levels)
+    counts = Counter(p.metadata["level"] for p in problems)
+    assert set(counts) == set(levels)
+    assert max(counts.values()) - min(counts.values()) <= 1
+    # Taken in turn, so any prefix spans the levels too.
+    assert [p.metadata["level"] for p in problems[: len(levels)]] == list(levels)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32))
+def test_answers_are_exact_and_match_the_text(seed):
+    for problem in generate_arithmetic_problems(15, seed=seed):
+        expression = problem.metadata["expression"]
+        assert problem.answer == str(sympy.sympify(expression))
+        assert all(value > 0 for value in _every_partial_result(expression)), expression
+        in_text = [int(n) for n in re.findall(r"\d+", problem.text)]
+        assert sorted(in_text) == sorted(_numbers(expression)), problem.text
+        if problem.metadata["form"] == "bare":
+            assert expression.replace("*", "\u00d7") in problem.text
+
+
+def test_word_and_bare_forms_are_both_used():
+    forms = Counter(p.metadata["form"] for p in generate_arithmetic_problems(200, seed=1))
+    assert forms["word"] > 60
+    assert forms["bare"] > 60
+
+
+def test_expressions_rarely_repeat_within_a_level():
+    problems = generate_arithmetic_problems(200, seed=5)
+    expressions = [p.metadata["expression"] for p in problems]
+    assert len(set(expressions)) == len(expressions)
+
+
+def test_difficulty_grows_with_level():
+    by_level: dict[int, list[Problem]] = {level: [] for level in ARITHMETIC_LEVELS}
+    for problem in generate_arithmetic_problems(500, seed=11):
+        by_level[problem.metadata["level"]].append(problem)
+
+    level_one = [p.metadata["expression"] for p in by_level[1]]
+    assert all(_operators(e) == [ast.Add] for e in level_one)
+    assert all(max(_numbers(e)) <= 9 for e in level_one)
+    assert {max(_numbers(p.metadata["expression"])) for p in by_level[2]} <= set(range(10, 100))
+    assert all(len(_operators(p.metadata["expression"])) == 3 for p in by_level[5])
+    assert all(max(_numbers(p.metadata["expression"])) >= 11 for p in by_level[5])
+
+    # Difficulty as the model meets it: how many digits it must handle, and how many steps.
+    mean_digits = [
+        statistics.mean(
+            sum(len(str(n)) for n in _numbers(p.metadata["expression"])) for p in by_level[level]
+        )
+        for level in ARITHMETIC_LEVELS
+    ]
+    assert all(low < high for low, high in itertools.pairwise(mean_digits)), mean_digits
+    mean_operations = [
+        statistics.mean(len(_operators(p.metadata["expression"])) for p in by_level[level])
+        for level in ARITHMETIC_LEVELS
+    ]
+    assert mean_operations == sorted(mean_operations)
+
+
+def test_bad_arguments_are_refused():
+    assert generate_arithmetic_problems(0) == []
+    with pytest.raises(ValueError, match="count"):
+        generate_arithmetic_problems(-1)
+    with pytest.raises(ValueError, match="at least one level"):
+        generate_arithmetic_problems(3, levels=())
+    with pytest.raises(ValueError, match=r"unknown arithmetic levels \[6\]"):
+        generate_arithmetic_problems(3, levels=(1, 6))
