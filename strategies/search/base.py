@@ -1,0 +1,125 @@
+"""The interface every search strategy shares, and the step that turns pools into results."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+from strategies.generation import Generator
+from strategies.problems import Problem
+from strategies.prompts import PromptConfig
+from strategies.search.accounting import BatchLedger
+from strategies.search.budget import BudgetPlan
+from strategies.search.result import Candidate, SearchResult
+from strategies.search.selection import select
+from strategies.verification import Verifier
+
+
+class SearchStrategy(ABC):
+    """A strategy with its parameters, ready to run on a batch of problems.
+
+    ``run`` advances all problems together and returns one SearchResult per problem, in
+    order. A generator or verifier exception propagates (with a note saying where); a
+    problem that fails on its own (no extractable answer, a verifier that misaligns its
+    scores) gets ``error`` set and the others go on.
+    """
+
+    name: str
+    needs_verifier: bool
+
+    def __init__(self, name: str, config: Any) -> None:
+        self.name = name
+        self.config = config
+
+    @property
+    def spec(self) -> str:
+        """Name plus the parameters that differ from their defaults: a stable key."""
+        changed = [
+            f"{f.name}={_format_value(getattr(self.config, f.name))}"
+            for f in fields(self.config)
+            if getattr(self.config, f.name) != f.default
+        ]
+        return self.name + (":" + ",".join(changed) if changed else "")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.spec}>"
+
+    @abstractmethod
+    def plan(self, budget: int) -> BudgetPlan:
+        """How budget N is spent per problem (see strategies.search.budget)."""
+
+    @abstractmethod
+    def run(
+        self,
+        problems: Sequence[Problem],
+        budget: int,
+        generator: Generator,
+        verifier: Verifier | None = None,
+        *,
+        prompt_config: PromptConfig | None = None,
+        seed: int = 0,
+        reuse: Sequence[Sequence[Candidate]] | None = None,
+    ) -> list[SearchResult]:
+        """Solve every problem at budget N; ``reuse`` offers earlier samples per problem."""
+
+    def _check_verifier(self, verifier: Verifier | None) -> None:
+        if self.needs_verifier and verifier is None:
+            raise ValueError(f"strategy {self.spec!r} needs a verifier; none was given")
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def assemble_results(
+    *,
+    strategy: str,
+    method: str,
+    reduction: str,
+    problems: Sequence[Problem],
+    budget: int,
+    pools: Sequence[list[Candidate]],
+    errors: Sequence[str | None],
+    extras: Sequence[dict[str, Any]],
+    ledger: BatchLedger,
+) -> list[SearchResult]:
+    """Choose each problem's answer from its pool and attach the problem's ledger.
+
+    A problem that already failed (``errors[i]``) gets no answer: its pool is reported
+    but not trusted.
+    """
+    batch = ledger.summary()
+    results = []
+    for index, problem in enumerate(problems):
+        pool = pools[index]
+        error = errors[index]
+        answer = None
+        chosen = None
+        if pool and error is None:
+            choice = select(method, pool, reduction)
+            answer = choice.answer
+            chosen = pool[choice.index] if choice.index >= 0 else None
+        if answer is None and error is None:
+            error = (
+                f"no extractable answer in {len(pool)} solutions"
+                if pool
+                else "no solution was produced"
+            )
+        results.append(
+            SearchResult(
+                problem_id=problem.id,
+                strategy=strategy,
+                budget=budget,
+                answer=answer,
+                chosen=chosen,
+                candidates=list(pool),
+                cost=ledger.ledgers[index],
+                error=error,
+                extra={**extras[index], "batch": dict(batch)},
+            )
+        )
+    return results

@@ -1,0 +1,111 @@
+"""The strategy registry (spec strings) and the budget semantics table."""
+
+from __future__ import annotations
+
+import pytest
+
+from strategies.search import STRATEGY_NAMES, generations_for_budget, get_strategy
+from strategies.search.registry import strategy_parameters
+
+
+def test_every_strategy_is_registered_with_defaults_from_the_design():
+    assert set(STRATEGY_NAMES) == {
+        "majority",
+        "best_of_n",
+        "weighted_best_of_n",
+        "beam_search",
+        "dvts",
+    }
+    beam = get_strategy("beam_search")
+    assert beam.spec == "beam_search"
+    assert (beam.config.beam_width, beam.config.depth, beam.config.temperature) == (4, 40, 0.8)
+    assert beam.config.reduction == "last" and beam.config.lookahead == 0
+    assert get_strategy("best_of_n").config.reduction == "last"
+    assert get_strategy("majority").config.temperature == 0.8
+
+
+def test_spec_parameters_aliases_and_canonical_form():
+    strategy = get_strategy(" dvts : m=8, depth=12, k=1, dedupe=yes, reduction=min ")
+    config = strategy.config
+    assert (config.beam_width, config.depth, config.lookahead, config.dedupe) == (8, 12, 1, True)
+    assert strategy.spec == "dvts:beam_width=8,depth=12,lookahead=1,dedupe=true,reduction=min"
+    assert get_strategy(strategy.spec).spec == strategy.spec
+    assert get_strategy("beam_search:m=4,depth=40").spec == "beam_search"
+    assert get_strategy("best_of_n:reduction=prod").spec == "best_of_n:reduction=prod"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("beam", "unknown strategy 'beam'.*known: majority, best_of_n"),
+        ("", "empty strategy spec"),
+        ("beam_search:width=4", "unknown parameter 'width' for beam_search; known: beam_width"),
+        ("majority:reduction=min", "unknown parameter 'reduction' for majority"),
+        ("beam_search:m=four", "bad value 'four' for beam_width"),
+        ("beam_search:dedupe=maybe", "bad value 'maybe' for dedupe"),
+        ("beam_search:m=4,m=8", "given twice"),
+        ("beam_search:m", "needs the form name=value"),
+        ("best_of_n:reduction=mean", "unknown score reduction 'mean'"),
+        ("dvts:depth=0", "depth must be >= 1"),
+        ("dvts:k=-1", "lookahead must be >= 0"),
+    ],
+)
+def test_bad_specs_are_refused_clearly(spec, message):
+    with pytest.raises(ValueError, match=message):
+        get_strategy(spec)
+
+
+def test_parameters_have_help():
+    params = strategy_parameters("beam_search")
+    assert "children per kept node" in params["beam_width"]
+    assert "reduction" not in strategy_parameters("majority")
+
+
+@pytest.mark.parametrize("name", ["majority", "best_of_n", "weighted_best_of_n"])
+@pytest.mark.parametrize("budget", [1, 3, 16, 256])
+def test_budget_of_sampling_strategies_is_the_number_of_samples(name, budget):
+    plan = generations_for_budget(name, budget)
+    assert plan.effective_budget == plan.solution_equivalents == plan.max_generations == budget
+    assert plan.max_generator_calls == 1
+    assert plan.max_verifier_calls == (0 if name == "majority" else 1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "budget", "width", "groups", "kept", "effective"),
+    [
+        ("beam_search", 16, 4, 1, 4, 16),
+        ("dvts", 16, 4, 4, 1, 16),
+        ("beam_search", 256, 4, 1, 64, 256),
+        ("dvts", 256, 4, 64, 1, 256),
+        ("beam_search", 4, 4, 1, 1, 4),
+        ("dvts", 4, 4, 1, 1, 4),
+        ("beam_search", 2, 2, 1, 1, 2),
+        ("dvts", 1, 1, 1, 1, 1),
+        ("beam_search", 6, 4, 1, 1, 4),
+        ("dvts:m=8", 16, 8, 2, 1, 16),
+    ],
+)
+def test_budget_of_tree_searches_is_the_number_of_beams(
+    spec, budget, width, groups, kept, effective
+):
+    plan = generations_for_budget(spec, budget)
+    assert (plan.beam_width, plan.groups, plan.kept_per_group) == (width, groups, kept)
+    assert plan.effective_budget == effective == groups * kept * width
+    assert plan.solution_equivalents == effective
+    assert plan.max_generator_calls == 40 and plan.max_verifier_calls == 40
+    assert plan.max_generations == effective * 40
+
+
+def test_lookahead_multiplies_the_cost():
+    plan = generations_for_budget("beam_search:depth=10,k=2", 16)
+    assert plan.solution_equivalents == 16 * 3
+    assert plan.max_generator_calls == 10 + 2 * 9
+    assert plan.max_generations == 16 * 10 + 16 * 2 * 9
+
+
+@pytest.mark.parametrize("budget", [0, -4, 2.5, True])
+def test_bad_budgets_are_refused(budget):
+    with pytest.raises(ValueError, match="budget must be a positive integer"):
+        generations_for_budget("dvts", budget)
+    with pytest.raises(ValueError, match="budget must be a positive integer"):
+        generations_for_budget("majority", budget)
