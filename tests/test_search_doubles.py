@@ -103,15 +103,16 @@ class ScriptedVerifier:
     name: str = "scripted-prm"
     num_parameters: int = 10_000
     calls: list[tuple[ScoreRequest, ...]] = field(default_factory=list)
-    drop_score_for: str | None = None
+    corrupt_for: str | None = None
+    corruption: str = "drop"  # "drop": one score too few; "nan": a NaN score
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[StepScores]:
         self.calls.append(tuple(requests))
         out = []
         for request in requests:
             scores = tuple(self.step_score(step) for step in request.steps)
-            if self.drop_score_for is not None and self.drop_score_for in request.problem:
-                scores = scores[:-1]
+            if self.corrupt_for is not None and self.corrupt_for in request.problem:
+                scores = scores[:-1] if self.corruption == "drop" else (float("nan"),) * len(scores)
             out.append(StepScores(scores, VERIFIER_TOKENS_PER_STEP * len(request.steps)))
         return out
 

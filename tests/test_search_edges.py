@@ -88,11 +88,14 @@ def test_a_problem_without_extractable_answer_says_so(name):
 
 
 @pytest.mark.parametrize("name", ["best_of_n", "beam_search", "dvts"])
-def test_misaligned_verifier_scores_fail_only_that_problem(name):
-    verifier = ScriptedVerifier(drop_score_for="number 1?")
+@pytest.mark.parametrize(
+    ("corruption", "message"), [("drop", "step delimiter"), ("nan", "outside [0, 1]")]
+)
+def test_unusable_verifier_scores_fail_only_that_problem(name, corruption, message):
+    verifier = ScriptedVerifier(corrupt_for="number 1?", corruption=corruption)
     results, _ = run(name, {}, verifier=verifier)
     assert results[1].answer is None
-    assert "step delimiter" in (results[1].error or "")
+    assert message in (results[1].error or "")
     assert [r.answer for r in (results[0], results[2])] == ["42", "42"]
 
 

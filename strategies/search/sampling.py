@@ -154,7 +154,7 @@ def score_solutions(
     """Score every unscored candidate with steps, all problems in one verifier call.
 
     A candidate with no steps (an empty completion) keeps no scores and so scores 0.0.
-    A problem whose scores do not line up with its steps keeps its candidates unscored
+    A problem whose scores do not line up with its steps (or are not in [0, 1]) keeps its candidates unscored
     and gets an error; the other problems are unaffected.
     """
     requests: list[ScoreRequest] = []
@@ -174,10 +174,9 @@ def score_solutions(
     errors: list[str | None] = [None] * len(pools)
     for (p_index, c_index), result in zip(where, scored, strict=True):
         candidate = updated[p_index][c_index]
-        if len(result.scores) != len(candidate.steps):
-            errors[p_index] = misaligned_scores_error(
-                ledger, len(result.scores), len(candidate.steps), delimiter
-            )
+        problem = invalid_scores(ledger, result.scores, len(candidate.steps), delimiter)
+        if problem is not None:
+            errors[p_index] = problem
             continue
         updated[p_index][c_index] = replace(
             candidate, step_scores=tuple(float(s) for s in result.scores)
@@ -188,11 +187,16 @@ def score_solutions(
     return updated, errors
 
 
-def misaligned_scores_error(
-    ledger: BatchLedger, num_scores: int, num_steps: int, delimiter: str
-) -> str:
+def invalid_scores(
+    ledger: BatchLedger, scores: Sequence[float], num_steps: int, delimiter: str
+) -> str | None:
+    """Why a verifier's scores for one solution cannot be used, or None when they can."""
     name = ledger.verifier.name if ledger.verifier is not None else "?"
-    return (
-        f"verifier {name!r} returned {num_scores} scores for a solution of {num_steps} steps: "
-        f"its step separator does not match the search's step delimiter {delimiter!r}"
-    )
+    if len(scores) != num_steps:
+        return (
+            f"verifier {name!r} returned {len(scores)} scores for a solution of {num_steps} "
+            f"steps: its step separator does not match the search's step delimiter {delimiter!r}"
+        )
+    if not all(0.0 <= s <= 1.0 for s in scores):  # also refuses NaN
+        return f"verifier {name!r} returned scores outside [0, 1]: {list(scores)}"
+    return None

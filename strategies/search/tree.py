@@ -48,7 +48,7 @@ from strategies.search.accounting import BatchLedger
 from strategies.search.base import SearchStrategy, assemble_results
 from strategies.search.budget import BudgetPlan, TreeLayout, tree_plan
 from strategies.search.result import Candidate, SearchResult
-from strategies.search.sampling import misaligned_scores_error
+from strategies.search.sampling import invalid_scores
 from strategies.search.selection import check_reduction, reduce_scores
 from strategies.search.steps import build_candidate, verifier_steps
 from strategies.verification import ScoreRequest, Verifier
@@ -290,25 +290,25 @@ class _TreeRun:
     def _score(self, children: list[_Node], rollouts: dict[int, str], depth: int) -> None:
         requests: list[ScoreRequest] = []
         owners: list[int] = []
-        scored_children: list[int] = []
+        scored: list[tuple[int, int]] = []  # (child index, number of the child's own steps)
         for i, child in enumerate(children):
-            steps = verifier_steps(child.text + rollouts.get(i, ""), self.delimiter)
+            own = verifier_steps(child.text, self.delimiter)
+            rollout = rollouts.get(i, "")
+            steps = verifier_steps(child.text + rollout, self.delimiter) if rollout else own
             if not steps:
                 continue  # nothing to score: keeps rank 0.0
             requests.append(ScoreRequest(self.problems[child.problem].text, steps))
             owners.append(child.problem)
-            scored_children.append(i)
+            scored.append((i, len(own)))
         results = self.ledger.score(requests, owners, stage=f"step {depth + 1}")
-        for i, result, request in zip(scored_children, results, requests, strict=True):
+        for (i, own_steps), result, request in zip(scored, results, requests, strict=True):
             child = children[i]
-            if len(result.scores) != len(request.steps):
+            problem = invalid_scores(self.ledger, result.scores, len(request.steps), self.delimiter)
+            if problem is not None:
                 if self._ok(child.problem):
-                    self.errors[child.problem] = misaligned_scores_error(
-                        self.ledger, len(result.scores), len(request.steps), self.delimiter
-                    )
+                    self.errors[child.problem] = problem
                 continue
             scores = tuple(float(s) for s in result.scores)
-            own_steps = len(verifier_steps(child.text, self.delimiter))
             child.step_scores = scores[:own_steps]
             child.rank = reduce_scores(scores, self.config.reduction)
 
