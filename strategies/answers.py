@@ -154,8 +154,9 @@ def _strip_math_delimiters(answer: str) -> str:
 
 # ---------------------------------------------------------------------- string forms
 
+# A LaTeX line break (two backslashes) is matched first so its second backslash is not a command.
 _SPACING_COMMANDS = re.compile(
-    r"\\(?:left|right|displaystyle)(?![A-Za-z])|\\[!,;:> ]|\\q?quad(?![A-Za-z])|~"
+    r"(\\\\)|\\(?:left|right|displaystyle)(?![A-Za-z])|\\[!,;:> ]|\\q?quad(?![A-Za-z])|~"
 )
 _TEXT_COMMANDS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
@@ -169,7 +170,7 @@ def _light_clean(answer: str) -> str:
     answer = _strip_math_delimiters(answer)
     answer = _UNESCAPED_DOLLAR.sub("", answer)
     answer = answer.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    answer = _SPACING_COMMANDS.sub(" ", answer)
+    answer = _SPACING_COMMANDS.sub(lambda match: match.group(1) or " ", answer)
     # Spaces only matter after a command word followed by a letter (``\cos x``).
     answer = _COMMAND_BEFORE_LETTER.sub(lambda match: match.group(1) + "\0", answer)
     answer = re.sub(r"\s+", "", answer).replace("\0", " ")
