@@ -99,10 +99,27 @@ def test_answers_are_exact_and_match_the_text(seed):
             assert expression.replace("*", "\u00d7") in problem.text
 
 
-def test_word_and_bare_forms_are_both_used():
-    forms = Counter(p.metadata["form"] for p in generate_arithmetic_problems(200, seed=1))
-    assert forms["word"] > 60
-    assert forms["bare"] > 60
+def test_word_and_bare_forms_are_both_used_with_more_stories_at_hard_levels():
+    problems = generate_arithmetic_problems(1000, seed=1)
+    forms = Counter(p.metadata["form"] for p in problems)
+    assert forms["word"] > 250
+    assert forms["bare"] > 250
+    story_share = {
+        level: statistics.mean(
+            p.metadata["form"] == "word" for p in problems if p.metadata["level"] == level
+        )
+        for level in ARITHMETIC_LEVELS
+    }
+    assert story_share[1] < story_share[5]
+    assert story_share[2] < story_share[4]
+
+
+@pytest.mark.parametrize(("share", "form"), [(0.0, "bare"), (1.0, "word")])
+def test_word_share_can_force_one_form(share, form):
+    problems = generate_arithmetic_problems(30, seed=2, word_share=share)
+    assert {p.metadata["form"] for p in problems} == {form}
+    if form == "bare":
+        assert all(p.text.startswith("What is ") for p in problems)
 
 
 def test_expressions_rarely_repeat_within_a_level():
@@ -146,3 +163,5 @@ def test_bad_arguments_are_refused():
         generate_arithmetic_problems(3, levels=())
     with pytest.raises(ValueError, match=r"unknown arithmetic levels \[6\]"):
         generate_arithmetic_problems(3, levels=(1, 6))
+    with pytest.raises(ValueError, match="word_share"):
+        generate_arithmetic_problems(3, word_share=1.5)
