@@ -141,3 +141,27 @@ def test_subsampled_choice_agrees_with_the_candidate_path():
         index = int(choose(method, encoded, whole)[0])
         assert index == select(method, pool).index
         assert encoded.answer_of(index) == select(method, pool).answer
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([None, "2", "2.0", "3", "\\frac{6}{2}", "7"]), st.integers(0, 4)),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_selection_agrees_with_the_answers_module_votes(items):
+    from strategies.answers import canonical_key, majority_vote, weighted_vote
+
+    pool = [cand(answer, score / 4) for answer, score in items]
+    answers = [a for a, _ in items]
+    scores = [s / 4 for _, s in items]
+
+    def same(a, b):
+        return (a is None and b is None) or (
+            a is not None and b is not None and canonical_key(a) == canonical_key(b)
+        )
+
+    assert same(majority(pool).answer, majority_vote(answers))
+    assert same(weighted_best_of_n(pool).answer, weighted_vote(answers, scores))
