@@ -110,3 +110,17 @@ def test_runs_are_deterministic_under_a_seed(spec):
     first = texts(0)
     assert texts(0) == first
     assert texts(1) != first
+
+
+def test_reused_probe_samples_are_not_drawn_again():
+    problems = world().problems[:10]
+    generator, verifier = world().generator(), world().verifier()
+    probe = get_strategy("best_of_n").run(problems, 2, generator, verifier, seed=0)
+    results = get_strategy("best_of_n").run(
+        problems, 6, generator, verifier, seed=0, reuse=[r.candidates for r in probe]
+    )
+    for before, after in zip(probe, results, strict=True):
+        probe_texts = [c.text for c in before.candidates]
+        assert [c.text for c in after.candidates[:2]] == probe_texts
+        assert not set(probe_texts) & {c.text for c in after.candidates[2:]}
+        assert after.cost.generations == 4

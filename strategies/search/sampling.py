@@ -67,7 +67,11 @@ class SamplingStrategy(SearchStrategy):
     ) -> list[SearchResult]:
         """``reuse[i]`` are earlier samples of problem i (the router's probe): up to N of
         them are used, and only the rest are generated. Their generation cost is not in
-        this result's ledger (the caller counted it); scoring any unscored ones is."""
+        this result's ledger (the caller counted it); scoring any unscored ones is.
+
+        With reuse, new samples are drawn under a seed derived from ``seed`` and the
+        number reused, so a probe taken with the same seed is not drawn twice (backends
+        derive per-sample randomness from the seed and the sample's index)."""
         check_budget(budget)
         self._check_verifier(verifier)
         if reuse is not None and len(reuse) != len(problems):
@@ -84,6 +88,7 @@ class SamplingStrategy(SearchStrategy):
             prompt_config=prompts_config,
             config=config,
             seed=seed,
+            reused=reused,
         )
         for pool, new in zip(pools, fresh, strict=True):
             pool.extend(new)
@@ -112,18 +117,21 @@ def sample_solutions(
     prompt_config: PromptConfig,
     config: SamplingConfig,
     seed: int,
+    reused: Sequence[int] | None = None,
 ) -> list[list[Candidate]]:
-    """``counts[i]`` unscored full solutions for problem i.
+    """``counts[i]`` unscored full solutions for problem i, which already holds
+    ``reused[i]`` earlier samples.
 
-    Problems needing the same number of samples share one generator call; without reuse
-    that is every problem, so the batch makes exactly one call.
+    Problems needing the same number of samples (after the same number reused) share one
+    generator call; without reuse that is every problem, so the batch makes one call.
     """
-    by_count: dict[int, list[int]] = defaultdict(list)
+    held = list(reused) if reused is not None else [0] * len(problems)
+    by_shape: dict[tuple[int, int], list[int]] = defaultdict(list)
     for index, count in enumerate(counts):
         if count > 0:
-            by_count[count].append(index)
+            by_shape[(count, held[index])].append(index)
     pools: list[list[Candidate]] = [[] for _ in problems]
-    for count, indices in sorted(by_count.items()):
+    for (count, already), indices in sorted(by_shape.items()):
         prompts: list[Prompt] = [
             prompt_config.prompt(problems[i].text, key=problems[i].id) for i in indices
         ]
@@ -132,7 +140,7 @@ def sample_solutions(
             max_tokens=config.max_tokens,
             temperature=config.temperature,
             top_p=config.top_p,
-            seed=seed,
+            seed=seed if already == 0 else top_up_seed(seed, already),
         )
         outputs = ledger.generate(prompts, params, indices, stage=f"sampling n={count}")
         for index, completions in zip(indices, outputs, strict=True):
@@ -143,6 +151,11 @@ def sample_solutions(
                 for c in completions
             ]
     return pools
+
+
+def top_up_seed(seed: int, reused: int) -> int:
+    """The seed of new samples drawn after ``reused`` earlier ones."""
+    return (seed * 1_000_003 + 7_919 * reused + 1) % (2**31 - 1)
 
 
 def score_solutions(
