@@ -1,0 +1,284 @@
+"""`ttc calibrate`: the command line of the calibration pipeline.
+
+Examples::
+
+    ttc calibrate --out artifacts/smollm2-arithmetic          # the embedded default
+    ttc calibrate --problems ../shared/data/math500_test.jsonl \\
+        --model meta-llama/Llama-3.2-1B-Instruct --backend openai \\
+        --endpoint http://gpu1:8000/v1 --endpoint http://gpu2:8000/v1 \\
+        --verifier rlhflow --samples 64 --budgets 1,2,4,8,16,32,64 --out runs/llama1b
+    ttc calibrate ... --shard 0/4 --out DIR   # on each of four machines, then:
+    ttc calibrate --merge --out DIR
+    ttc calibrate --problems simulator:200 --backend simulator --out runs/sim
+
+Rerunning the same command resumes: finished problems and searches are kept, and a
+half-written last line left by a kill is discarded and redone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from calibration.config import DEFAULT_BUDGETS, DEFAULT_STRATEGIES, CalibrationConfig, ShardSpec
+
+EMBEDDED_MAX_TOKENS = 256
+DEFAULT_MAX_TOKENS = 2048
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_argument_group("what to calibrate")
+    what.add_argument(
+        "--problems",
+        default="arithmetic:300",
+        help="JSONL file, known dataset name, arithmetic:COUNT[:SEED] or simulator:COUNT[:SEED] "
+        "(default arithmetic:300); problems without a reference answer are counted and skipped",
+    )
+    what.add_argument("--model", default="smollm2", help="model name or folder (default smollm2)")
+    what.add_argument(
+        "--backend",
+        choices=("transformers", "vllm", "openai", "simulator"),
+        help="generation backend (default transformers; simulator for simulator: problems)",
+    )
+    what.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="OpenAI-compatible server base URL; repeat for several replicas (--backend openai)",
+    )
+    what.add_argument(
+        "--verifier",
+        help="verifier name: arithmetic, judge, rlhflow, math-shepherd, qwen-prm, simulator "
+        "(default arithmetic; simulator for simulator problems)",
+    )
+    what.add_argument(
+        "--backend-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra backend setting (e.g. dtype=bfloat16); repeatable",
+    )
+    what.add_argument(
+        "--verifier-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra verifier setting (e.g. model=NAME for judge); repeatable",
+    )
+    what.add_argument(
+        "--prompt-config",
+        help="prompt configuration (default: the model's, e.g. smollm2-arithmetic)",
+    )
+
+    sampling = parser.add_argument_group("stage 1: sampling")
+    sampling.add_argument("--samples", type=int, default=32, help="K solutions per problem (32)")
+    sampling.add_argument("--temperature", type=float, default=0.8, help="(0.8)")
+    sampling.add_argument("--top-p", type=float, default=1.0, help="(1.0)")
+    sampling.add_argument(
+        "--max-tokens",
+        type=int,
+        help=f"new tokens per solution (default {DEFAULT_MAX_TOKENS}; "
+        f"{EMBEDDED_MAX_TOKENS} for the embedded smollm2)",
+    )
+    sampling.add_argument(
+        "--reduction", default="last", choices=("last", "min", "prod"), help="solution score (last)"
+    )
+    sampling.add_argument("--seed", type=int, default=0, help="base random seed (0)")
+    sampling.add_argument(
+        "--batch-size", type=int, default=8, help="problems per generator call (8)"
+    )
+
+    search = parser.add_argument_group("stage 3: strategies")
+    search.add_argument(
+        "--strategies",
+        default=",".join(DEFAULT_STRATEGIES),
+        help="comma-separated strategy specs, e.g. majority,beam_search:m=4,depth=20,dvts",
+    )
+    search.add_argument(
+        "--budgets",
+        default=",".join(str(b) for b in DEFAULT_BUDGETS),
+        help="comma-separated budgets N (default 1,2,4,8,16; at most --samples)",
+    )
+    search.add_argument("--seeds", type=int, default=3, help="seeds per (problem, strategy, N) (3)")
+
+    analysis = parser.add_argument_group("analysis (may change between runs)")
+    analysis.add_argument(
+        "--draws", type=int, default=64, help="random subsets per pool estimate (64)"
+    )
+    analysis.add_argument(
+        "--probe-k", type=int, default=4, help="probe samples the predictor uses (4)"
+    )
+    analysis.add_argument(
+        "--probe-draws", type=int, default=8, help="simulated probes per problem (8)"
+    )
+    analysis.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    analysis.add_argument("--cv-repeats", type=int, default=5, help="two-fold CV repeats (5)")
+
+    run = parser.add_argument_group("where")
+    run.add_argument(
+        "--out", type=Path, help="artifact folder (default runs/calibration-MODEL-PROBLEMS)"
+    )
+    run.add_argument("--shard", default="0/1", help="run slice i of n on this machine (0/1)")
+    run.add_argument(
+        "--merge",
+        action="store_true",
+        help="only join the shards in --out and write the artifact (settings come from the shards)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def split_strategy_specs(text: str) -> tuple[str, ...]:
+    """Split at commas, re-attaching ``key=value`` pieces to the spec they belong to."""
+    specs: list[str] = []
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        if "=" in piece and ":" not in piece and specs:
+            specs[-1] += "," + piece
+        else:
+            specs.append(piece)
+    return tuple(specs)
+
+
+def parse_budgets(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        raise ValueError(f"--budgets {text!r}: expected integers such as 1,2,4,8") from None
+
+
+def parse_options(items: list[str], flag: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} {item!r}: expected KEY=VALUE")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        options[key.strip()] = value
+    return options
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", Path(text).name if "/" in text else text).strip("-")
+
+
+def default_prompt_config(model: str, backend: str) -> str:
+    if backend == "simulator":
+        return "llama-math"
+    from strategies.models import resolve_model
+
+    try:
+        return resolve_model(model).prompt_config
+    except (ValueError, FileNotFoundError):
+        return "llama-math"
+
+
+def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
+    simulated = str(args.problems).startswith("simulator:")
+    backend = args.backend or ("simulator" if simulated else "transformers")
+    verifier = args.verifier or ("simulator" if backend == "simulator" else "arithmetic")
+    max_tokens = args.max_tokens
+    if max_tokens is None:
+        max_tokens = EMBEDDED_MAX_TOKENS if args.model == "smollm2" else DEFAULT_MAX_TOKENS
+    out = args.out or Path("runs") / f"calibration-{_slug(args.model)}-{_slug(args.problems)}"
+    return CalibrationConfig(
+        problems=args.problems,
+        model=args.model,
+        backend=backend,
+        verifier=verifier,
+        prompt_config=args.prompt_config or default_prompt_config(args.model, backend),
+        backend_options=parse_options(args.backend_option, "--backend-option"),
+        verifier_options=parse_options(args.verifier_option, "--verifier-option"),
+        samples=args.samples,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=max_tokens,
+        reduction=args.reduction,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        strategies=split_strategy_specs(args.strategies),
+        budgets=parse_budgets(args.budgets),
+        seeds=args.seeds,
+        draws=args.draws,
+        probe_k=args.probe_k,
+        probe_draws=args.probe_draws,
+        bootstrap=args.bootstrap,
+        cv_repeats=args.cv_repeats,
+        out=out,
+        endpoints=tuple(args.endpoint),
+        shard=ShardSpec.parse(args.shard),
+        progress=not args.no_progress,
+    )
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    from calibration.artifact import ArtifactError
+    from calibration.shard_store import ShardError
+    from strategies.problems import ProblemFormatError, ProblemSourceError
+
+    return (ValueError, ShardError, ArtifactError, ProblemFormatError, ProblemSourceError, KeyError)
+
+
+def run(args: argparse.Namespace) -> int:
+    from calibration.pipeline import merge_calibration, run_calibration
+    from calibration.summary import format_summary
+
+    out = args.out
+    try:
+        if args.merge:
+            if out is None:
+                raise ValueError("--merge needs --out DIR (the folder holding the shards)")
+            analysis = {
+                "draws": args.draws,
+                "probe_k": args.probe_k,
+                "probe_draws": args.probe_draws,
+                "bootstrap": args.bootstrap,
+                "cv_repeats": args.cv_repeats,
+                "reduction": args.reduction,
+            }
+            outcome = merge_calibration(out, analysis, progress=not args.no_progress)
+        else:
+            config = config_from_args(args)
+            out = config.out
+            outcome = run_calibration(config)
+    except KeyboardInterrupt:
+        print(_resume_hint("interrupted", out), file=sys.stderr)
+        return 130
+    except _input_errors() as exc:
+        print(f"ttc calibrate: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # An unreachable server, an engine crash, out of memory: the shards hold every
+        # finished problem and search, so the same command picks up from there.
+        if not _is_engine_failure(exc):
+            traceback.print_exc()
+        print(_resume_hint(f"{type(exc).__name__}: {exc}", out), file=sys.stderr)
+        return 1
+    print(format_summary(outcome))
+    return 0
+
+
+def _is_engine_failure(exc: BaseException) -> bool:
+    from strategies.generation import GenerationError
+
+    module = type(exc).__module__
+    return isinstance(exc, GenerationError | ConnectionError | TimeoutError | OSError) or (
+        module.startswith(("httpx", "httpcore", "openai", "vllm", "torch"))
+    )
+
+
+def _resume_hint(reason: str, out: Path | None) -> str:
+    where = f"{out}/shards" if out is not None else "the --out folder"
+    return (
+        f"ttc calibrate: stopped ({reason}). Finished work is saved in {where}; "
+        "fix the cause and rerun the same command to resume."
+    )

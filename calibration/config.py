@@ -1,0 +1,193 @@
+"""Every setting of a calibration run, in one typed record.
+
+Settings come in three groups, because they matter differently when a run resumes:
+
+- *sampling* settings decide stage 1's sample pools (problems, model, backend, verifier,
+  prompt, K, temperature, ...). Shards record them; a rerun into the same folder with
+  different ones is refused, since mixing pools from two settings would silently
+  corrupt every figure.
+- *tree* settings (tree strategies, budgets, seeds) decide stage 3's searches; the tree
+  shards record sampling + tree settings and are checked the same way.
+- *analysis* settings (subset draws, probe size, bootstrap resamples, CV repeats) only
+  affect stages 2 and 4-6, which are recomputed from the shards on every run, so they
+  may change freely (e.g. `ttc calibrate --merge --probe-k 6`).
+
+Settings that do not change any result (the output folder, server endpoints, which
+shard this machine runs) are in none of the groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STRATEGIES: tuple[str, ...] = (
+    "majority",
+    "best_of_n",
+    "weighted_best_of_n",
+    "beam_search",
+    "dvts",
+)
+DEFAULT_BUDGETS: tuple[int, ...] = (1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """This machine's slice ``index`` of ``count`` (problems index, index + count, ...)."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(
+                f"shard {self.index}/{self.count}: need 0 <= i < n (e.g. --shard 0/4 ... 3/4)"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> ShardSpec:
+        index, sep, count = text.partition("/")
+        if not sep:
+            raise ValueError(f"--shard {text!r}: expected i/n, for example 0/4")
+        try:
+            return cls(int(index), int(count))
+        except ValueError as exc:
+            raise ValueError(f"--shard {text!r}: {exc}") from None
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    # what to calibrate
+    problems: str = "arithmetic:300"
+    model: str = "smollm2"
+    backend: str = "transformers"
+    verifier: str = "arithmetic"
+    prompt_config: str = "smollm2-arithmetic"
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    verifier_options: dict[str, Any] = field(default_factory=dict)
+    # stage 1: sampling
+    samples: int = 32
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_tokens: int = 2048
+    reduction: str = "last"
+    seed: int = 0
+    batch_size: int = 8
+    # stage 3: strategies
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
+    budgets: tuple[int, ...] = DEFAULT_BUDGETS
+    seeds: int = 3
+    # analysis
+    draws: int = 64
+    probe_k: int = 4
+    probe_draws: int = 8
+    bootstrap: int = 1000
+    cv_repeats: int = 5
+    # where and which part
+    out: Path = Path("runs/calibration")
+    endpoints: tuple[str, ...] = ()
+    shard: ShardSpec = field(default_factory=ShardSpec)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.samples < 1:
+            problems.append(f"--samples must be >= 1, got {self.samples}")
+        if not self.budgets:
+            problems.append("--budgets must name at least one budget")
+        if any(b < 1 for b in self.budgets):
+            problems.append(f"--budgets must be positive, got {list(self.budgets)}")
+        if self.budgets and max(self.budgets) > self.samples:
+            problems.append(
+                f"budget {max(self.budgets)} is larger than the pool (--samples {self.samples}); "
+                "majority and best-of-N at budget N are estimated from subsets of the pool, "
+                "so --samples must be at least the largest budget"
+            )
+        if self.seeds < 1:
+            problems.append(f"--seeds must be >= 1, got {self.seeds}")
+        if not 1 <= self.probe_k <= self.samples:
+            problems.append(f"--probe-k must be between 1 and --samples, got {self.probe_k}")
+        for name in ("draws", "probe_draws", "bootstrap", "cv_repeats", "batch_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.strategies:
+            problems.append("--strategies must name at least one strategy")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def seed_values(self) -> tuple[int, ...]:
+        return tuple(range(self.seeds))
+
+    def sampling_settings(self) -> dict[str, Any]:
+        """Settings that decide the sample pools (checked on resume and merge)."""
+        return {
+            "problems": self.problems,
+            "model": self.model,
+            "backend": self.backend,
+            "verifier": self.verifier,
+            "prompt_config": self.prompt_config,
+            "backend_options": dict(self.backend_options),
+            "verifier_options": dict(self.verifier_options),
+            "samples": self.samples,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "shards": self.shard.count,
+        }
+
+    def tree_settings(self) -> dict[str, Any]:
+        """Sampling settings plus what decides the tree searches."""
+        return {
+            **self.sampling_settings(),
+            "strategies": list(self.strategies),
+            "budgets": list(self.budgets),
+            "seeds": self.seeds,
+        }
+
+    def analysis_settings(self) -> dict[str, Any]:
+        return {
+            "reduction": self.reduction,
+            "draws": self.draws,
+            "probe_k": self.probe_k,
+            "probe_draws": self.probe_draws,
+            "bootstrap": self.bootstrap,
+            "cv_repeats": self.cv_repeats,
+        }
+
+    def all_settings(self) -> dict[str, Any]:
+        return {**self.tree_settings(), **self.analysis_settings()}
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out"] = str(self.out)
+        data["shard"] = str(self.shard)
+        data["strategies"] = list(self.strategies)
+        data["budgets"] = list(self.budgets)
+        data["endpoints"] = list(self.endpoints)
+        return data
+
+
+def describe_differences(recorded: dict[str, Any], current: dict[str, Any]) -> str:
+    """A one-line list of settings that differ, for refusal messages."""
+    keys = sorted(set(recorded) | set(current))
+    parts = [
+        f"{key}: recorded {recorded.get(key)!r}, now {current.get(key)!r}"
+        for key in keys
+        if _normalise(recorded.get(key)) != _normalise(current.get(key))
+    ]
+    return "; ".join(parts)
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    return value

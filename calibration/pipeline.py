@@ -1,0 +1,345 @@
+"""The whole calibration, stage by stage, resumable at every step.
+
+``run_calibration`` does stages 1 and 3 (sampling, tree searches) for this machine's
+shard, then, when every shard's work is in the folder, stages 2 and 4-6 (difficulty,
+pool estimates, predictor, table, artifact). ``merge_calibration`` does only the
+latter, from the settings the shards recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from calibration.analysis import AnalysisResult, AnalysisSettings, analyse
+from calibration.artifact import Manifest, write_artifact
+from calibration.config import CalibrationConfig, ShardSpec
+from calibration.engines import build_generator, build_verifier
+from calibration.progress import stage_reporter
+from calibration.records import TreeRecord
+from calibration.sampling_stage import SamplingJob, run_sampling
+from calibration.shard_store import ShardError, ShardWriter, read_shard
+from calibration.sources import ProblemSource, load_source, shard_problems
+from calibration.strategy_plan import StrategyPlan, plan_strategies, sampling_spec
+from calibration.tree_stage import count_searches, run_tree_searches, tree_units
+from calibration.work_state import (
+    SAMPLES,
+    TREE,
+    SessionLog,
+    append_session,
+    check_settings,
+    make_header,
+    read_samples,
+    read_sessions,
+    read_tree_records,
+    recorded_settings,
+    sample_shard,
+    shards_folder,
+    tree_shard,
+)
+from strategies.prompts import PromptConfig, get_prompt_config
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CalibrationOutcome:
+    """What a run did; ``analysis`` and ``manifest`` are None until all shards are in."""
+
+    config: CalibrationConfig
+    source: ProblemSource
+    sampled: int
+    searched: int
+    notes: tuple[str, ...]
+    analysis: AnalysisResult | None = None
+    manifest: Manifest | None = None
+
+
+def _settings(
+    config: CalibrationConfig, source: ProblemSource
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    sampling = {**config.sampling_settings(), "dataset_sha256": source.sha256}
+    tree = {**config.tree_settings(), "dataset_sha256": source.sha256}
+    return sampling, tree
+
+
+def _plan(config: CalibrationConfig) -> StrategyPlan:
+    return plan_strategies(
+        config.strategies,
+        config.budgets,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_tokens=config.max_tokens,
+    )
+
+
+def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
+    started = time.perf_counter()
+    stage = stage_reporter(config.progress)
+    source = load_source(config.problems)
+    plan = _plan(config)
+    prompt_config = get_prompt_config(config.prompt_config)
+    sampling_settings, tree_settings = _settings(config, source)
+    folder = shards_folder(config.out)
+    check_settings(folder, SAMPLES, sampling_settings)
+    check_settings(folder, TREE, tree_settings)
+
+    shard = config.shard
+    problems = shard_problems(source.problems, shard.index, shard.count)
+    samples_path = sample_shard(folder, shard.index, shard.count)
+    tree_path = tree_shard(folder, shard.index, shard.count)
+    sampled_ids = {r["problem_id"] for r in read_shard(samples_path).records}
+    searched = {
+        (r["problem_id"], r["strategy"], int(r["budget"]), int(r["seed"]))
+        for r in read_shard(tree_path).records
+    }
+    units = tree_units(problems, plan.tree, config.seed_values, config.batch_size)
+    pending_samples = sum(p.id not in sampled_ids for p in problems)
+    pending_searches = sum(key not in searched for unit in units for key in unit.search_keys())
+    notes: list[str] = []
+    sampled_now = searched_now = 0
+
+    if pending_samples or pending_searches:
+        generator = build_generator(config, source)
+        verifier = build_verifier(config, source)
+        job = SamplingJob(
+            spec=sampling_spec(
+                temperature=config.temperature,
+                top_p=config.top_p,
+                max_tokens=config.max_tokens,
+                reduction=config.reduction,
+            ),
+            samples=config.samples,
+            seed=config.seed,
+            batch_size=config.batch_size,
+            prompt_config=prompt_config,
+        )
+        header = make_header(SAMPLES, sampling_settings, str(shard))
+        with ShardWriter(samples_path, header) as writer:
+            if writer.discarded_tail:
+                notes.append(_torn_note(samples_path))
+            with stage(
+                "[1/6] sampling", len(problems), len(problems) - pending_samples, "problem"
+            ) as advance:
+                sampled_now = run_sampling(
+                    problems, sampled_ids, job, generator, verifier, writer, advance
+                )
+        header = make_header(TREE, tree_settings, str(shard))
+        with ShardWriter(tree_path, header) as writer:
+            if writer.discarded_tail:
+                notes.append(_torn_note(tree_path))
+            total = count_searches(units)
+            with stage("[3/6] tree searches", total, total - pending_searches, "search") as advance:
+                searched_now = run_tree_searches(
+                    units,
+                    searched,
+                    base_seed=config.seed,
+                    generator=generator,
+                    verifier=verifier,
+                    prompt_config=prompt_config,
+                    writer=writer,
+                    advance=advance,
+                )
+    else:
+        # Make sure both shards exist with headers even when nothing was left to do.
+        for path, kind, settings in (
+            (samples_path, SAMPLES, sampling_settings),
+            (tree_path, TREE, tree_settings),
+        ):
+            with ShardWriter(path, make_header(kind, settings, str(shard))):
+                pass
+    append_session(
+        folder,
+        SessionLog(
+            stage="sampling and search",
+            shard=str(shard),
+            wall_time_s=time.perf_counter() - started,
+            finished=_now(),
+        ),
+    )
+    outcome = CalibrationOutcome(config, source, sampled_now, searched_now, tuple(notes))
+    waiting = _missing_work(config, source, plan)
+    if waiting:
+        if shard.count == 1:
+            raise ShardError(f"calibration work is missing after a full run: {waiting}")
+        notes.append(
+            f"shard {shard} is done; {waiting}. Run the other shards into {config.out} "
+            f"(or copy their {folder.name}/ files there), then `ttc calibrate --merge --out "
+            f"{config.out}`."
+        )
+        return replace(outcome, notes=tuple(notes))
+    return _finish(config, source, plan, outcome, prompt_config)
+
+
+def merge_calibration(
+    out: Path, analysis: dict[str, Any], progress: bool = True
+) -> CalibrationOutcome:
+    """Stages 2 and 4-6 from the shards in ``out`` (their recorded settings), any machine."""
+    folder = shards_folder(out)
+    recorded = dict(recorded_settings(folder, TREE))
+    dataset_sha = recorded.pop("dataset_sha256", None)
+    shard_count = int(recorded.pop("shards", 1))
+    config = CalibrationConfig(
+        problems=recorded["problems"],
+        model=recorded["model"],
+        backend=recorded["backend"],
+        verifier=recorded["verifier"],
+        prompt_config=recorded["prompt_config"],
+        backend_options=dict(recorded.get("backend_options", {})),
+        verifier_options=dict(recorded.get("verifier_options", {})),
+        samples=int(recorded["samples"]),
+        temperature=float(recorded["temperature"]),
+        top_p=float(recorded["top_p"]),
+        max_tokens=int(recorded["max_tokens"]),
+        seed=int(recorded["seed"]),
+        batch_size=int(recorded["batch_size"]),
+        strategies=tuple(recorded["strategies"]),
+        budgets=tuple(int(b) for b in recorded["budgets"]),
+        seeds=int(recorded["seeds"]),
+        out=out,
+        shard=ShardSpec(0, shard_count),
+        progress=progress,
+        **analysis,
+    )
+    source = load_source(config.problems)
+    if dataset_sha is not None and source.sha256 != dataset_sha:
+        raise ShardError(
+            f"the problems {config.problems!r} changed since they were sampled (sha256 "
+            f"{dataset_sha[:12]}... recorded, {source.sha256[:12]}... now); merge needs the "
+            "same problems"
+        )
+    plan = _plan(config)
+    waiting = _missing_work(config, source, plan)
+    if waiting:
+        raise ShardError(f"cannot merge {out} yet: {waiting}")
+    outcome = CalibrationOutcome(config, source, 0, 0, ())
+    return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
+
+
+def _missing_work(config: CalibrationConfig, source: ProblemSource, plan: StrategyPlan) -> str:
+    """'' when every problem and search of every shard is on disk, else what is missing."""
+    folder = shards_folder(config.out)
+    sampling_settings, tree_settings = _settings(config, source)
+    samples = read_samples(folder, sampling_settings)
+    missing_samples = [p.id for p in source.problems if p.id not in samples]
+    records = read_tree_records(folder, tree_settings)
+    missing_searches = sum(
+        (p.id, s.key, b, seed) not in records
+        for p in source.problems
+        for s in plan.tree
+        for b in s.budgets
+        for seed in config.seed_values
+    )
+    parts = []
+    if missing_samples:
+        parts.append(f"{len(missing_samples)} problems have no samples yet")
+    if missing_searches:
+        parts.append(f"{missing_searches} tree searches are not done yet")
+    return " and ".join(parts)
+
+
+def _finish(
+    config: CalibrationConfig,
+    source: ProblemSource,
+    plan: StrategyPlan,
+    outcome: CalibrationOutcome,
+    prompt_config: PromptConfig,
+) -> CalibrationOutcome:
+    started = time.perf_counter()
+    folder = shards_folder(config.out)
+    sampling_settings, tree_settings = _settings(config, source)
+    samples = read_samples(folder, sampling_settings)
+    all_records = read_tree_records(folder, tree_settings)
+    problem_ids = [p.id for p in source.problems]
+    wanted = set(problem_ids)
+    tree_records: list[TreeRecord] = [r for r in all_records.values() if r.problem_id in wanted]
+    settings = AnalysisSettings(
+        budgets=tuple(sorted(set(config.budgets))),
+        seeds=config.seed_values,
+        draws=config.draws,
+        probe_k=config.probe_k,
+        probe_draws=config.probe_draws,
+        bootstrap=config.bootstrap,
+        cv_repeats=config.cv_repeats,
+        reduction=config.reduction,
+        base_seed=config.seed,
+        delimiter=prompt_config.step_delimiter,
+    )
+    stage = stage_reporter(config.progress)
+
+    def labelled(name: str, total: int):  # type: ignore[no-untyped-def]
+        numbers = {
+            "difficulty": "[2/6]",
+            "strategy evaluation": "[3/6]",
+            "difficulty predictor": "[5/6]",
+            "table": "[4/6]",
+        }
+        return stage(f"{numbers.get(name, '')} {name}".strip(), total)
+
+    analysis = analyse(samples, tree_records, problem_ids, plan, settings, labelled)
+    analysis_s = time.perf_counter() - started
+    sessions = read_sessions(folder)
+    manifest = Manifest(
+        schema_version=0,  # set by write_artifact
+        created=_now(),
+        package_version=_package_version(),
+        model=config.model,
+        verifier=config.verifier,
+        backend=config.backend,
+        prompt_config=config.prompt_config,
+        dataset=source.describe(),
+        settings={**config.all_settings(), "dataset_sha256": source.sha256},
+        wall_time_s=sum(s.wall_time_s for s in sessions) + analysis_s,
+        files={},
+        predictor=None,
+        versions=_versions(),
+    )
+    with stage("[6/6] artifact", 1) as advance:
+        written = write_artifact(
+            config.out,
+            manifest=manifest,
+            table=analysis.table,
+            problems=analysis.problems,
+            evaluations=analysis.evaluations,
+            predictor=analysis.predictor,
+        )
+        advance(1)
+    return replace(outcome, analysis=analysis, manifest=written)
+
+
+def _torn_note(path: Path) -> str:
+    return (
+        f"discarded a half-written last line in {path} (left by an interrupted run); "
+        "that work is being redone"
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ttc-router")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "scikit-learn": sklearn.__version__,
+    }

@@ -1,0 +1,104 @@
+"""Where calibration problems come from: a JSONL file, the arithmetic generator, or the simulator.
+
+``--problems`` takes ``PATH`` (a JSONL file, or a known dataset name), ``arithmetic:COUNT``
+(optionally ``arithmetic:COUNT:SEED``) or ``simulator:COUNT`` (optionally
+``simulator:COUNT:SEED``; needs ``--backend simulator``). Every source gets a sha256 that
+the manifest records: of the file's bytes, or of the generated problems' JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from strategies.problems import Problem, load_problems, require_answers
+
+GENERATED_SOURCES = ("arithmetic", "simulator")
+
+
+@dataclass(frozen=True)
+class ProblemSource:
+    """The problems to calibrate on, and what the manifest says about them.
+
+    ``world`` is the SimulatedWorld behind ``simulator:`` problems (its generator and
+    PRM are the simulator backend and verifier), else None.
+    """
+
+    spec: str
+    problems: list[Problem]
+    skipped_without_answer: int
+    sha256: str
+    path: str | None
+    world: Any = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": self.spec,
+            "path": self.path,
+            "sha256": self.sha256,
+            "num_problems": len(self.problems) + self.skipped_without_answer,
+            "num_used": len(self.problems),
+            "skipped_without_answer": self.skipped_without_answer,
+        }
+
+
+def _generated_spec(spec: str) -> tuple[str, int, int] | None:
+    kind, sep, rest = spec.partition(":")
+    if not sep or kind not in GENERATED_SOURCES:
+        return None
+    count_text, _, seed_text = rest.partition(":")
+    try:
+        count = int(count_text)
+        seed = int(seed_text) if seed_text else 0
+    except ValueError:
+        raise ValueError(
+            f"--problems {spec!r}: expected {kind}:COUNT or {kind}:COUNT:SEED with integers"
+        ) from None
+    if count < 1:
+        raise ValueError(f"--problems {spec!r}: COUNT must be >= 1")
+    return kind, count, seed
+
+
+def _problems_sha256(problems: list[Problem]) -> str:
+    payload = json.dumps([[p.id, p.text, p.answer] for p in problems], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def load_source(spec: str) -> ProblemSource:
+    """Resolve ``--problems``; problems without a reference answer are counted and dropped."""
+    generated = _generated_spec(spec)
+    world = None
+    path: str | None = None
+    if generated is not None:
+        kind, count, seed = generated
+        if kind == "arithmetic":
+            from strategies.arithmetic_problems import generate_arithmetic_problems
+
+            problems = generate_arithmetic_problems(count, seed=seed)
+        else:
+            from strategies.backends.simulator import SimulatedWorld
+
+            world = SimulatedWorld(count, seed=seed)
+            problems = list(world.problems)
+        digest = _problems_sha256(problems)
+    else:
+        problems = load_problems(spec)
+        file = Path(spec)
+        if file.is_file():
+            path = str(file.resolve())
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        else:
+            digest = _problems_sha256(problems)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the count is reported in the summary instead
+        usable, skipped = require_answers(problems, purpose="calibration")
+    return ProblemSource(spec, usable, skipped, digest, path, world)
+
+
+def shard_problems(problems: list[Problem], index: int, count: int) -> list[Problem]:
+    """Problems index, index + count, ...: shards stay balanced across difficulty levels."""
+    return problems[index::count]

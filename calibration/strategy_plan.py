@@ -1,0 +1,102 @@
+"""Which strategies a calibration evaluates, and how.
+
+Strategy specs are those of ``strategies.search.registry`` (``beam_search:m=4``,
+``best_of_n:reduction=min``). Their canonical ``spec`` is the key used in shards and
+tables. Sampling strategies (majority and both best-of-N) are *pool* strategies,
+estimated from the stage 1 pool; beam search and DVTS are *tree* strategies, run for
+real in stage 3 with the run's generation settings (temperature, top_p, max tokens)
+unless their spec sets them.
+
+Tree searches run at every budget N >= 2 that the strategy spends exactly (see
+``strategies.search.budget``: N=6 with beam width 4 would run as N=4, so it is
+skipped). N=1 is skipped because a one-beam search is one sample written step by step
+at extra verifier cost, never a contender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from strategies.search.registry import get_strategy
+from strategies.search.sampling import SamplingStrategy
+
+MIN_TREE_BUDGET = 2
+
+
+@dataclass(frozen=True)
+class PoolStrategy:
+    key: str
+    method: str
+    reduction: str
+    uses_verifier: bool
+
+
+@dataclass(frozen=True)
+class TreeStrategy:
+    key: str
+    run_spec: str
+    budgets: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StrategyPlan:
+    pool: tuple[PoolStrategy, ...]
+    tree: tuple[TreeStrategy, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.pool) + tuple(s.key for s in self.tree)
+
+
+def _with_generation_settings(key: str, settings: Mapping[str, object]) -> str:
+    given = key.partition(":")[2]
+    names = {item.partition("=")[0] for item in given.split(",") if item}
+    extra = [f"{name}={value}" for name, value in settings.items() if name not in names]
+    if not extra:
+        return key
+    return key + ("," if given else ":") + ",".join(extra)
+
+
+def plan_strategies(
+    specs: Sequence[str],
+    budgets: Sequence[int],
+    *,
+    temperature: float,
+    top_p: float,
+    max_tokens: int,
+) -> StrategyPlan:
+    pool: list[PoolStrategy] = []
+    tree: list[TreeStrategy] = []
+    seen: set[str] = set()
+    generation = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
+    for spec in specs:
+        strategy = get_strategy(spec)
+        key = strategy.spec
+        if key in seen:
+            raise ValueError(f"--strategies names {key!r} twice")
+        seen.add(key)
+        if isinstance(strategy, SamplingStrategy):
+            pool.append(
+                PoolStrategy(
+                    key, strategy.method, strategy.config.reduction, strategy.needs_verifier
+                )
+            )
+            continue
+        run_spec = _with_generation_settings(key, generation)
+        runner = get_strategy(run_spec)
+        tree_budgets = tuple(
+            b
+            for b in sorted(set(budgets))
+            if b >= MIN_TREE_BUDGET and runner.plan(b).effective_budget == b
+        )
+        tree.append(TreeStrategy(key, run_spec, tree_budgets))
+    return StrategyPlan(tuple(pool), tuple(tree))
+
+
+def sampling_spec(*, temperature: float, top_p: float, max_tokens: int, reduction: str) -> str:
+    """The spec stage 1 runs: K full solutions, each scored (weighted best-of-N's pool)."""
+    return (
+        f"weighted_best_of_n:temperature={temperature},top_p={top_p},"
+        f"max_tokens={max_tokens},reduction={reduction}"
+    )

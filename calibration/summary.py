@@ -1,0 +1,114 @@
+"""The text summary `ttc calibrate` prints when it finishes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calibration.pipeline import CalibrationOutcome
+from calibration.table import BinningTable, CalibrationTable
+
+SHORT_NAMES = {
+    "majority": "maj",
+    "best_of_n": "bon",
+    "weighted_best_of_n": "wbon",
+    "beam_search": "beam",
+    "dvts": "dvts",
+}
+BINNING_LABELS = {
+    "oracle": "oracle bins",
+    "verifier": "verifier bins",
+    "absolute": "absolute bins",
+    "predicted": "predicted bins",
+}
+
+
+def short(strategy: str) -> str:
+    name, sep, params = strategy.partition(":")
+    return SHORT_NAMES.get(name, name) + (sep + params if sep else "")
+
+
+def _best_grid(table: BinningTable, budgets: tuple[int, ...]) -> list[str]:
+    width = max([len(short(c.best)) for c in table.cells.values()] + [4]) + 1
+    lines = ["    level " + "".join(f"{'N=' + str(b):<{width}}" for b in budgets)]
+    for level in table.levels:
+        cells = [
+            short(table.cells[(level, b)].best) if (level, b) in table.cells else "-"
+            for b in budgets
+        ]
+        lines.append(f"    {level:<5} " + "".join(f"{c:<{width}}" for c in cells))
+    return lines
+
+
+def _routing_lines(table: CalibrationTable) -> list[str]:
+    lines = []
+    for name, binning in table.binnings.items():
+        label = BINNING_LABELS.get(name, name)
+        figures = "  ".join(
+            f"N={b} {binning.routing.heldout[b]:.3f}/{binning.routing.in_sample[b]:.3f}"
+            for b in table.budgets
+        )
+        lines.append(f"    {label:<15} {figures}")
+    return lines
+
+
+def _best_fixed_lines(table: CalibrationTable) -> list[str]:
+    parts = []
+    for budget in table.budgets:
+        stats = table.overall.get(budget, {})
+        if not stats:
+            continue
+        name = max(stats, key=lambda s: stats[s].accuracy)
+        cell = stats[name]
+        parts.append(
+            f"N={budget} {short(name)} {cell.accuracy:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]"
+        )
+    return ["    " + "  ".join(parts)]
+
+
+def format_summary(outcome: CalibrationOutcome) -> str:
+    config = outcome.config
+    lines: list[str] = list(outcome.notes)
+    if outcome.analysis is None or outcome.manifest is None:
+        lines.append(
+            f"shard {config.shard}: sampled {outcome.sampled} problems and ran "
+            f"{outcome.searched} tree searches this session"
+        )
+        return "\n".join(lines)
+    analysis = outcome.analysis
+    table = analysis.table
+    manifest = outcome.manifest
+    dataset = manifest.dataset
+    pass1 = np.array([d.pass_at_1 for d in analysis.difficulties.values()])
+    absolute = table.binnings["absolute"].sizes
+    lines += [
+        f"Calibration artifact written to {config.out} "
+        f"(compute time {manifest.wall_time_s / 60:.1f} min)",
+        f"  model {manifest.model} on {manifest.backend}, verifier {manifest.verifier}, "
+        f"prompt {manifest.prompt_config}",
+        f"  problems: {dataset['num_used']} used, {dataset['skipped_without_answer']} skipped "
+        f"without a reference answer; K={config.samples} samples each; sampled "
+        f"{outcome.sampled} and ran {outcome.searched} tree searches this session",
+        f"  pass@1: mean {pass1.mean():.3f}, quartiles "
+        + " / ".join(f"{q:.2f}" for q in np.quantile(pass1, [0.25, 0.5, 0.75]))
+        + f"; absolute bins [0.5,1]: {absolute.get(1, 0)}, [0.1,0.5): {absolute.get(2, 0)}, "
+        f"[0,0.1): {absolute.get(3, 0)}",
+        "  coverage pass@k: " + ", ".join(f"k={k} {v:.3f}" for k, v in table.coverage.items()),
+        "  best strategy per oracle level (1 = easiest) and budget:",
+        *_best_grid(table.binnings["oracle"], table.budgets),
+        "  best single strategy over all problems (95% bootstrap interval):",
+        *_best_fixed_lines(table),
+        "  choosing the strategy by bin, accuracy held-out (two-fold CV) / in-sample:",
+        *_routing_lines(table),
+    ]
+    metrics = table.predictor
+    if metrics is not None:
+        by_k = ", ".join(f"k={k} {v:.2f}" for k, v in sorted(metrics.bin_accuracy_by_k.items()))
+        lines.append(
+            f"  predictor ({metrics.probe_k} probes, {metrics.folds}-fold CV by problem): level "
+            f"accuracy {metrics.bin_accuracy:.3f}, Spearman with pass@1 {metrics.spearman:.3f}, "
+            f"off by >= 2 levels {metrics.off_by_two_or_more:.1%}; level accuracy by probe "
+            f"size: {by_k}"
+        )
+    else:
+        lines.append("  predictor: not trained (too few problems)")
+    return "\n".join(lines)
