@@ -80,10 +80,10 @@ class SimulatorConfig:
         },
     )
     prm_difficulty_fade: float = field(
-        default=0.2,
+        default=2.0,
         metadata={
             "help": "how fast the share of steps the PRM cannot judge grows with difficulty: "
-            "at difficulty d it is noise + (1 - noise) * fade * d"
+            "at difficulty d it is 1 - (1 - noise) ** (1 + fade * d) (noise 0.1: 0.27 at d=1)"
         },
     )
     prm_mistakes_persist: bool = field(
@@ -116,8 +116,8 @@ class SimulatorConfig:
             problems.append("tokens_per_step must be (low, high) with 1 <= low <= high")
         if self.num_parameters <= 0 or self.prm_num_parameters <= 0:
             problems.append("parameter counts must be positive")
-        if not 0.0 <= self.prm_difficulty_fade <= 1.0:
-            problems.append("prm_difficulty_fade must lie in [0, 1]")
+        if self.prm_difficulty_fade < 0:
+            problems.append("prm_difficulty_fade must be >= 0")
         if self.prm_logit_separation < 0:
             problems.append("prm_logit_separation must be >= 0")
         if problems:

@@ -8,9 +8,9 @@ For each step the PRM knows the hidden truth "are steps 1..i all right?" and rep
 - an *unjudged* score otherwise: logit ~ Normal(0, s), whatever the truth.
 
 ``noise`` is the share of steps the PRM cannot judge on the easiest problems; it grows
-with difficulty towards 1 by ``prm_difficulty_fade`` (at difficulty d the share is
-noise + (1 - noise) * fade * d): like real PRMs, it judges hard problems worse. noise 0
-is a near-perfect judge, noise 1 a coin.
+with difficulty by ``prm_difficulty_fade`` (at difficulty d the share is
+1 - (1 - noise) ** (1 + fade * d)): like real PRMs, it judges hard problems worse.
+noise 0 is a near-perfect judge (AUC about 0.998 per step), noise 1 a coin.
 
 On top of that, a slip is *confidently* misjudged (scored like a right step) with
 probability ``confident_mistake_rate``; with ``prm_mistakes_persist`` the PRM then stays
@@ -78,7 +78,7 @@ class SimulatorPRM:
     def unjudged_share(self, spec: ProblemSpec) -> float:
         """Share of this problem's steps whose score ignores correctness."""
         fade = self._config.prm_difficulty_fade * spec.difficulty
-        return self.noise + (1.0 - self.noise) * fade
+        return 1.0 - (1.0 - self.noise) ** (1.0 + fade)
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[StepScores]:
         return [self._score_one(request) for request in requests]
