@@ -234,17 +234,70 @@ def _fraction_key(value: Fraction) -> str:
     return "n:" + _format_decimal(decimal)
 
 
-def _plain_number_key(answer: str) -> str | None:
-    """Key of a plain decimal numeral without a worker round trip (same key the worker gives)."""
-    text = answer.strip().replace(" ", "")
+_INTEGER_FRACTION = re.compile(
+    r"(?P<sign>-?)\\frac(?:\{(?P<numerator>[+-]?\d+)\}\{(?P<denominator>[+-]?\d+)\}"
+    r"|(?P<digit_numerator>\d)(?P<digit_denominator>\d))"
+    r"|(?P<slash_numerator>[+-]?\d+)/(?P<slash_denominator>\d+)"
+)
+# A one-letter unknown set to a value (``x=5``); e and i would parse as constants.
+_ASSIGNMENT = re.compile(r"(?P<variable>[a-df-hj-zA-Z])=(?P<value>.+)")
+
+
+def _simple_number(cleaned: str) -> tuple[Fraction, bool] | None:
+    """(value, written with a decimal point) of a plain numeral or a fraction of integers.
+
+    These are most final answers; reading them here spares a math-verify round trip while
+    following math-verify's rules (decimals are compared to 6 places, the rest exactly).
+    """
+    text = cleaned
     if _THOUSANDS.fullmatch(text.lstrip("+-")):
         text = text.replace(",", "")
-    if not _PLAIN_NUMBER.fullmatch(text) or len(text) > 60:
+    if _PLAIN_NUMBER.fullmatch(text) and len(text) <= 60:
+        try:
+            return Fraction(Decimal(text)), "." in text
+        except (InvalidOperation, ValueError):
+            return None
+    match = _INTEGER_FRACTION.fullmatch(text)
+    if match is None:
         return None
-    try:
-        return _fraction_key(Fraction(Decimal(text)))
-    except (InvalidOperation, ValueError):
+    numerator = match["numerator"] or match["digit_numerator"] or match["slash_numerator"]
+    denominator = match["denominator"] or match["digit_denominator"] or match["slash_denominator"]
+    if int(denominator) == 0 or len(numerator) + len(denominator) > 60:
         return None
+    value = Fraction(int(numerator), int(denominator))
+    return (-value if match["sign"] else value), False
+
+
+def _simple_answer(cleaned: str) -> tuple[str | None, Fraction, bool] | None:
+    """(unknown or None, value, written with a decimal point) of ``5``, ``-\\frac{1}{2}``, ``x=0.5``."""
+    assignment = _ASSIGNMENT.fullmatch(cleaned)
+    variable, text = (
+        (assignment["variable"], assignment["value"]) if assignment else (None, cleaned)
+    )
+    number = _simple_number(text)
+    return None if number is None else (variable, *number)
+
+
+def _simple_key(cleaned: str) -> str | None:
+    """The key the worker would give a simple answer (braces around it change nothing)."""
+    if cleaned.startswith("{") and cleaned.endswith("}"):
+        cleaned = cleaned[1:-1]
+    simple = _simple_answer(cleaned)
+    return None if simple is None else _fraction_key(simple[1])
+
+
+def _simple_verdict(pred: str, gold: str) -> bool | None:
+    """math-verify's verdict on two simple answers, or None when one is not simple."""
+    first, second = _simple_answer(pred), _simple_answer(gold)
+    if first is None or second is None:
+        return None
+    (first_variable, first_value, first_decimal) = first
+    (second_variable, second_value, second_decimal) = second
+    if first_variable and second_variable and first_variable != second_variable:
+        return None  # math-verify's strict rules about unknowns decide
+    if first_decimal or second_decimal:
+        return _fraction_key(first_value) == _fraction_key(second_value)
+    return first_value == second_value
 
 
 # ------------------------------------------------------------- worker side: math-verify
@@ -368,6 +421,8 @@ def _expression_key(node: Any, source: str) -> str:
         right = ")" if node.right_open else "]"
         return "I" + left + key(node.start) + "," + key(node.end) + right
     if isinstance(node, FiniteSet):
+        if len(node.args) == 1:  # math-verify equates {a} with a
+            return key(node.args[0])
         return "{" + ",".join(sorted(key(element) for element in node.args)) + "}"
     if isinstance(node, Set):
         if node.is_empty:
@@ -423,6 +478,9 @@ def _number_key(node: Any) -> str:
         return "n:" + ("inf" if value == oo else "-inf")
     if isinstance(value, (Integer, Rational)):
         return _fraction_key(Fraction(int(value.p), int(value.q)))
+    if isinstance(value, Float):
+        # Its written digits, as the parent reads plain decimals (not its binary expansion).
+        return "n:" + _format_decimal(Decimal(str(value)))
     digits = max(_log10_size(value), 1.0)
     numeric = value.evalf(int(digits) + KEY_DECIMAL_PLACES + 15)
     real, imaginary = numeric.as_real_imag()
@@ -680,6 +738,9 @@ def is_equivalent(pred: str, gold: str) -> bool:
     if pred_form == gold_form:
         return True
     pred_clean, gold_clean = _light_clean(pred), _light_clean(gold)
+    simple = _simple_verdict(pred_clean, gold_clean)
+    if simple is not None:
+        return simple
     if not (_within_guards(pred_clean) and _within_guards(gold_clean)):
         return False
     verdict = _worker_pool().call(
@@ -704,9 +765,9 @@ def canonical_key(answer: str) -> str:
     (math-verify equates it with both); distinct exact numbers equal to 6 decimals share a key.
     """
     cleaned = _light_clean(answer)
-    plain = _plain_number_key(cleaned)
-    if plain is not None:
-        return plain
+    simple = _simple_key(cleaned)
+    if simple is not None:
+        return simple
     fallback = "s:" + normalize_answer_string(answer)
     if not cleaned or not _within_guards(cleaned):
         return fallback

@@ -293,3 +293,36 @@ def test_majority_vote_agrees_with_a_brute_force_pairwise_vote() -> None:
         if got != expected:
             disagreements.append((case, answer_list, expected, got))
     assert not disagreements, disagreements[:3]
+
+
+simple_answers = st.one_of(
+    st.integers(-999, 999).map(str),
+    st.integers(-9999, 9999).map(lambda n: f"{n / 100:.2f}"),
+    st.integers(-9999, 9999).map(lambda n: f"{n / 1000}"),
+    st.tuples(st.integers(-30, 30), st.integers(1, 12)).map(
+        lambda pair: f"\\frac{{{pair[0]}}}{{{pair[1]}}}"
+    ),
+    st.tuples(st.integers(0, 30), st.integers(1, 12)).map(
+        lambda pair: f"-\\frac{{{pair[0]}}}{{{pair[1]}}}"
+    ),
+    st.tuples(st.integers(-30, 30), st.integers(1, 12)).map(lambda pair: f"{pair[0]}/{pair[1]}"),
+    st.tuples(st.integers(1, 9), st.integers(1, 9)).map(lambda pair: f"\\frac{pair[0]}{pair[1]}"),
+    st.sampled_from(
+        ["1,000", "12,500", "0.333333", "0.3333333", "0.6666667", "x=4", "y=-2", "x=0.25"]
+    ),
+)
+
+
+@PROPERTY_SETTINGS
+@given(simple_answers, simple_answers)
+def test_local_reading_of_simple_answers_agrees_with_math_verify(first: str, second: str) -> None:
+    """Simple answers skip the worker; math-verify must give the same verdicts and keys."""
+    pool = answers._worker_pool()
+    local = answers._simple_verdict(first, second)
+    if local is not None:
+        assert local == pool.call({"op": "equiv", "pred": first, "gold": second}, 30), (
+            first,
+            second,
+        )
+    for text in (first, second):
+        assert answers._simple_key(text) == pool.call({"op": "key", "answer": text}, 30), text
