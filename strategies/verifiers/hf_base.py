@@ -154,8 +154,13 @@ def tokenize_marked_text(
     return ids, positions
 
 
-def first_token_ids(tokenizer: Any, words: Sequence[str]) -> set[int]:
-    return {ids[0] for ids in (tokenizer.encode(w, add_special_tokens=False) for w in words) if ids}
+def verdict_token_ids(tokenizer: Any, words: Sequence[str]) -> set[int]:
+    """The tokens that start a verdict word: its single-token spellings when it has any
+    ("Yes", " Yes"), else the first token of each spelling (a tokenizer that splits
+    "Yes" into "Y" + "es")."""
+    encoded = [tokenizer.encode(w, add_special_tokens=False) for w in words]
+    single = {ids[0] for ids in encoded if len(ids) == 1}
+    return single or {ids[0] for ids in encoded if ids}
 
 
 def count_parameters(model: Any) -> int:

@@ -17,7 +17,7 @@ from strategies.verifiers.hf_base import (
     CausalLMVerdictVerifier,
     ModelSpec,
     ScoringRow,
-    first_token_ids,
+    verdict_token_ids,
 )
 
 DEFAULT_JUDGE_MODEL = "smollm2"
@@ -42,9 +42,10 @@ class LLMJudgeVerifier(CausalLMVerdictVerifier):
 
     rendered with the model's chat template and its generation prompt (one BOS). Step
     ``i``'s score is P(yes) / (P(yes) + P(no)) from the next-token logits, where P(yes)
-    sums over the first tokens of ``yes_words`` ("Yes", " Yes", "yes", ...) and likewise
-    for no; a first token the two lists share (a bare space, in some tokenizers) is
-    dropped from both. So the judge rates each step given the ones before it.
+    sums over the spellings in ``yes_words`` ("Yes", " Yes", "yes", ...) that are single
+    tokens (or, when none is, over the first token of each), and likewise for no; a token
+    both lists would use (a bare space, in some tokenizers) is dropped from both. So the
+    judge rates each step given the ones before it.
 
     One forward pass per (request, step) prefix, batched across the whole call. A prompt
     longer than ``max_length`` drops its earliest steps (saying so in the prompt) until it
@@ -75,8 +76,8 @@ class LLMJudgeVerifier(CausalLMVerdictVerifier):
         )
         self.name = f"judge:{self.name}"
         self._set_verdict_ids(
-            first_token_ids(self.tokenizer, yes_words),
-            first_token_ids(self.tokenizer, no_words),
+            verdict_token_ids(self.tokenizer, yes_words),
+            verdict_token_ids(self.tokenizer, no_words),
             "the yes and no words",
         )
 
