@@ -5,9 +5,10 @@ follow what it was measured to get right (DESIGN.md s.4: pass@1 about 0.8 on 3 +
 on 47 + 38 and 6 x 7, 0 on 120 - 45). Calibration needs a real spread of difficulty, so
 levels 1-2 are easy for it and level 5 is out of its reach:
 
-1. one step, single digits: ``3 + 4``
-2. one step, a two-digit and a single-digit number: ``23 + 5``, ``41 - 7``
-3. one step, two two-digit numbers or a times-table product: ``47 + 38``, ``85 - 29``, ``6 * 7``
+1. one step, single digits, sum at most 10: ``3 + 4``
+2. one step, single digits: sums that carry and differences: ``8 + 5``, ``9 - 4``
+3. one step with a two-digit number, or a times-table product: ``47 + 38``, ``61 - 6``,
+   ``6 * 7``
 4. three-digit differences, two-digit products, two-step sums: ``120 - 45``, ``23 * 4``,
    ``47 + 38 - 19``
 5. three operations on larger numbers: ``(347 + 218) * 7 - 506``, ``23 * 41 + 17 * 56``
@@ -30,7 +31,8 @@ from strategies.problems import Problem
 ARITHMETIC_LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 # Draws that repeat an expression already used at the same level are retried this often
-# before the repeat is accepted (level 1 has only 64 distinct sums).
+# before the repeat is accepted (level 1 has only 35 distinct sums, level 2 has 71 sums
+# and differences).
 _MAX_REDRAWS = 50
 
 _PEOPLE: tuple[tuple[str, str], ...] = (
@@ -88,26 +90,28 @@ class _Shape:
     ranges: Mapping[str, tuple[int, int]]
     value: Callable[[Mapping[str, int]], int]
     stories: tuple[str, ...]
+    answers: tuple[int, int]  # inclusive bounds on the answer; draws outside are redrawn
 
 
 def _shape(
     pattern: str,
     value: Callable[[Mapping[str, int]], int],
     stories: tuple[str, ...],
+    answers: tuple[int, int] = (1, 10**9),
     **ranges: tuple[int, int],
 ) -> _Shape:
-    return _Shape(pattern, ranges, value, stories)
+    return _Shape(pattern, ranges, value, stories, answers)
 
 
 _SHAPES: dict[int, tuple[_Shape, ...]] = {
-    1: (_shape("{a} + {b}", lambda v: v["a"] + v["b"], _ADD_STORIES, a=(2, 9), b=(2, 9)),),
+    1: (_shape("{a} + {b}", lambda v: v["a"] + v["b"], _ADD_STORIES, (1, 10), a=(2, 8), b=(1, 8)),),
     2: (
-        _shape("{a} + {b}", lambda v: v["a"] + v["b"], _ADD_STORIES, a=(10, 99), b=(2, 9)),
-        _shape("{a} - {b}", lambda v: v["a"] - v["b"], _SUB_STORIES, a=(10, 99), b=(2, 9)),
+        _shape("{a} + {b}", lambda v: v["a"] + v["b"], _ADD_STORIES, (11, 18), a=(2, 9), b=(2, 9)),
+        _shape("{a} - {b}", lambda v: v["a"] - v["b"], _SUB_STORIES, a=(3, 9), b=(1, 8)),
     ),
     3: (
-        _shape("{a} + {b}", lambda v: v["a"] + v["b"], _ADD_STORIES, a=(10, 99), b=(10, 99)),
-        _shape("{a} - {b}", lambda v: v["a"] - v["b"], _SUB_STORIES, a=(20, 99), b=(10, 99)),
+        _shape("{a} + {b}", lambda v: v["a"] + v["b"], _ADD_STORIES, a=(10, 99), b=(2, 99)),
+        _shape("{a} - {b}", lambda v: v["a"] - v["b"], _SUB_STORIES, a=(10, 99), b=(2, 99)),
         _shape("{a} * {b}", lambda v: v["a"] * v["b"], _MUL_STORIES, a=(2, 9), b=(2, 9)),
     ),
     4: (
@@ -236,7 +240,8 @@ def _draw(rng: random.Random, level: int, word_share: float) -> _Draw:
     while True:
         operands = {name: rng.randint(low, high) for name, (low, high) in shape.ranges.items()}
         answer = shape.value(operands)
-        if answer > 0:  # the ranges keep every intermediate step positive too
+        low, high = shape.answers
+        if low <= answer <= high:  # low >= 1; the ranges keep every partial result positive
             break
     expression = shape.pattern.format(**operands)
     if rng.random() < word_share:

@@ -122,37 +122,57 @@ def test_word_share_can_force_one_form(share, form):
         assert all(p.text.startswith("What is ") for p in problems)
 
 
-def test_expressions_rarely_repeat_within_a_level():
-    problems = generate_arithmetic_problems(200, seed=5)
+def test_expressions_do_not_repeat_within_a_level_until_the_level_runs_out():
+    problems = generate_arithmetic_problems(125, seed=5)  # 25 a level; level 1 has 35 sums
     expressions = [p.metadata["expression"] for p in problems]
     assert len(set(expressions)) == len(expressions)
+    level_one = generate_arithmetic_problems(100, seed=5, levels=(1,))
+    assert len({p.metadata["expression"] for p in level_one}) == 35
+
+
+def _by_level(problems: list[Problem]) -> dict[int, list[str]]:
+    expressions: dict[int, list[str]] = {level: [] for level in ARITHMETIC_LEVELS}
+    for problem in problems:
+        expressions[problem.metadata["level"]].append(problem.metadata["expression"])
+    return expressions
+
+
+def test_each_level_has_its_documented_shape():
+    by_level = _by_level(generate_arithmetic_problems(500, seed=11))
+    for expression in by_level[1]:
+        assert _operators(expression) == [ast.Add]
+        assert max(_numbers(expression)) <= 9
+        assert sum(_numbers(expression)) <= 10
+    for expression in by_level[2]:
+        assert _operators(expression) in ([ast.Add], [ast.Sub])
+        assert max(_numbers(expression)) <= 9
+        if _operators(expression) == [ast.Add]:
+            assert sum(_numbers(expression)) >= 11
+    for expression in by_level[3]:
+        assert len(_operators(expression)) == 1
+        assert max(_numbers(expression)) >= 10 or _operators(expression) == [ast.Mult]
+    for expression in by_level[4]:
+        two_steps = len(_operators(expression)) == 2
+        assert two_steps or max(_numbers(expression)) >= 11
+    for expression in by_level[5]:
+        assert len(_operators(expression)) == 3
+        assert max(_numbers(expression)) >= 11
 
 
 def test_difficulty_grows_with_level():
-    by_level: dict[int, list[Problem]] = {level: [] for level in ARITHMETIC_LEVELS}
-    for problem in generate_arithmetic_problems(500, seed=11):
-        by_level[problem.metadata["level"]].append(problem)
-
-    level_one = [p.metadata["expression"] for p in by_level[1]]
-    assert all(_operators(e) == [ast.Add] for e in level_one)
-    assert all(max(_numbers(e)) <= 9 for e in level_one)
-    assert {max(_numbers(p.metadata["expression"])) for p in by_level[2]} <= set(range(10, 100))
-    assert all(len(_operators(p.metadata["expression"])) == 3 for p in by_level[5])
-    assert all(max(_numbers(p.metadata["expression"])) >= 11 for p in by_level[5])
-
-    # Difficulty as the model meets it: how many digits it must handle, and how many steps.
+    """Difficulty as the model meets it: how many digits it handles, how many steps."""
+    by_level = _by_level(generate_arithmetic_problems(500, seed=11))
     mean_digits = [
-        statistics.mean(
-            sum(len(str(n)) for n in _numbers(p.metadata["expression"])) for p in by_level[level]
-        )
+        statistics.mean(sum(len(str(n)) for n in _numbers(e)) for e in by_level[level])
         for level in ARITHMETIC_LEVELS
     ]
-    assert all(low < high for low, high in itertools.pairwise(mean_digits)), mean_digits
+    assert mean_digits == sorted(mean_digits)
+    assert all(low < high for low, high in itertools.pairwise(mean_digits[1:])), mean_digits
     mean_operations = [
-        statistics.mean(len(_operators(p.metadata["expression"])) for p in by_level[level])
-        for level in ARITHMETIC_LEVELS
+        statistics.mean(len(_operators(e)) for e in by_level[level]) for level in ARITHMETIC_LEVELS
     ]
     assert mean_operations == sorted(mean_operations)
+    assert mean_operations[4] == 3
 
 
 def test_bad_arguments_are_refused():
