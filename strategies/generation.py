@@ -84,9 +84,13 @@ class Generator(Protocol):
     ) -> list[list[Completion]]: ...
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class GenerationError(RuntimeError):
-    """A backend failed in a way the caller should report, not retry blindly."""
+    """A backend failed in a way the caller should report, not retry blindly.
+
+    Not frozen: ``add_note`` (used to say which search step failed) must be able to set
+    ``__notes__``; ``eq=False`` keeps exceptions hashable by identity.
+    """
 
     message: str
     backend: str = ""
