@@ -88,13 +88,17 @@ def test_a_worker_stuck_past_the_guards_is_killed_and_replaced(
     monkeypatch.setattr(answers, "MAX_BRACKET_DEPTH", 1_000)
     monkeypatch.setattr(answers, "MATH_VERIFY_TIMEOUT_S", 1.0)
     slow = "{" * 18 + "1" + "}" * 18  # ANTLR needs minutes for this
+    workers = answers._worker_pool()
+    killed_before = workers.discarded
     verdict, elapsed = timed(is_equivalent, slow, "2")
     assert verdict is False and elapsed < GUARD_S, elapsed
+    assert workers.discarded == killed_before + 1  # the deadline was hit, the worker killed
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(
             pool.map(lambda pair: timed(is_equivalent, *pair), [(slow, "3"), (slow, "4")])
         )
     assert all(verdict is False and elapsed < GUARD_S for verdict, elapsed in results), results
+    assert workers.discarded == killed_before + 3
     # The pool recovers: fresh workers answer normally.
     monkeypatch.setattr(answers, "MATH_VERIFY_TIMEOUT_S", 4.0)
     assert is_equivalent("\\frac{3}{4}", "0.75")
