@@ -1,0 +1,96 @@
+"""Loading a causal language model and its tokenizer with transformers.
+
+The name goes through ``strategies.models.resolve_model`` (``smollm2``, a local folder,
+or a Hub id), so every backend agrees on what a name means. Nothing is cached here: the
+caller holds the model, and can hand the same object to a generator and a judge.
+
+Why the dtype rule in ``choose_dtype``: transformers (5.23) reads the embedded SmolLM2
+GGUF file into an ordinary dense model (Llama GGUF files take its dequantizing loader),
+and on this AVX512-BF16 CPU a dense bf16 model decodes faster than float32
+(``scripts/bench_engines.py --dtypes`` measures both side by side). transformers warns
+that packed GGUF weights are fastest in float32; that applies only to architectures it
+keeps packed, so the file is read in float32 and cast afterwards only when every layer
+came out dense.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from strategies.models import ResolvedModel, resolve_model
+
+if TYPE_CHECKING:
+    import torch
+
+# The faster dtype for a dequantized GGUF model on CPU (see the module docstring).
+GGUF_CPU_DTYPE = "bfloat16"
+
+
+def load_causal_lm(
+    name_or_resolved: str | ResolvedModel,
+    *,
+    dtype: Any = "auto",
+    device: str = "cpu",
+    trust_remote_code: bool = False,
+) -> tuple[Any, Any]:
+    """(model, tokenizer) for generation, the model in eval mode on ``device``.
+
+    ``dtype`` is "auto" (see ``choose_dtype``), a name such as "bfloat16", or a
+    ``torch.dtype``. A Hub id downloads only when the Hub is reachable; offline it fails
+    with transformers' own error, which names the id.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    resolved = (
+        name_or_resolved
+        if isinstance(name_or_resolved, ResolvedModel)
+        else resolve_model(name_or_resolved)
+    )
+    wanted = choose_dtype(resolved, dtype, device)
+    kwargs = resolved.from_pretrained_kwargs()
+    tokenizer = AutoTokenizer.from_pretrained(
+        resolved.location, trust_remote_code=trust_remote_code, **kwargs
+    )
+    import torch
+
+    load_dtype = torch.float32 if resolved.kind == "gguf" else wanted
+    model = AutoModelForCausalLM.from_pretrained(
+        resolved.location, dtype=load_dtype, trust_remote_code=trust_remote_code, **kwargs
+    )
+    if wanted != "auto" and load_dtype != wanted and not _has_packed_layers(model):
+        model = model.to(wanted)
+    model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def choose_dtype(resolved: ResolvedModel, dtype: Any, device: str) -> Any:
+    """The dtype to run in: an explicit choice wins; "auto" means bf16 for the GGUF model on
+    CPU (measured faster here), bf16 for it on a GPU, and otherwise the checkpoint's own
+    dtype ("auto", which transformers reads from the model's config)."""
+    import torch
+
+    if dtype is None or dtype == "auto":
+        if resolved.kind == "gguf":
+            return getattr(torch, GGUF_CPU_DTYPE) if device == "cpu" else torch.bfloat16
+        return "auto"
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    named = getattr(torch, str(dtype), None)
+    if not isinstance(named, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}: use auto, bfloat16, float16 or float32")
+    return named
+
+
+def count_parameters(model: Any) -> int:
+    """Parameters of a loaded model, for the cost ledger's FLOPs estimate (2 x params x tokens)."""
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def model_device(model: Any) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _has_packed_layers(model: Any) -> bool:
+    """Whether transformers kept some GGUF weights in their quantized blocks."""
+    return any(type(module).__name__.startswith("Gguf") for module in model.modules())
