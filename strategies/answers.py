@@ -649,16 +649,17 @@ class _WorkerPool:
         self._idle: list[_MathWorker] = []
         self._live = 0
         self._condition = threading.Condition()
+        self._starting = 0
         self.discarded = 0  # workers killed after a miss or a crash (observable in tests)
 
     def call(self, payload: dict[str, Any], timeout_s: float) -> Any:
         """The worker's reply, or None when no worker could answer within ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        worker, fresh = self._acquire(deadline)
+        worker, deadline = self._acquire(timeout_s)
         if worker is None:
             return None
-        if fresh:  # start-up time is not the caller's input's fault
-            deadline = time.monotonic() + timeout_s
+        if time.monotonic() >= deadline:
+            self._release(worker)  # healthy, merely too late for this call
+            return None
         try:
             reply = worker.request(payload, deadline)
         except _WorkerGone:
@@ -688,23 +689,36 @@ class _WorkerPool:
         for worker in idle:
             worker.kill()
 
-    def _acquire(self, deadline: float) -> tuple[_MathWorker | None, bool]:
+    def _acquire(self, timeout_s: float) -> tuple[_MathWorker | None, float]:
+        """A worker and the deadline of the call; time spent on workers' start-up is not
+        counted, as it is no fault of the caller's input."""
+        deadline = time.monotonic() + timeout_s
         with self._condition:
             while not self._idle and self._live >= self._size:
-                remaining = deadline - time.monotonic()
+                started_waiting = time.monotonic()
+                if self._starting:
+                    self._condition.wait(0.5)
+                    deadline += time.monotonic() - started_waiting
+                    continue
+                remaining = deadline - started_waiting
                 if remaining <= 0:
-                    return None, False
+                    return None, deadline
                 self._condition.wait(remaining)
             if self._idle:
-                return self._idle.pop(), False
+                return self._idle.pop(), deadline
             self._live += 1
+            self._starting += 1
         try:
-            return _MathWorker(), True
+            worker = _MathWorker()
         except BaseException:
             with self._condition:
                 self._live -= 1
                 self._condition.notify()
             raise
+        finally:
+            with self._condition:
+                self._starting -= 1
+        return worker, time.monotonic() + timeout_s
 
     def _release(self, worker: _MathWorker) -> None:
         with self._condition:

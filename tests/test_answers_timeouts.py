@@ -5,6 +5,9 @@ Elapsed times here are loose guards against hangs (10 s), not speed benchmarks.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -103,3 +106,23 @@ def test_a_worker_stuck_past_the_guards_is_killed_and_replaced(
     monkeypatch.setattr(answers, "MATH_VERIFY_TIMEOUT_S", 4.0)
     assert is_equivalent("\\frac{3}{4}", "0.75")
     assert canonical_key("\\frac{3}{4}") == canonical_key("0.75")
+
+
+COLD_START_SCRIPT = """
+import json
+from concurrent.futures import ThreadPoolExecutor
+import strategies.answers as answers
+answers.MATH_VERIFY_TIMEOUT_S = 2.0  # shorter than a worker's start-up on a busy machine
+pairs = [("2\\\\sqrt{2}", "\\\\sqrt{8}"), ("\\\\pi", "3.14159265358979"), ("x^2-1", "(x-1)(x+1)")] * 4
+with ThreadPoolExecutor(max_workers=12) as pool:
+    print(json.dumps(list(pool.map(lambda pair: answers.is_equivalent(*pair), pairs))))
+"""
+
+
+def test_threads_arriving_while_workers_start_are_not_timed_out() -> None:
+    """Start-up of the pool is no caller's fault: a cold process graded from 12 threads."""
+    completed = subprocess.run(
+        [sys.executable, "-c", COLD_START_SCRIPT], capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == [True] * 12
