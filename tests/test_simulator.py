@@ -386,14 +386,40 @@ def test_prm_is_informative_yet_imperfect_at_default_noise():
     assert fooled > 0, "no wrong solution was scored high"
 
 
+# noise 0: near-perfect; noise 1: a coin; every slip fooled: wrong steps score just
+# below right ones; heavy noise: weakly informative.
 @pytest.mark.parametrize(
     ("noise", "mistakes", "low", "high"),
-    [(0.0, 0.0, 0.97, 1.0), (1.0, 0.0, 0.44, 0.56), (0.0, 1.0, 0.4, 0.6), (0.5, 0.05, 0.55, 0.8)],
+    [(0.0, 0.0, 0.97, 1.0), (1.0, 0.0, 0.44, 0.56), (0.0, 1.0, 0.5, 0.7), (0.5, 0.05, 0.55, 0.8)],
 )
 def test_prm_noise_and_mistakes_move_the_auc(noise, mistakes, low, high):
     labels, scores = _final_scores(noise, mistakes)
     auc = roc_auc_score(labels, scores)
     assert low < auc < high, f"noise {noise}, mistakes {mistakes}: AUC {auc:.3f}"
+
+
+@pytest.mark.parametrize("persist", [True, False])
+def test_confident_mistakes_persist_along_a_wrong_path_when_configured(persist):
+    config = SimulatorConfig(prm_mistakes_persist=persist)
+    twin = SimulatedWorld(120, seed=7, config=config)  # same problems as world()
+    verifier = twin.verifier(noise=0.0, confident_mistake_rate=0.3)
+    fooled_then = []
+    for problem, texts in zip(twin.problems, samples(), strict=True):
+        spec = twin.spec(problem.id)
+        for text in texts[:16]:
+            steps = split_steps(text)
+            values = [re.findall(r"^value = (-?\d+)$", s, re.MULTILINE) for s in steps[:-1]]
+            wrong = [i for i, v in enumerate(values) if int(v[-1]) != spec.values[i]]
+            if wrong and len(steps) - wrong[0] >= 3:
+                (scored,) = verifier.score([ScoreRequest(problem.text, steps)])
+                if scored.scores[wrong[0]] > 0.5:  # the PRM was fooled by the slip
+                    fooled_then.append(scored.scores[-1] > 0.5)
+    share = sum(fooled_then) / len(fooled_then)
+    assert len(fooled_then) >= 30
+    if persist:
+        assert share > 0.8, f"fooled at the slip, still fooled at the end: {share:.2f}"
+    else:
+        assert share < 0.5, f"fooled at the slip, fooled again at the end: {share:.2f}"
 
 
 def test_prm_scores_every_step_deterministically():

@@ -86,6 +86,13 @@ class SimulatorConfig:
             "at difficulty d it is 1 - (1 - noise) ** (1 + fade * d) (noise 0.1: 0.27 at d=1)"
         },
     )
+    prm_fooled_logit_share: float = field(
+        default=0.8,
+        metadata={
+            "help": "a confidently misjudged wrong step scores like a right one with its "
+            "typical logit scaled by this share (1: indistinguishable from right)"
+        },
+    )
     prm_mistakes_persist: bool = field(
         default=True,
         metadata={
@@ -116,6 +123,8 @@ class SimulatorConfig:
             problems.append("tokens_per_step must be (low, high) with 1 <= low <= high")
         if self.num_parameters <= 0 or self.prm_num_parameters <= 0:
             problems.append("parameter counts must be positive")
+        if not -1.0 <= self.prm_fooled_logit_share <= 1.0:
+            problems.append("prm_fooled_logit_share must lie in [-1, 1]")
         if self.prm_difficulty_fade < 0:
             problems.append("prm_difficulty_fade must be >= 0")
         if self.prm_logit_separation < 0:

@@ -5,16 +5,20 @@ For each step the PRM knows the hidden truth "are steps 1..i all right?" and rep
 - a *judged* score, when it can judge the step: logit ~ Normal(+s, s/2) for a right
   prefix and Normal(-s, s/2) for a wrong one (s = ``prm_logit_separation``; with the
   default 3 typical scores are 0.95 and 0.05, and the two barely overlap);
-- an *unjudged* score otherwise: logit ~ Normal(0, s), whatever the truth.
+- an *unjudged* score otherwise: logit ~ Normal(0, s), whatever the truth (anywhere
+  from confident yes to confident no: what tempts naive best-of-N and tree search).
 
 ``noise`` is the share of steps the PRM cannot judge on the easiest problems; it grows
 with difficulty by ``prm_difficulty_fade`` (at difficulty d the share is
 1 - (1 - noise) ** (1 + fade * d)): like real PRMs, it judges hard problems worse.
 noise 0 is a near-perfect judge (AUC about 0.998 per step), noise 1 a coin.
 
-On top of that, a slip is *confidently* misjudged (scored like a right step) with
-probability ``confident_mistake_rate``; with ``prm_mistakes_persist`` the PRM then stays
-fooled for the rest of that wrong path, the failure that search at large N exploits.
+On top of that, a slip is *confidently* misjudged with probability
+``confident_mistake_rate``: it is scored high, logit ~ Normal(share * s, s/2) with
+share = ``prm_fooled_logit_share`` (0.8: typically 0.92, just below a right step's
+0.95). With ``prm_mistakes_persist`` the PRM stays fooled for the rest of that wrong
+path, the failure that search at large N exploits: at share 1 such paths crowd right
+ones out of beam search's pool on hard problems, at share 0.5 they hardly ever get in.
 
 Scores are pure functions of (world seed, problem, the steps so far): the same prefix
 gets the same score in any batch, and the underlying draws do not depend on ``noise``
@@ -98,6 +102,7 @@ class SimulatorPRM:
         if tokens is None:
             tokens = self._problem_tokens[spec.index] = count_tokens(spec.problem.text)
         separation = self._config.prm_logit_separation
+        fooled_mean = self._config.prm_fooled_logit_share * separation
         unjudged = self.unjudged_share(spec)
         stream = new_stream("prm", self._seed, spec.problem.id)
         right = True
@@ -117,7 +122,11 @@ class SimulatorPRM:
             normal = standard_normal(draws[1])
             if draws[2] < unjudged:
                 logit = separation * normal
+            elif right:
+                logit = separation + separation / 2 * normal
+            elif fooled:
+                logit = fooled_mean + separation / 2 * normal
             else:
-                logit = (separation if right or fooled else -separation) + separation / 2 * normal
+                logit = -separation + separation / 2 * normal
             scores.append(_sigmoid(logit))
         return StepScores(scores=tuple(scores), num_tokens=tokens)
