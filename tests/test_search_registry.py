@@ -21,7 +21,8 @@ def test_every_strategy_is_registered_with_defaults_from_the_design():
     assert (beam.config.beam_width, beam.config.depth, beam.config.temperature) == (4, 40, 0.8)
     assert beam.config.reduction == "last" and beam.config.lookahead == 0
     assert get_strategy("best_of_n").config.reduction == "last"
-    assert get_strategy("majority").config.temperature == 0.8
+    sampling = get_strategy("majority").config
+    assert (sampling.temperature, sampling.top_p, sampling.max_tokens) == (0.8, 1.0, 2048)
 
 
 def test_spec_parameters_aliases_and_canonical_form():

@@ -24,8 +24,11 @@ One search step, for all live nodes of all problems at once:
 
 A child has finished when it ended with EOS, when its new step holds a final
 ``\\boxed{}`` answer, when its completion was empty (no progress is possible), when its
-tokens reach ``max_tokens`` (checked between steps, so a beam may pass the cap by at most
-one step), or at the depth limit. A step cut by ``step_tokens`` without a delimiter is
+tokens reach ``max_tokens``, or at the depth limit. A generator call has one token limit
+for all its prompts, so ``max_tokens`` is a soft cap: it is checked between steps (a
+step may pass it by up to ``step_tokens``), and the last, to-EOS call allows the largest
+remaining budget among the live beams, so a beam that had used more may end above it.
+The ledger always counts the tokens actually generated. A step cut by ``step_tokens`` without a delimiter is
 not finished: the next step continues it, and the two pieces count as one step.
 
 The final answer is weighted best-of-N over the problem's solutions. Compared with
