@@ -41,7 +41,7 @@ def _request(num_steps: int, tag: str = "") -> ScoreRequest:
 
 UNEVEN = [
     _request(1),
-    _request(5, "with a longer tag to make this row long"),
+    _request(5, "longer row"),
     _request(2, "x"),
     ScoreRequest(PROBLEM, STEPS),
     _request(3),
@@ -367,10 +367,8 @@ def test_marker_merged_with_neighbouring_text_is_an_error(causal):
     assert ids[positions[0]] == tokenizer.convert_tokens_to_ids("ки")
 
 
-def test_bad_construction_arguments_are_reported(causal):
+def test_bad_construction_arguments_are_reported(causal, classifier_dir):
     with pytest.raises(ValueError, match="batch_size"):
         RLHFlowPRM(causal, batch_size=0)
     with pytest.raises(ValueError, match="unknown dtype"):
-        from strategies.verifiers.hf_base import resolve_dtype
-
-        resolve_dtype("float13", "cpu")
+        QwenMathPRM(str(classifier_dir), device="cpu", dtype="float13")

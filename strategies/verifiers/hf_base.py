@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from strategies.hf_loading import count_parameters, model_device
 from strategies.verification import ScoreRequest, StepScores
 
 if TYPE_CHECKING:
@@ -46,20 +47,6 @@ def resolve_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def resolve_dtype(dtype: Any, device: str) -> torch.dtype:
-    """``None`` or "auto": bfloat16 on a GPU, float32 on CPU (CPU bf16 kernels are slow)."""
-    import torch
-
-    if dtype is None or dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    resolved = getattr(torch, str(dtype), None)
-    if not isinstance(resolved, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}: use bfloat16, float16, float32 or auto")
-    return resolved
-
-
 def load_model_and_tokenizer(
     name: str,
     *,
@@ -75,39 +62,38 @@ def load_model_and_tokenizer(
     as Qwen2.5-Math-PRM does) is loaded through ``AutoModel`` with that code, which
     requires ``trust_remote_code=True``.
     """
-    from transformers import (
-        AutoConfig,
-        AutoModel,
-        AutoModelForCausalLM,
-        AutoModelForTokenClassification,
-        AutoTokenizer,
-    )
-
+    from strategies.hf_loading import choose_dtype, load_causal_lm
     from strategies.models import resolve_model
+
+    if head == "causal-lm":
+        return load_causal_lm(
+            name,
+            dtype="auto" if dtype is None else dtype,
+            device=device,
+            trust_remote_code=trust_remote_code,
+        )
+    from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification, AutoTokenizer
 
     resolved = resolve_model(name)
     kwargs = resolved.from_pretrained_kwargs()
-    torch_dtype = resolve_dtype(dtype, device)
     tokenizer = AutoTokenizer.from_pretrained(
         resolved.location, trust_remote_code=trust_remote_code, **kwargs
     )
-    loader: Any
-    if head == "causal-lm":
-        loader = AutoModelForCausalLM
-    else:
-        config = AutoConfig.from_pretrained(
-            resolved.location, trust_remote_code=trust_remote_code, **kwargs
-        )
-        remote = "AutoModel" in (getattr(config, "auto_map", None) or {})
-        if remote and not trust_remote_code:
-            raise ValueError(
-                f"{name} ships its own modelling code; pass trust_remote_code=True to run it"
-            )
-        loader = AutoModel if remote else AutoModelForTokenClassification
-    model = loader.from_pretrained(
-        resolved.location, dtype=torch_dtype, trust_remote_code=trust_remote_code, **kwargs
+    config = AutoConfig.from_pretrained(
+        resolved.location, trust_remote_code=trust_remote_code, **kwargs
     )
-    model.to(device)
+    remote = "AutoModel" in (getattr(config, "auto_map", None) or {})
+    if remote and not trust_remote_code:
+        raise ValueError(f"{name} ships its own modelling code; pass trust_remote_code=True")
+    loader: Any = AutoModel if remote else AutoModelForTokenClassification
+    # Weights go straight to the device: a 7B PRM need not fit in host memory first.
+    model = loader.from_pretrained(
+        resolved.location,
+        dtype=choose_dtype(resolved, "auto" if dtype is None else dtype, device),
+        device_map=device,
+        trust_remote_code=trust_remote_code,
+        **kwargs,
+    )
     model.eval()
     return model, tokenizer
 
@@ -163,14 +149,6 @@ def verdict_token_ids(tokenizer: Any, words: Sequence[str]) -> set[int]:
     return single or {ids[0] for ids in encoded if ids}
 
 
-def count_parameters(model: Any) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
-def model_device(model: Any) -> Any:
-    return next(model.parameters()).device
-
-
 def default_max_length(model: Any, tokenizer: Any) -> int | None:
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if isinstance(limit, int) and limit > 0:
@@ -187,6 +165,10 @@ class HFStepVerifier(ABC):
     (longest first, ``batch_size`` rows per forward pass), refuses over-long rows, and
     reassembles the scores per request. ``num_tokens`` is the number of tokens fed to
     the model for the request, padding excluded.
+
+    A model given by name loads on ``device`` (default: cuda when available) in
+    ``dtype`` (default "auto": ``strategies.hf_loading.choose_dtype``, the checkpoint's
+    own dtype); a preloaded ``(model, tokenizer)`` stays where and as it is.
     """
 
     name: str
