@@ -182,23 +182,24 @@ def test_temperature_zero_is_greedy_and_deterministic():
     for first, again in zip(a, b, strict=True):
         assert first[0] == first[1] == first[2] == again[0]
         assert first[0].logprob == 0.0
-    # Greedy takes the most likely step: right while that beats a slip towards the most
-    # tempting wrong answer, else that slip (the config makes hard problems slip mostly).
-    steep = SimulatedWorld(60, seed=1, config=SimulatorConfig(step_error_hard=0.9))
-    greedy = steep.generator().generate(
-        [prompt(p) for p in steep.problems], SamplingParams(temperature=0.0)
+    # Greedy takes the most likely step: the right one while it beats a slip towards the
+    # most tempting wrong answer; on hard problems the crux step's slip is likelier.
+    many = SimulatedWorld(100, seed=1)
+    greedy = many.generator().generate(
+        [prompt(p) for p in many.problems], SamplingParams(temperature=0.0)
     )
     checked: Counter[str] = Counter()
-    for problem, (completion,) in zip(steep.problems, greedy, strict=True):
-        spec = steep.spec(problem.id)
-        rate = spec.step_error_rate
-        ratio = rate * spec.wrong_weights[0] / (1.0 - rate)  # P(top slip) / P(right step)
-        if ratio < 0.9:
+    for problem, (completion,) in zip(many.problems, greedy, strict=True):
+        spec = many.spec(problem.id)
+        top = spec.wrong_weights[0]
+        ordinary = spec.step_error_rate * top / (1.0 - spec.step_error_rate)
+        crux = spec.crux_error_rate * top / (1.0 - spec.crux_error_rate)  # P(slip) / P(right)
+        if max(ordinary, crux) < 0.9:
             assert answer_of(completion.text) == problem.answer
             checked["right"] += 1
-        elif ratio > 1.1:
-            first = f"value = {spec.values[0] + spec.wrong_offsets[0]}\n"
-            assert first in split_steps(completion.text)[0] + "\n"
+        elif ordinary < 0.9 and crux > 1.1:
+            slipped = spec.values[spec.crux_step] + spec.wrong_offsets[0]
+            assert f"value = {slipped}\n" in split_steps(completion.text)[spec.crux_step] + "\n"
             assert answer_of(completion.text) in problem.metadata["wrong_answers"]
             checked["wrong"] += 1
     assert checked["right"] >= 10 and checked["wrong"] >= 5, checked

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 class SimulatorConfig:
     """How simulated problems are drawn and how the simulated model solves them.
 
-    The defaults are tuned so that the findings of Snell et al. and of the Hugging Face
+    Every problem has one crux step (the insight the problem turns on) that slips more
+    often than its ordinary steps; both rates grow with the hidden difficulty. The defaults
+    are tuned so that the findings of Snell et al. and of the Hugging Face
     blog (DESIGN.md section 2) show on the simulator with a clear margin: per-problem
     pass@1 spans about 1.0 down to about 0.0, majority voting locks onto a wrong answer on
     hard problems, beam search beats best-of-N at small budgets on the hardest problems,
@@ -29,7 +31,7 @@ class SimulatorConfig:
         metadata={"help": "per-step slip probability at difficulty 0 (at reference_temperature)"},
     )
     step_error_hard: float = field(
-        default=0.5,
+        default=0.4,
         metadata={"help": "per-step slip probability at difficulty 1 (at reference_temperature)"},
     )
     step_error_exponent: float = field(
@@ -38,6 +40,21 @@ class SimulatorConfig:
             "help": "curve shape: rate = easy + (hard - easy) * difficulty ** exponent; "
             "above 1 keeps most problems easy-ish and makes the hardest ones very hard"
         },
+    )
+    crux_error_easy: float = field(
+        default=0.01,
+        metadata={"help": "slip probability of a problem's crux step at difficulty 0"},
+    )
+    crux_error_hard: float = field(
+        default=0.9,
+        metadata={
+            "help": "slip probability of the crux step at difficulty 1; above about 0.6 the "
+            "most tempting slip is likelier than the right step, so greedy decoding and "
+            "majority voting go wrong there, as on real hard problems"
+        },
+    )
+    crux_error_exponent: float = field(
+        default=1.5, metadata={"help": "curve shape of the crux step's slip probability"}
     )
     reference_temperature: float = field(
         default=0.8,
@@ -107,11 +124,11 @@ class SimulatorConfig:
             problems.append("need 1 <= min_steps <= max_steps")
         if not 0.0 <= self.steps_follow_difficulty <= 1.0:
             problems.append("steps_follow_difficulty must lie in [0, 1]")
-        for name in ("step_error_easy", "step_error_hard"):
+        for name in ("step_error_easy", "step_error_hard", "crux_error_easy", "crux_error_hard"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 problems.append(f"{name} must lie in [0, 1)")
-        if self.step_error_exponent <= 0:
-            problems.append("step_error_exponent must be positive")
+        if self.step_error_exponent <= 0 or self.crux_error_exponent <= 0:
+            problems.append("step_error_exponent and crux_error_exponent must be positive")
         if self.reference_temperature <= 0:
             problems.append("reference_temperature must be positive")
         if self.num_wrong_answers < 1:
@@ -133,6 +150,11 @@ class SimulatorConfig:
             raise ValueError("invalid SimulatorConfig: " + "; ".join(problems))
 
     def step_error_rate(self, difficulty: float) -> float:
-        """Per-step slip probability at ``reference_temperature`` for a hidden difficulty."""
+        """Slip probability of an ordinary step at ``reference_temperature``."""
         span = self.step_error_hard - self.step_error_easy
         return self.step_error_easy + span * difficulty**self.step_error_exponent
+
+    def crux_error_rate(self, difficulty: float) -> float:
+        """Slip probability of the crux step at ``reference_temperature``."""
+        span = self.crux_error_hard - self.crux_error_easy
+        return self.crux_error_easy + span * difficulty**self.crux_error_exponent

@@ -82,16 +82,16 @@ def _cumulative(weights: Sequence[float]) -> tuple[float, ...]:
 
 
 def step_distribution(
-    spec: ProblemSpec, path: int, temperature: float, top_p: float, reference: float
+    spec: ProblemSpec, step: int, path: int, temperature: float, top_p: float, reference: float
 ) -> StepDistribution:
     """The next-path distribution from ``path`` at a temperature, with nucleus cut-off.
 
-    At ``reference`` temperature a right path slips with the problem's step error rate,
+    At ``reference`` temperature a right path slips with the step's error rate,
     onto wrong answer j with weight w_j; a wrong path drifts to another wrong answer at
     the same rate. Other temperatures raise probabilities to the power reference / T;
     temperature 0 takes the most likely outcome.
     """
-    rate = spec.step_error_rate
+    rate = spec.error_rate(step)
     weights = spec.wrong_weights
     if path == RIGHT:
         raw = {RIGHT: 1.0 - rate, **{j: rate * w for j, w in enumerate(weights)}}
@@ -150,7 +150,7 @@ class SimulatorGenerator:
         self._index = index
         self._config = config
         self.num_parameters = config.num_parameters
-        self._distributions: dict[tuple[int, int, float, float], StepDistribution] = {}
+        self._distributions: dict[tuple[int, bool, int, float, float], StepDistribution] = {}
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         _check_params(params)
@@ -178,15 +178,21 @@ class SimulatorGenerator:
         return results
 
     def _distribution(
-        self, spec: ProblemSpec, path: int, params: SamplingParams
+        self, spec: ProblemSpec, step: int, path: int, params: SamplingParams
     ) -> StepDistribution:
-        key = (spec.index, path, params.temperature, params.top_p)
+        crux = step == spec.crux_step
+        key = (spec.index, crux, path, params.temperature, params.top_p)
         found = self._distributions.get(key)
         if found is None:
             if len(self._distributions) > 100_000:
                 self._distributions.clear()
             found = step_distribution(
-                spec, path, params.temperature, params.top_p, self._config.reference_temperature
+                spec,
+                step,
+                path,
+                params.temperature,
+                params.top_p,
+                self._config.reference_temperature,
             )
             self._distributions[key] = found
         return found
@@ -253,7 +259,7 @@ class SimulatorGenerator:
             draw = stream.copy()
             draw.update(sample_tag)
             draws = uniforms(draw)
-            distribution = self._distribution(spec, path, params)
+            distribution = self._distribution(spec, step, path, params)
             choice = pick(distribution.cumulative, draws[0])
             previous = (spec.values[step - 1] if step else spec.start) + _offset(spec, path)
             path = distribution.paths[choice]

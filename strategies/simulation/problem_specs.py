@@ -35,6 +35,12 @@ class ProblemSpec:
     wrong_offsets: tuple[int, ...]
     wrong_weights: tuple[float, ...]
     step_error_rate: float
+    crux_step: int
+    crux_error_rate: float
+
+    def error_rate(self, step: int) -> float:
+        """Slip probability of step ``step`` (0-based) at the reference temperature."""
+        return self.crux_error_rate if step == self.crux_step else self.step_error_rate
 
     @property
     def num_steps(self) -> int:
@@ -83,6 +89,9 @@ def draw_problem(seed: int, index: int, config: SimulatorConfig, salt: int = 0) 
     for step in increments:
         total += step
         values.append(total)
+    crux_step = rng.randrange(num_steps)
+    step_error = config.step_error_rate(difficulty)
+    crux_error = config.crux_error_rate(difficulty)
     candidates = [o for o in range(-config.max_wrong_offset, config.max_wrong_offset + 1) if o]
     offsets = tuple(rng.sample(candidates, config.num_wrong_answers))
     answer = values[-1]
@@ -95,8 +104,11 @@ def draw_problem(seed: int, index: int, config: SimulatorConfig, salt: int = 0) 
             "seed": seed,
             "difficulty": difficulty,
             "num_steps": num_steps,
-            "step_error_rate": config.step_error_rate(difficulty),
-            "expected_pass_at_1": (1.0 - config.step_error_rate(difficulty)) ** num_steps,
+            "step_error_rate": step_error,
+            "crux_step": crux_step,
+            "crux_error_rate": crux_error,
+            # Exact at the reference temperature and top_p 1: a wrong path never recovers.
+            "expected_pass_at_1": (1.0 - step_error) ** (num_steps - 1) * (1.0 - crux_error),
             "wrong_answers": [str(answer + offset) for offset in offsets],
         },
     )
@@ -109,7 +121,9 @@ def draw_problem(seed: int, index: int, config: SimulatorConfig, salt: int = 0) 
         values=tuple(values),
         wrong_offsets=offsets,
         wrong_weights=_wrong_weights(config.num_wrong_answers, config.wrong_answer_skew),
-        step_error_rate=config.step_error_rate(difficulty),
+        step_error_rate=step_error,
+        crux_step=crux_step,
+        crux_error_rate=crux_error,
     )
 
 
