@@ -203,6 +203,12 @@ def test_temperature_zero_is_greedy_and_deterministic():
             assert answer_of(completion.text) in problem.metadata["wrong_answers"]
             checked["wrong"] += 1
     assert checked["right"] >= 10 and checked["wrong"] >= 5, checked
+    # A near-zero temperature samples the greedy path (worded differently).
+    cold = many.generator().generate(
+        [prompt(p) for p in many.problems], SamplingParams(n=2, temperature=1e-6)
+    )
+    for (hot,), pair in zip(greedy, cold, strict=True):
+        assert {answer_of(c.text) for c in pair} == {answer_of(hot.text)}
 
 
 # --- text, stops, finish reasons and tokens ---------------------------------------------

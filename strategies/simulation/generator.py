@@ -1,8 +1,9 @@
 """The simulated policy: samples steps of a simulated problem as text.
 
 Each step is a draw over "where the solution goes next": stay right, slip onto one of
-the problem's tempting wrong answers, or (once wrong) stay on the wrong path or drift to
-another wrong answer. Never back to right: a wrong value, carried forward, stays wrong.
+the problem's tempting wrong answers (likelier at the problem's crux step), or (once
+wrong) stay on the wrong path or drift to another wrong answer. Never back to right: a
+wrong value, carried forward, stays wrong.
 The draw for a step is a pure function of (world seed, prompt key, sampling seed,
 temperature, top_p, the whole text so far, sample index), so outputs never depend on
 how a batch is split or in which order calls come, and continuing a sample step by step
@@ -86,17 +87,18 @@ def step_distribution(
 ) -> StepDistribution:
     """The next-path distribution from ``path`` at a temperature, with nucleus cut-off.
 
-    At ``reference`` temperature a right path slips with the step's error rate,
-    onto wrong answer j with weight w_j; a wrong path drifts to another wrong answer at
-    the same rate. Other temperatures raise probabilities to the power reference / T;
-    temperature 0 takes the most likely outcome.
+    At ``reference`` temperature a right path slips with the step's error rate (the
+    crux step's or an ordinary one's) onto wrong answer j with weight w_j; a wrong path
+    drifts to another wrong answer at the ordinary rate. Other temperatures raise
+    probabilities to the power reference / T; temperature 0 takes the most likely outcome
+    (ties go to the right step, then to the more tempting wrong answer).
     """
-    rate = spec.error_rate(step)
     weights = spec.wrong_weights
     if path == RIGHT:
+        rate = spec.error_rate(step)
         raw = {RIGHT: 1.0 - rate, **{j: rate * w for j, w in enumerate(weights)}}
     else:
-        others = 1.0 - weights[path]
+        rate, others = spec.step_error_rate, 1.0 - weights[path]
         raw = {
             j: (1.0 - rate) if j == path else (rate * w / others if others > 0 else 0.0)
             for j, w in enumerate(weights)
@@ -105,13 +107,14 @@ def step_distribution(
     if temperature == 0:
         return StepDistribution((ranked[0][1],), (1.0,), (0.0,))
     power = reference / temperature
-    tempered = [(p**power, j) for p, j in ranked]
-    total = sum(p for p, _ in tempered)
+    logs = [power * math.log(p) for p, _ in ranked]  # in logs: tiny temperatures underflow
+    tempered = [math.exp(value - logs[0]) for value in logs]
+    total = sum(tempered)
     kept = []
     mass = 0.0
-    for p, j in tempered:
-        kept.append((p / total, j))
-        mass += p / total
+    for weight, (_, j) in zip(tempered, ranked, strict=True):
+        kept.append((weight / total, j))
+        mass += weight / total
         if mass >= top_p:
             break
     kept_total = sum(p for p, _ in kept)

@@ -91,7 +91,7 @@ class SimulatorPRM:
         """(value, tokens) of a step, cached: searches re-score the same prefixes often."""
         found = self._steps_read.get(step)
         if found is None:
-            if len(self._steps_read) > 200_000:
+            if len(self._steps_read) > 50_000:
                 self._steps_read.clear()
             found = self._steps_read[step] = (read_value(step), count_tokens(step))
         return found

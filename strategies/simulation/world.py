@@ -13,6 +13,24 @@ class SimulatedWorld:
     """``num_problems`` problems drawn from ``seed``, solvable by ``generator()``, judged by
     ``verifier()``. Problem i depends only on (seed, i, config).
 
+    The generative model, in short (each module's docstring has the details):
+
+    - a problem is a running total ("Start with 45. Add 17, then subtract 8, ...") with a
+      hidden difficulty d ~ U(0, 1), 3-8 operations (more when harder), one crux step,
+      and 4 tempting wrong answers with Zipf weights (0.60, 0.21, 0.12, 0.08);
+    - a solution writes one step per operation ("## Step k: ...", the arithmetic, then
+      "value = N", ending "\\n\\n") and a conclusion step with the boxed answer and EOS;
+    - each step slips with a probability that grows with d (the crux step much more),
+      onto a wrong path that ends at one of the tempting answers; a wrong path never
+      recovers, so majority voting locks onto the top wrong answer on hard problems;
+    - the PRM scores each prefix: sharply when it can judge the step, at random when it
+      cannot (more often on hard problems), and high for some slips it is fooled by.
+
+    Problem metadata holds the hidden truth: ``difficulty``, ``num_steps`` (operations;
+    a solution has one more step, the conclusion), ``step_error_rate``, ``crux_step``,
+    ``crux_error_rate``, ``expected_pass_at_1`` (exact at the reference temperature) and
+    ``wrong_answers`` (most tempting first).
+
     A prompt names its problem by ``Prompt.key`` (the problem id, optionally followed by
     "#anything" to get an independent sample stream of the same problem), falling back to
     the last user message (the problem text); a name this world does not have raises
