@@ -1,0 +1,414 @@
+"""The four pictures of `ttc curves`, as PNG files (matplotlib, headless).
+
+1. ``accuracy``: accuracy against compute (log2 axis), one line per fixed strategy
+   with its 95% interval shaded, the compute-optimal curve of the chosen binning (bold,
+   held out) and the router's policies as points when evaluation results exist.
+2. ``bins``: one panel per difficulty level, grouped bars of each strategy's accuracy at
+   each budget with 95% intervals (as in Snell et al. and the Hugging Face blog).
+3. ``coverage``: pass@k against k (log2 axis), measured and per oracle level, with the
+   fitted law log c = a * k^b (``calibration.coverage_law``) drawn past the largest k.
+4. ``difficulty``: the difficulty predictor's levels against the oracle levels, a
+   confusion matrix from its cross-validation (row-normalised colour, counts written).
+
+Each goes to its own PNG, and all four to one overview figure. Figures are built on
+``matplotlib.figure.Figure`` directly, never through pyplot, so no GUI backend or global
+figure state is touched, and are saved at a fixed size in pixels (``SIZES``). A picture
+whose data the artifact lacks is skipped with the reason, and the overview says so in
+its place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calibration.artifact import Artifact
+from calibration.curves_data import (
+    AXIS_LABELS,
+    BINNING_LABELS,
+    OPTIMAL,
+    ROUTER,
+    STRATEGY,
+    CurvesReport,
+    coverage_by_level,
+    strategy_label,
+)
+from calibration.curves_table import compact
+
+DPI = 100
+PLOTS: tuple[str, ...] = ("accuracy", "bins", "coverage", "difficulty")
+OVERVIEW = "overview"
+SIZES: dict[str, tuple[int, int]] = {
+    "accuracy": (1000, 600),
+    "bins": (1400, 560),
+    "coverage": (1000, 600),
+    "difficulty": (800, 680),
+    OVERVIEW: (2000, 1300),
+}
+TITLES = {
+    "accuracy": "Accuracy against compute",
+    "bins": "Accuracy per difficulty level",
+    "coverage": "Coverage (pass@k)",
+    "difficulty": "Predicted against oracle difficulty",
+}
+
+
+@dataclass(frozen=True)
+class PlotOutcome:
+    """Files written (by plot name, ``overview`` included) and plots skipped, with why."""
+
+    written: dict[str, Path]
+    skipped: dict[str, str]
+
+
+def plot_paths(target: str | Path) -> dict[str, Path]:
+    """Where each PNG goes.
+
+    ``curves.png`` -> the overview there, and ``curves-accuracy.png``,
+    ``curves-bins.png``, ... beside it; a folder (any path not ending in .png) ->
+    ``overview.png``, ``accuracy.png``, ... inside it.
+    """
+    path = Path(target)
+    if path.suffix.lower() == ".png":
+        return {
+            OVERVIEW: path,
+            **{name: path.with_name(f"{path.stem}-{name}.png") for name in PLOTS},
+        }
+    return {name: path / f"{name}.png" for name in (OVERVIEW, *PLOTS)}
+
+
+def _figure(name: str) -> Any:
+    from matplotlib.figure import Figure
+
+    width, height = SIZES[name]
+    return Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
+
+
+def _palette(count: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return [cmap(i % 10) for i in range(count)]
+
+
+def _finite_points(points, axis):  # type: ignore[no-untyped-def]
+    return [p for p in points if math.isfinite(p.x(axis)) and p.x(axis) > 0]
+
+
+def _log2_axis(ax: Any) -> None:
+    """Log2 x axis with ticks written as plain numbers (8, not 2^3; 1.35k, 52T)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: compact(value)))
+
+
+def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> str | None:
+    ax = container.add_subplot()
+    strategies = report.group(STRATEGY)
+    for curve, color in zip(strategies, _palette(len(strategies)), strict=True):
+        points = _finite_points(curve.points, report.axis)
+        if not points:
+            continue
+        x = [p.x(report.axis) for p in points]
+        ax.plot(x, [100 * p.accuracy for p in points], marker="o", color=color, label=curve.label)
+        ax.fill_between(
+            x,
+            [100 * p.ci_low for p in points],
+            [100 * p.ci_high for p in points],
+            color=color,
+            alpha=0.12,
+            linewidth=0,
+        )
+    optimal = [c for c in report.group(OPTIMAL) if c.key == f"optimal:{report.binning}"]
+    for curve in optimal:
+        points = _finite_points(curve.points, report.axis)
+        if points:
+            x = [p.x(report.axis) for p in points]
+            ax.plot(
+                x,
+                [100 * p.accuracy for p in points],
+                color="black",
+                linewidth=2.6,
+                marker="s",
+                label=f"compute-optimal by {curve.label} (held out)",
+            )
+            low = [100 * p.ci_low for p in points]
+            high = [100 * p.ci_high for p in points]
+            if all(math.isfinite(v) for v in low + high):
+                ax.fill_between(x, low, high, color="black", alpha=0.10, linewidth=0)
+    routers = report.group(ROUTER)
+    markers = "DP*XvH"
+    for i, curve in enumerate(routers):
+        points = _finite_points(curve.points, report.axis)
+        if not points:
+            continue
+        x = [p.x(report.axis) for p in points]
+        y = [100 * p.accuracy for p in points]
+        errors = np.array(
+            [
+                [100 * (p.accuracy - p.ci_low) for p in points],
+                [100 * (p.ci_high - p.accuracy) for p in points],
+            ]
+        )
+        ax.errorbar(
+            x,
+            y,
+            yerr=np.where(np.isfinite(errors), errors, 0.0),
+            marker=markers[i % len(markers)],
+            markersize=8,
+            linestyle=":",
+            color="crimson",
+            capsize=3,
+            label=f"router: {curve.label}",
+        )
+    if math.isfinite(report.target):
+        ax.axhline(100 * report.target, color="grey", linestyle="--", linewidth=0.8)
+        ax.annotate(
+            f"target {100 * report.target:.1f}%",
+            xy=(0.01, 100 * report.target),
+            xycoords=("axes fraction", "data"),
+            va="bottom",
+            fontsize=8,
+            color="grey",
+        )
+    _log2_axis(ax)
+    ax.set_xlabel(f"{AXIS_LABELS[report.axis]} (log2 scale)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return None
+
+
+def draw_bins(container: Any, report: CurvesReport, artifact: Artifact) -> str | None:
+    binning = artifact.table.binning(report.binning)
+    levels = [level for level in binning.levels if any(k[0] == level for k in binning.cells)]
+    if not levels:
+        return f"the table's {report.binning} binning has no cells"
+    strategies = list(artifact.table.strategies)
+    colors = _palette(len(strategies))
+    budgets = list(artifact.table.budgets)
+    axes = np.atleast_1d(container.subplots(1, len(levels), sharey=True))
+    width = 0.8 / len(strategies)
+    for ax, level in zip(axes, levels, strict=True):
+        for s, (name, color) in enumerate(zip(strategies, colors, strict=True)):
+            xs, heights, low, high = [], [], [], []
+            for b, budget in enumerate(budgets):
+                cell = binning.cells.get((level, budget))
+                stats = None if cell is None else cell.strategies.get(name)
+                if stats is None:
+                    continue
+                xs.append(b - 0.4 + width * (s + 0.5))
+                heights.append(100 * stats.accuracy)
+                low.append(100 * (stats.accuracy - stats.ci_low))
+                high.append(100 * (stats.ci_high - stats.accuracy))
+            if xs:
+                ax.bar(
+                    xs,
+                    heights,
+                    width=width,
+                    color=color,
+                    yerr=[low, high],
+                    capsize=1.5,
+                    error_kw={"linewidth": 0.6},
+                    label=strategy_label(name) if level == levels[0] else None,
+                )
+        ax.set_xticks(range(len(budgets)), [str(b) for b in budgets], fontsize=8)
+        ax.set_xlabel("budget N", fontsize=8)
+        span = binning.value_ranges.get(level)
+        subtitle = "" if span is None else f"\n{span[0]:.2f}-{span[1]:.2f}"
+        easiest = (
+            " (easiest)" if level == levels[0] else " (hardest)" if level == levels[-1] else ""
+        )
+        ax.set_title(f"level {level}{easiest}{subtitle}", fontsize=9)
+        ax.set_ylim(0, 105)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].set_ylabel("accuracy (%)")
+    container.legend(loc="outside lower center", ncols=len(strategies), fontsize=8)
+    return None
+
+
+def draw_coverage(container: Any, report: CurvesReport, artifact: Artifact) -> str | None:
+    if not report.coverage:
+        return report.coverage_note or "the artifact has no coverage (pass@k) figures"
+    ax = container.add_subplot()
+    ks = sorted(report.coverage)
+    ax.plot(
+        ks,
+        [100 * report.coverage[k] for k in ks],
+        "o",
+        color="black",
+        markersize=7,
+        label="pass@k, all problems",
+        zorder=3,
+    )
+    by_level = (
+        coverage_by_level(artifact, "oracle", ks) if "oracle" in artifact.table.binnings else {}
+    )
+    for (level, values), color in zip(by_level.items(), _palette(len(by_level)), strict=True):
+        ax.plot(
+            ks,
+            [100 * v for v in values],
+            color=color,
+            linewidth=1,
+            alpha=0.7,
+            label=f"oracle level {level}",
+        )
+    fit = report.coverage_fit
+    if fit is not None:
+        grid = np.geomspace(1, max(ks) * 4, 200)
+        ax.plot(
+            grid,
+            100 * fit.coverage(grid),
+            "--",
+            color="black",
+            linewidth=1.5,
+            label=f"fit log c = a·k^b: a = {fit.a:.3f}, b = {fit.b:.3f} (R² {fit.r_squared:.3f})",
+        )
+    else:
+        ax.text(
+            0.02,
+            0.95,
+            report.coverage_note,
+            transform=ax.transAxes,
+            fontsize=8,
+            va="top",
+            wrap=True,
+        )
+    _log2_axis(ax)
+    ax.set_xlabel("samples k (log2 scale)")
+    ax.set_ylabel("coverage pass@k (%)")
+    ax.set_ylim(0, 102)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return None
+
+
+def _confusion(report: CurvesReport, artifact: Artifact) -> tuple[np.ndarray, list[int]] | None:
+    levels = (
+        list(artifact.table.binnings["oracle"].levels)
+        if "oracle" in artifact.table.binnings
+        else []
+    )
+    metrics = report.predictor
+    if metrics is not None and metrics.confusion:
+        matrix = np.array(metrics.confusion, dtype=float)
+        if matrix.shape == (len(levels), len(levels)):
+            return matrix, levels
+    problems = artifact.problems
+    if {"oracle_level", "predicted_level"} <= set(problems.columns) and levels:
+        known = problems[problems["oracle_level"].notna() & problems["predicted_level"].notna()]
+        matrix = np.zeros((len(levels), len(levels)))
+        index = {level: i for i, level in enumerate(levels)}
+        for truth, guess in zip(known["oracle_level"], known["predicted_level"], strict=True):
+            if int(truth) in index and int(guess) in index:
+                matrix[index[int(truth)], index[int(guess)]] += 1
+        if matrix.sum() > 0:
+            return matrix, levels
+    return None
+
+
+def draw_difficulty(container: Any, report: CurvesReport, artifact: Artifact) -> str | None:
+    if report.predictor is None:
+        return (
+            "the artifact has no difficulty predictor (it is trained only when the calibration "
+            "has at least 10 problems), so there is no predicted difficulty to compare"
+        )
+    found = _confusion(report, artifact)
+    if found is None:
+        return "the artifact's predictor metrics hold no confusion matrix of levels"
+    matrix, levels = found
+    rows = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    ax = container.add_subplot()
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(levels)):
+        for j in range(len(levels)):
+            ax.text(
+                j,
+                i,
+                f"{int(matrix[i, j])}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if shares[i, j] > 0.5 else "black",
+            )
+    ticks = range(len(levels))
+    ax.set_xticks(ticks, [str(level) for level in levels])
+    ax.set_yticks(ticks, [str(level) for level in levels])
+    ax.set_xlabel("predicted level (from probes, cross-validated)")
+    ax.set_ylabel("oracle level (pass@1 quintile; 1 = easiest)")
+    container.colorbar(image, ax=ax, label="share of the oracle level's probes", shrink=0.8)
+    metrics = report.predictor
+    ax.set_title(
+        f"{metrics.probe_k} probes: level accuracy "
+        f"{100 * metrics.bin_accuracy:.1f}%, Spearman {metrics.spearman:.2f}, "
+        f"off by >= 2: {100 * metrics.off_by_two_or_more:.1f}%",
+        fontsize=10,
+    )
+    return None
+
+
+def heading(name: str, report: CurvesReport, artifact: Artifact) -> str:
+    if name == "accuracy":
+        return f"{TITLES[name]} ({report.axis}), compute-optimal by {report.binning} bins"
+    if name == "bins":
+        binning = artifact.table.binnings.get(report.binning)
+        measure = "" if binning is None else f" ({binning.measure})"
+        return f"{TITLES[name]}: {BINNING_LABELS.get(report.binning, report.binning)}{measure}"
+    if name == "coverage":
+        return f"{TITLES[name]} and Brown et al.'s law log c = a·k^b"
+    return TITLES[name]
+
+
+DRAWERS: dict[str, Callable[[Any, CurvesReport, Artifact], str | None]] = {
+    "accuracy": draw_accuracy,
+    "bins": draw_bins,
+    "coverage": draw_coverage,
+    "difficulty": draw_difficulty,
+}
+
+
+def write_plots(report: CurvesReport, artifact: Artifact, target: str | Path) -> PlotOutcome:
+    """Write every plot the artifact allows (and the overview); report the skipped ones."""
+    paths = plot_paths(target)
+    written: dict[str, Path] = {}
+    skipped: dict[str, str] = {}
+    for name in PLOTS:
+        figure = _figure(name)
+        reason = DRAWERS[name](figure, report, artifact)
+        if reason is not None:
+            skipped[name] = reason
+            continue
+        figure.suptitle(f"{heading(name, report, artifact)}\n{report.info.title}", fontsize=11)
+        _save(figure, paths[name])
+        written[name] = paths[name]
+    overview = _figure(OVERVIEW)
+    overview.suptitle(f"ttc curves: {report.info.title}", fontsize=14)
+    for panel, name in zip(overview.subfigures(2, 2).flat, PLOTS, strict=True):
+        panel.suptitle(heading(name, report, artifact), fontsize=11)
+        reason = DRAWERS[name](panel, report, artifact)
+        if reason is not None:
+            panel.text(
+                0.5,
+                0.5,
+                f"not available: {reason}",
+                ha="center",
+                va="center",
+                wrap=True,
+                fontsize=10,
+            )
+    _save(overview, paths[OVERVIEW])
+    written[OVERVIEW] = paths[OVERVIEW]
+    return PlotOutcome(written, skipped)
+
+
+def _save(figure: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, format="png")

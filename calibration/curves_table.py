@@ -1,0 +1,378 @@
+"""`ttc curves` output: an aligned text table (80 columns), CSV, JSON or Markdown.
+
+The text form is for people at a terminal: each curve takes two lines (accuracy in %,
+then its 95% interval), budgets wrap into blocks that fit ``WIDTH`` columns, and the
+report ends with the compute each curve needs to reach the target accuracy. It holds
+no dates or wall times, so the same artifact always prints the same text. The other
+forms are for programs: CSV has one row per point, JSON everything the report holds
+(NaN written as null), Markdown one row per curve.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from calibration.curves_data import (
+    AXIS_LABELS,
+    OPTIMAL,
+    ROUTER,
+    STRATEGY,
+    Curve,
+    CurvePoint,
+    CurvesReport,
+)
+
+WIDTH = 80
+NAME_WIDTH = 19
+CELL_WIDTH = 8
+# Curves too long for the text table (a sweep over a grid); plotted, and in CSV and JSON.
+PLOT_ONLY: frozenset[str] = frozenset({"router:sweep"})
+FORMATS: tuple[str, ...] = ("text", "csv", "json", "markdown")
+JSON_SCHEMA_VERSION = 1
+GROUP_TITLES = {
+    STRATEGY: "fixed strategies, all problems",
+    OPTIMAL: "compute-optimal: best strategy per bin, held-out (two-fold CV)",
+    ROUTER: "router policies (ttc evaluate; probe included)",
+}
+CSV_COLUMNS: tuple[str, ...] = (
+    "group",
+    "curve",
+    "label",
+    "point",
+    "budget",
+    "tokens",
+    "flops",
+    "accuracy",
+    "ci_low",
+    "ci_high",
+)
+
+
+def compact(value: float | None) -> str:
+    """A number in at most six characters: 8, 5.25, 336, 1.35k, 52.0T."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if abs(value) < 10:
+        return f"{value:.2f}".rstrip("0").rstrip(".") or "0"
+    if abs(value) < 1000:
+        return f"{value:.0f}"
+    for exponent, suffix in ((18, "E"), (15, "P"), (12, "T"), (9, "G"), (6, "M"), (3, "k")):
+        scaled = value / 10**exponent
+        if abs(scaled) >= 1:
+            return f"{scaled:.3g}{suffix}" if abs(scaled) < 100 else f"{scaled:.0f}{suffix}"
+    return f"{value:.3g}"
+
+
+def percent(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{100 * value:.1f}"
+
+
+def interval(point: CurvePoint) -> str:
+    if not (math.isfinite(point.ci_low) and math.isfinite(point.ci_high)):
+        return ""
+    return f"{100 * point.ci_low:.0f}-{100 * point.ci_high:.0f}"
+
+
+def _row(name: str, cells: Sequence[str]) -> str:
+    return (f"{name:<{NAME_WIDTH}}" + "".join(f"{c:>{CELL_WIDTH}}" for c in cells)).rstrip()
+
+
+def _blocks(budgets: Sequence[int]) -> list[list[int]]:
+    per_block = max(1, (WIDTH - NAME_WIDTH) // CELL_WIDTH)
+    return [list(budgets[i : i + per_block]) for i in range(0, len(budgets), per_block)]
+
+
+def _curve_lines(curve: Curve, budgets: Sequence[int], axis: str) -> list[str]:
+    points = [curve.at_budget(b) for b in budgets]
+    lines = [
+        _row(
+            "  " + curve.label[: NAME_WIDTH - 3],
+            [percent(p.accuracy) if p else "-" for p in points],
+        ),
+        _row("", [interval(p) if p else "" for p in points]),
+    ]
+    if axis != "generations":
+        lines.append(_row(f"    {axis}", [compact(p.x(axis)) if p else "" for p in points]))
+    return [line for line in lines if line.strip()]
+
+
+def _budget_table(report: CurvesReport) -> list[str]:
+    lines: list[str] = []
+    for block in _blocks(report.budgets):
+        lines.append(_row("", [f"N={b}" for b in block]))
+        for group in (STRATEGY, OPTIMAL):
+            curves = report.group(group)
+            if not curves:
+                continue
+            lines.append(GROUP_TITLES[group])
+            for curve in curves:
+                lines.extend(_curve_lines(curve, block, report.axis))
+        lines.append("")
+    return lines
+
+
+def _router_table(report: CurvesReport) -> list[str]:
+    curves = [c for c in report.group(ROUTER) if c.key not in PLOT_ONLY]
+    if not curves:
+        return []
+    lines = [
+        GROUP_TITLES[ROUTER],
+        f"  {'policy':<18}{'N':>7}{'tokens':>8}{'FLOPs':>8}{'acc %':>8}{'95% int.':>10}",
+    ]
+    for curve in curves:
+        for point in curve.points:
+            name = point.label or curve.label
+            lines.append(
+                f"  {name[:17]:<18}{compact(point.budget):>7}{compact(point.tokens):>8}"
+                f"{compact(point.flops):>8}{percent(point.accuracy):>8}{interval(point):>10}"
+            )
+    return [*lines, ""]
+
+
+def _reach_lines(report: CurvesReport) -> list[str]:
+    if not math.isfinite(report.target):
+        return []
+    unit = AXIS_LABELS[report.axis]
+    lines = [f"{unit} to reach {100 * report.target:.1f}% ({report.target_source}):"]
+    reference = None if report.reference is None else report.curve(report.reference).label
+    for curve in report.curves:
+        reached = report.reach[curve.key]
+        if reached.compute is None:
+            text = f"not reached (best {percent(reached.best_accuracy)}%)"
+        else:
+            text = compact(reached.compute)
+            savings = report.savings(curve.key)
+            if savings is not None and curve.key != report.reference and reference:
+                text += f"   {savings:.2g}x less than {reference}"
+        lines.append(f"  {curve.label[: NAME_WIDTH - 3]:<{NAME_WIDTH - 2}}{text}")
+    return [*lines, ""]
+
+
+def _level_lines(report: CurvesReport) -> list[str]:
+    from calibration.summary import short
+
+    if not report.levels:
+        return []
+    lines = [f"best strategy per {report.binning} level (1 = easiest; ties to the cheaper):"]
+    measure = "score" if "score" in report.measure else "pass@1"
+    for block in _blocks(report.budgets):
+        lines.append(_row(f"  {'level':<6}{measure:<11}", [f"N={b}" for b in block]))
+        for row in report.levels:
+            span = (
+                f"{row.value_range[0]:.2f}-{row.value_range[1]:.2f}"
+                if row.value_range is not None
+                else ""
+            )
+            cells = [short(row.best[b]) if b in row.best else "-" for b in block]
+            lines.append(_row(f"  {row.level:<6}{span:<11}", cells))
+    return [*lines, ""]
+
+
+def _footer_lines(report: CurvesReport) -> list[str]:
+    lines = []
+    if report.coverage:
+        shown = ", ".join(f"k={k} {percent(v)}" for k, v in sorted(report.coverage.items()))
+        lines.append(f"coverage pass@k %: {shown}")
+    if report.coverage_fit is not None:
+        fit = report.coverage_fit
+        lines.append(f"  fitted law (Brown et al.): {fit.describe()}")
+    elif report.coverage_note:
+        lines.append(f"  {report.coverage_note}")
+    metrics = report.predictor
+    if metrics is not None:
+        lines.append(
+            f"difficulty predictor ({metrics.probe_k} probes, {metrics.folds}-fold CV): level "
+            f"accuracy {100 * metrics.bin_accuracy:.1f}%, Spearman {metrics.spearman:.2f}, off by"
+            f" >= 2 levels {100 * metrics.off_by_two_or_more:.1f}%; predicted-bins figures leave"
+            " out the probe's cost"
+        )
+    else:
+        lines.append("difficulty predictor: none in this artifact (no predicted bins)")
+    lines.extend(f"note: {note}" for note in report.notes)
+    return lines
+
+
+def render_text(report: CurvesReport) -> str:
+    info = report.info
+    samples = "" if info.samples is None else f", K={info.samples} samples each"
+    seeds = f"{info.seeds} seed" + ("" if info.seeds == 1 else "s")
+    header = [
+        f"ttc curves: {info.title}",
+        f"{info.num_problems} problems{samples}, {seeds}. Accuracy in %, 95% interval below"
+        + ("" if report.axis == "generations" else f", then mean {report.axis}")
+        + ".",
+        "",
+    ]
+    body = [
+        *_budget_table(report),
+        *_router_table(report),
+        *_reach_lines(report),
+        *_level_lines(report),
+        *_footer_lines(report),
+    ]
+    return "\n".join(_wrap(line) for line in [*header, *body]).rstrip() + "\n"
+
+
+def _wrap(line: str) -> str:
+    """Prose lines longer than WIDTH break at spaces, continuation indented."""
+    if len(line) <= WIDTH:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()) + 2)
+    out, current = [], ""
+    for word in line.split(" "):
+        candidate = word if not current else f"{current} {word}"
+        if len(candidate) > WIDTH and current:
+            out.append(current)
+            current = indent + word
+        else:
+            current = candidate
+    out.append(current)
+    return "\n".join(out)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+def report_to_json(report: CurvesReport) -> dict[str, Any]:
+    def point(p: CurvePoint) -> dict[str, Any]:
+        return {k: (_finite(v) if isinstance(v, float) else v) for k, v in asdict(p).items()}
+
+    fit = report.coverage_fit
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "artifact": asdict(report.info),
+        "axis": report.axis,
+        "binning": report.binning,
+        "budgets": list(report.budgets),
+        "target": _finite(report.target),
+        "target_source": report.target_source,
+        "reference": report.reference,
+        "curves": [
+            {
+                "key": c.key,
+                "label": c.label,
+                "group": c.group,
+                "points": [point(p) for p in c.points],
+                "reach": _finite(report.reach[c.key].compute),
+                "savings": report.savings(c.key),
+            }
+            for c in report.curves
+        ],
+        "coverage": {
+            "points": [{"k": k, "pass_at_k": v} for k, v in sorted(report.coverage.items())],
+            "fit": None
+            if fit is None
+            else {
+                "a": fit.a,
+                "b": fit.b,
+                "r_squared": fit.r_squared,
+                "ks": list(fit.ks),
+                "excluded": list(fit.excluded),
+            },
+            "note": report.coverage_note,
+        },
+        "levels": [
+            {
+                "level": row.level,
+                "size": row.size,
+                "value_range": None if row.value_range is None else list(row.value_range),
+                "best": [{"budget": b, "strategy": s} for b, s in sorted(row.best.items())],
+            }
+            for row in report.levels
+        ],
+        "predictor": None if report.predictor is None else report.predictor.to_json(),
+        "notes": list(report.notes),
+    }
+
+
+def render_json(report: CurvesReport) -> str:
+    return json.dumps(report_to_json(report), indent=1, allow_nan=False) + "\n"
+
+
+def render_csv(report: CurvesReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for curve in report.curves:
+        for p in curve.points:
+            writer.writerow(
+                {
+                    "group": curve.group,
+                    "curve": curve.key,
+                    "label": curve.label,
+                    "point": p.label,
+                    "budget": repr(p.budget),
+                    "tokens": repr(p.tokens),
+                    "flops": repr(p.flops),
+                    "accuracy": repr(p.accuracy),
+                    "ci_low": repr(p.ci_low),
+                    "ci_high": repr(p.ci_high),
+                }
+            )
+    return buffer.getvalue()
+
+
+def _markdown_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def render_markdown(report: CurvesReport) -> str:
+    reach_head = f"reaches {100 * report.target:.1f}% at ({report.axis})"
+    head = ["curve", "group", *[f"N={b}" for b in report.budgets], reach_head]
+    lines = [
+        f"**{report.info.title}**",
+        "",
+        _markdown_row(head),
+        _markdown_row(["---"] * len(head)),
+    ]
+    for curve in report.curves:
+        cells = []
+        for budget in report.budgets:
+            p = curve.at_budget(budget)
+            ci = "" if p is None else interval(p)
+            cells.append("-" if p is None else percent(p.accuracy) + (f" ({ci})" if ci else ""))
+        reached = report.reach[curve.key].compute
+        lines.append(_markdown_row([curve.label, curve.group, *cells, compact(reached)]))
+    router = [(c, p) for c in report.group(ROUTER) if c.key not in PLOT_ONLY for p in c.points]
+    if router:
+        lines += [
+            "",
+            _markdown_row(["policy", "N", "tokens", "FLOPs", "accuracy %", "95% interval"]),
+        ]
+        lines.append(_markdown_row(["---"] * 6))
+        for curve, p in router:
+            lines.append(
+                _markdown_row(
+                    [
+                        p.label or curve.label,
+                        compact(p.budget),
+                        compact(p.tokens),
+                        compact(p.flops),
+                        percent(p.accuracy),
+                        interval(p),
+                    ]
+                )
+            )
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[CurvesReport], str]] = {
+    "text": render_text,
+    "csv": render_csv,
+    "json": render_json,
+    "markdown": render_markdown,
+}
+
+
+def render(report: CurvesReport, fmt: str) -> str:
+    try:
+        return RENDERERS[fmt](report)
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None
