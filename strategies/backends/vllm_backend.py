@@ -129,6 +129,7 @@ def prepare_model_location(resolved: ResolvedModel, cache_dir: Path | None = Non
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
     try:
+        staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a server's other user
         _dequantize_gguf(resolved, staging)
         try:
             staging.rename(target)
@@ -141,14 +142,33 @@ def prepare_model_location(resolved: ResolvedModel, cache_dir: Path | None = Non
 
 
 def _dequantize_gguf(resolved: ResolvedModel, out_dir: Path) -> None:
-    """Load the GGUF file with transformers (dequantizes) and save it as safetensors."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Read the GGUF file with transformers and save it as a dense bf16 safetensors folder.
 
-    kwargs = resolved.from_pretrained_kwargs()
-    tokenizer = AutoTokenizer.from_pretrained(resolved.location, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(resolved.location, dtype=torch.bfloat16, **kwargs)
-    model.save_pretrained(out_dir)
+    transformers marks a model read from GGUF as quantized and refuses to save it, even
+    when it unpacked every weight; so the weights move into a plain model built from the
+    same config, which saves normally. If transformers kept some weights packed, the
+    strict state-dict load fails loudly instead of writing a broken folder.
+    """
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from strategies.hf_loading import load_causal_lm
+
+    model, tokenizer = load_causal_lm(resolved, dtype="bfloat16")
+    config = copy.deepcopy(model.config)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    dense = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    try:
+        dense.load_state_dict(model.state_dict(), strict=True)
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"could not dequantize {resolved.location}/{resolved.gguf_file}: transformers "
+            f"kept some GGUF weights packed ({error})"
+        ) from error
+    dense.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
 
 
