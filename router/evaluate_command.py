@@ -1,0 +1,113 @@
+"""`ttc evaluate`: the router against every fixed strategy on held-out problems.
+
+Examples::
+
+    ttc calibrate --problems simulator:200 --out runs/sim
+    ttc evaluate simulator:200:1 --calibration runs/sim        # other seed: held out
+    ttc evaluate arithmetic:60:1                                # embedded default, SmolLM2
+    ttc evaluate problems.jsonl --calibration DIR --budgets 4,16 --policies auto,price:0.02
+
+Prints the table of ``router.evaluation_report`` and writes the full report as JSON
+(default runs/evaluate/<calibration>/<problems>.json). Problems need reference answers,
+and must not be the calibration's own problems for the figures to mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from router.command_common import (
+    CommandError,
+    add_common_arguments,
+    build_router,
+    load_setup,
+    shout,
+)
+from router.evaluation import Evaluation
+from router.evaluation_report import format_report
+from router.policy import PolicyError, parse_policy
+from router.problem_source import load_problem_set
+from strategies.problems import ProblemFormatError, ProblemSourceError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "problems",
+        metavar="PROBLEMS",
+        help="held-out problems with reference answers: JSONL file, arithmetic:COUNT[:SEED] "
+        "or simulator:COUNT[:SEED] (use a seed other than the calibration's)",
+    )
+    parser.add_argument(
+        "--policies",
+        help="comma-separated router policies to report besides the matched-compute runs "
+        "(default: auto and every calibration budget N)",
+    )
+    parser.add_argument(
+        "--budgets",
+        help="comma-separated budgets N at which to run the fixed strategies "
+        "(default: every calibration budget)",
+    )
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
+    parser.add_argument("--out", type=Path, help="report JSON (default under runs/evaluate/)")
+    add_common_arguments(parser)
+
+
+def _budgets(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise CommandError(f"--budgets {text!r}: expected integers such as 4,16") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        loaded = load_setup(args)
+        shout(loaded.mismatches, "evaluate")
+        table = loaded.artifact.table
+        policies = (
+            [p.strip() for p in args.policies.split(",") if p.strip()]
+            if args.policies
+            else ["auto", *(str(b) for b in table.budgets)]
+        )
+        for policy in policies:
+            parse_policy(policy)
+        budgets = _budgets(args.budgets)
+        problems = load_problem_set(args.problems)
+        router = build_router(loaded, problems, args)
+        progress = (lambda message: None) if args.no_progress else _progress
+        evaluation = Evaluation(
+            router,
+            problems.problems,
+            resamples=args.resamples,
+            budgets=budgets,
+            progress=progress,
+        )
+    except (
+        CommandError,
+        PolicyError,
+        ProblemFormatError,
+        ProblemSourceError,
+        ValueError,
+    ) as exc:
+        print(f"ttc evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    report = evaluation.run(policies, problems_label=args.problems)
+    out = args.out or (
+        Path("runs") / "evaluate" / loaded.artifact.path.name / f"{problems.stem}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = format_report(report)
+    out.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+    out.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(f"report: {out} (and {out.with_suffix('.txt').name})")
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"ttc evaluate: {message} ...", file=sys.stderr, flush=True)

@@ -1,0 +1,369 @@
+"""`ttc evaluate`: the router against every fixed strategy on held-out problems.
+
+What it measures, all on the same problems with references:
+
+1. **Fixed strategies**: every (strategy, N) of the calibration table, run for real
+   (``router.fixed_runs``), with accuracy and mean compute per problem.
+2. **Router policies** (``auto``, each fixed ``N``, any others asked for), with the probe
+   in their cost. All policies share one probe per problem, and runs that several
+   policies choose are made once.
+3. **Matched compute**: at each budget N, the best fixed strategy against the router
+   under ``total:B`` with B = the fixed strategy's total compute, once in generations
+   and once in FLOPs (``--cost-unit flops``), with a paired bootstrap interval of the
+   accuracy difference.
+4. **Compute to match**: the router's accuracy under ``total:B`` over a grid of
+   per-problem budgets from the probe alone up to the largest budget plus the probe;
+   for each N, the compute at which the router first reaches the best fixed strategy's
+   accuracy (linear between grid points), and the ratio (the paper's "4x fewer
+   generations"); once against the best of all fixed strategies, once against the best
+   sampling strategy (majority, best-of-N: the paper's baseline). Generations count
+   full-solution equivalents, probe included (``router.records.Compute``).
+
+Intervals are 95% percentile intervals of a paired bootstrap over problems.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from router.bootstrap import PairedBootstrap
+from router.execution import ResultCache
+from router.fixed_runs import FixedRun, RunScores, run_fixed_strategies
+from router.options import CostModel, CostUnit, reuses_probe
+from router.policy import BudgetPolicy, parse_policy
+from router.records import AnswerRecord
+from router.solver import BudgetWarning, Prepared, Router
+from strategies.problems import Problem
+
+SWEEP_STEP = 2**0.25
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    """One fixed strategy at one budget, or the router under one policy."""
+
+    name: str
+    kind: str
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    mean_generations: float
+    mean_flops: float
+    mean_tokens: float
+    strategy: str | None = None
+    budget: int | None = None
+    policy: str | None = None
+    cost_unit: str | None = None
+    failed: int = 0
+    mix: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MatchedComparison:
+    """Best fixed strategy at budget N against the router at the same total compute."""
+
+    budget: int
+    fixed: MethodSummary
+    by_generations: MethodSummary
+    by_generations_difference: tuple[float, float, float]
+    by_flops: MethodSummary
+    by_flops_difference: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    per_problem_budget: float
+    accuracy: float
+    mean_generations: float
+    mean_flops: float
+
+
+@dataclass(frozen=True)
+class ComputeToMatch:
+    """Compute the router needs to reach the best fixed strategy's accuracy at budget N.
+
+    ``router_generations`` is None when no sweep point reached it; ``at_least`` is True
+    when the cheapest sweep point already did (the router could need even less).
+    """
+
+    budget: int
+    fixed: str
+    target_accuracy: float
+    fixed_generations: float
+    router_generations: float | None
+    ratio: float | None
+    at_least: bool = False
+
+
+@dataclass
+class EvaluationReport:
+    problems: str
+    num_problems: int
+    calibration: str
+    model: str
+    verifier: str
+    probe_k: int
+    seed: int
+    resamples: int
+    fixed: list[MethodSummary]
+    router: list[MethodSummary]
+    matched: list[MatchedComparison]
+    sweep: list[SweepPoint]
+    to_match: list[ComputeToMatch]
+    to_match_sampling: list[ComputeToMatch] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def best_fixed(self, budget: int) -> MethodSummary:
+        return best_of([m for m in self.fixed if m.budget == budget])
+
+    def headline(self) -> ComputeToMatch | None:
+        """The comparison at the largest budget where the router reached the target."""
+        reached = [c for c in self.to_match if c.ratio is not None]
+        return max(reached, key=lambda c: c.budget) if reached else None
+
+
+def best_of(methods: Sequence[MethodSummary]) -> MethodSummary:
+    """Highest accuracy; ties go to the cheaper (FLOPs) method."""
+    return max(methods, key=lambda m: (m.accuracy, -m.mean_flops))
+
+
+def summarize_scores(
+    name: str, kind: str, scores: RunScores, bootstrap: PairedBootstrap, **extra: Any
+) -> MethodSummary:
+    low, high = bootstrap.interval(scores.correct)
+    return MethodSummary(
+        name=name,
+        kind=kind,
+        accuracy=float(scores.correct.mean()),
+        ci_low=low,
+        ci_high=high,
+        mean_generations=float(scores.generations.mean()),
+        mean_flops=float(scores.flops.mean()),
+        mean_tokens=float(scores.tokens.mean()),
+        **extra,
+    )
+
+
+def record_scores(records: Sequence[AnswerRecord], problems: Sequence[Problem]) -> RunScores:
+    """Per-problem scores of router records, in problem order (failed = wrong)."""
+    by_id = {r.id: r for r in records}
+    ordered = [by_id[p.id] for p in problems]
+    return RunScores(
+        correct=np.array([1.0 if r.correct else 0.0 for r in ordered]),
+        generations=np.array([r.compute.generations for r in ordered]),
+        flops=np.array([r.compute.flops for r in ordered]),
+        tokens=np.array([float(r.compute.tokens) for r in ordered]),
+    )
+
+
+class Evaluation:
+    """Holds the shared probes, the run cache and the fixed baselines while policies are
+    compared; ``run`` does everything in the module doc's order."""
+
+    def __init__(
+        self,
+        router: Router,
+        problems: Sequence[Problem],
+        *,
+        resamples: int = 1000,
+        budgets: Sequence[int] | None = None,
+        progress: Callable[[str], object] = lambda message: None,
+    ) -> None:
+        if not problems:
+            raise ValueError("no problems to evaluate")
+        missing = [p.id for p in problems if p.answer is None]
+        if missing:
+            raise ValueError(
+                f"`ttc evaluate` needs reference answers; {len(missing)} problems have none "
+                f"(e.g. {', '.join(missing[:3])})"
+            )
+        unknown = sorted(set(budgets or ()) - set(router.artifact.table.budgets))
+        if unknown:
+            raise ValueError(
+                f"budgets {unknown} are not in the calibration (it has "
+                f"{list(router.artifact.table.budgets)})"
+            )
+        self.router = router
+        self.budgets = None if budgets is None else sorted(set(budgets))
+        self.problems = list(problems)
+        self.bootstrap = PairedBootstrap(len(problems), resamples, router.context.seed)
+        self.cache: ResultCache = {}
+        self.progress = progress
+        self._prepared: list[Prepared] | None = None
+        self._fixed_correct: dict[str, np.ndarray] = {}
+
+    @property
+    def prepared(self) -> list[Prepared]:
+        if self._prepared is None:
+            self.progress(f"probing {len(self.problems)} problems (k={self.router.probe_k})")
+            self._prepared = self.router.prepare(self.problems)
+        return self._prepared
+
+    def fixed(self) -> list[MethodSummary]:
+        self.progress("running every fixed strategy at every budget")
+        runs: list[FixedRun] = run_fixed_strategies(
+            self.router.artifact.table, self.problems, self.router.context, self.budgets
+        )
+        summaries = []
+        for run in runs:
+            name = f"{run.strategy}@{run.budget}"
+            self._fixed_correct[name] = run.scores.correct
+            summaries.append(
+                summarize_scores(
+                    name,
+                    "fixed",
+                    run.scores,
+                    self.bootstrap,
+                    strategy=run.strategy,
+                    budget=run.budget,
+                )
+            )
+        return summaries
+
+    def route(
+        self, policy: BudgetPolicy, cost_unit: CostUnit = "generations"
+    ) -> tuple[MethodSummary, RunScores]:
+        model = CostModel(cost_unit, self.router.probe_k)
+        with warnings.catch_warnings():
+            # below the probe's own cost is expected here; the table shows the real compute
+            warnings.simplefilter("ignore", BudgetWarning)
+            plan = self.router.choose(self.prepared, policy, cost_model=model)
+        records = list(self.router.run(self.prepared, plan, str(policy), self.cache))
+        scores = record_scores(records, self.problems)
+        mix = Counter(f"{r.strategy}@{r.budget}" for r in records if r.strategy is not None)
+        name = f"router {policy}" + (" (FLOPs)" if cost_unit == "flops" else "")
+        summary = summarize_scores(
+            name,
+            "router",
+            scores,
+            self.bootstrap,
+            policy=str(policy),
+            cost_unit=cost_unit,
+            failed=sum(not r.finished for r in records),
+            mix=dict(mix.most_common()),
+        )
+        return summary, scores
+
+    def matched(self, fixed: Sequence[MethodSummary]) -> list[MatchedComparison]:
+        """Needs ``fixed()`` to have run (it keeps the per-problem grades to pair with)."""
+        out = []
+        n = len(self.problems)
+        for budget in sorted({m.budget for m in fixed if m.budget is not None}):
+            best = best_of([m for m in fixed if m.budget == budget])
+            best_correct = self._fixed_correct[best.name]
+            by_gen, gen_scores = self.route(
+                BudgetPolicy("total", best.mean_generations * n), "generations"
+            )
+            by_flops, flops_scores = self.route(BudgetPolicy("total", best.mean_flops * n), "flops")
+            out.append(
+                MatchedComparison(
+                    budget=budget,
+                    fixed=best,
+                    by_generations=by_gen,
+                    by_generations_difference=self._difference(gen_scores.correct, best_correct),
+                    by_flops=by_flops,
+                    by_flops_difference=self._difference(flops_scores.correct, best_correct),
+                )
+            )
+        return out
+
+    def _difference(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+        low, high = self.bootstrap.difference(a, b)
+        return float(a.mean() - b.mean()), low, high
+
+    def sweep(self) -> list[SweepPoint]:
+        """The router under ``total:B`` from the probe alone to the largest budget + probe."""
+        k = self.router.probe_k
+        top = max(self.router.artifact.table.budgets) + k
+        grid = [float(k)]
+        while grid[-1] * SWEEP_STEP < top:
+            grid.append(grid[-1] * SWEEP_STEP)
+        grid.append(float(top))
+        points = []
+        for budget in grid:
+            summary, _ = self.route(BudgetPolicy("total", budget * len(self.problems)))
+            points.append(
+                SweepPoint(budget, summary.accuracy, summary.mean_generations, summary.mean_flops)
+            )
+        return points
+
+    def run(self, policies: Sequence[str], problems_label: str = "") -> EvaluationReport:
+        """Fixed baselines, each policy, matched compute, the sweep; see the module doc."""
+        started = time.perf_counter()
+        parsed = [parse_policy(p) for p in policies]  # fail before any compute is spent
+        fixed = self.fixed()
+        self.progress("routing under each policy")
+        router = [self.route(policy)[0] for policy in parsed]
+        self.progress("routing at the fixed strategies' compute")
+        matched = self.matched(fixed)
+        self.progress("sweeping the router's total budget")
+        sweep = self.sweep()
+        return EvaluationReport(
+            problems=problems_label,
+            num_problems=len(self.problems),
+            calibration=str(self.router.artifact.path),
+            model=self.router.settings.model,
+            verifier=self.router.settings.verifier,
+            probe_k=self.router.probe_k,
+            seed=self.router.context.seed,
+            resamples=len(self.bootstrap.indices),
+            fixed=fixed,
+            router=router,
+            matched=matched,
+            sweep=sweep,
+            to_match=compute_to_match(fixed, sweep),
+            to_match_sampling=compute_to_match(
+                [m for m in fixed if m.strategy is not None and reuses_probe(m.strategy)], sweep
+            ),
+            wall_time_s=time.perf_counter() - started,
+        )
+
+
+def compute_to_match(
+    fixed: Sequence[MethodSummary], sweep: Sequence[SweepPoint]
+) -> list[ComputeToMatch]:
+    out = []
+    for budget in sorted({m.budget for m in fixed if m.budget is not None}):
+        best = best_of([m for m in fixed if m.budget == budget])
+        needed, at_least = _first_reaching(sweep, best.accuracy)
+        out.append(
+            ComputeToMatch(
+                budget=budget,
+                fixed=best.name,
+                target_accuracy=best.accuracy,
+                fixed_generations=best.mean_generations,
+                router_generations=needed,
+                ratio=None if needed is None or needed <= 0 else best.mean_generations / needed,
+                at_least=at_least,
+            )
+        )
+    return out
+
+
+def _first_reaching(sweep: Sequence[SweepPoint], target: float) -> tuple[float | None, bool]:
+    """Mean generations where the sweep first reaches ``target`` (linear in between)."""
+    for index, point in enumerate(sweep):
+        if point.accuracy + 1e-12 < target:
+            continue
+        if index == 0:
+            return point.mean_generations, True
+        before = sweep[index - 1]
+        rise = point.accuracy - before.accuracy
+        share = 1.0 if rise <= 0 else (target - before.accuracy) / rise
+        share = min(max(share, 0.0), 1.0)
+        generations = before.mean_generations + share * (
+            point.mean_generations - before.mean_generations
+        )
+        return (generations if math.isfinite(generations) else None), False
+    return None, False

@@ -1,0 +1,120 @@
+"""The text table `ttc evaluate` prints (the JSON file is ``EvaluationReport.to_json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from router.evaluation import ComputeToMatch, EvaluationReport, MethodSummary
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:5.1f}"
+
+
+def _ci(method: MethodSummary) -> str:
+    return f"[{100 * method.ci_low:4.1f},{100 * method.ci_high:5.1f}]"
+
+
+def _signed_ci(difference: tuple[float, float, float]) -> str:
+    point, low, high = difference
+    return f"{100 * point:+5.1f} [{100 * low:+5.1f},{100 * high:+5.1f}]"
+
+
+def _method_rows(methods: Sequence[MethodSummary], with_mix: bool) -> list[str]:
+    width = max([len(m.name) for m in methods] + [6])
+    rows = [f"  {'method':<{width}}  acc %  95% CI        gens/prob  FLOPs/prob"]
+    for m in methods:
+        row = (
+            f"  {m.name:<{width}}  {_pct(m.accuracy)}  {_ci(m):<12}  "
+            f"{m.mean_generations:9.2f}  {m.mean_flops:10.3g}"
+        )
+        if m.failed:
+            row += f"  ({m.failed} failed)"
+        rows.append(row)
+        if with_mix and m.mix:
+            shown = ", ".join(f"{name} x{count}" for name, count in list(m.mix.items())[:6])
+            rows.append(f"  {'':<{width}}    chose: {shown}")
+    return rows
+
+
+def _match_rows(rows: Sequence[ComputeToMatch]) -> list[str]:
+    out = ["  N     best fixed               target  fixed gens  router gens  saving"]
+    for c in rows:
+        if c.router_generations is None:
+            needed, saving = "not reached", "-"
+        else:
+            needed = ("<=" if c.at_least else "  ") + f"{c.router_generations:7.2f}"
+            saving = f"{c.ratio:.2f}x" if c.ratio is not None else "-"
+        out.append(
+            f"  {c.budget:<4}  {c.fixed:<23}  {_pct(c.target_accuracy)}%  "
+            f"{c.fixed_generations:10.2f}  {needed:>11}  {saving:>6}"
+        )
+    return out
+
+
+def format_report(report: EvaluationReport) -> str:
+    lines = [
+        f"ttc evaluate: {report.num_problems} held-out problems ({report.problems}), "
+        f"calibration {report.calibration}",
+        f"  model {report.model}, verifier {report.verifier}, probe k={report.probe_k}, "
+        f"seed {report.seed}; intervals: 95% paired bootstrap over problems "
+        f"({report.resamples} resamples); gens = full-solution generations per problem, "
+        "probe included",
+        "",
+        "Fixed strategies (every problem at budget N)",
+        *_method_rows(report.fixed, with_mix=False),
+        "",
+        "Router policies",
+        *_method_rows(report.router, with_mix=True),
+        "",
+        "Matched compute: the best fixed strategy at N against the router under total:B with",
+        "B = that strategy's total compute, counted in generations (G) and in FLOPs (F)",
+        "  N     best fixed              acc %  | router G acc %  gens   diff [95% CI]"
+        "        | router F acc %  FLOPs     diff [95% CI]",
+    ]
+    over = False
+    for c in report.matched:
+        mark = " "
+        if c.by_generations.mean_generations > c.fixed.mean_generations + 1e-9:
+            mark, over = "*", True
+        lines.append(
+            f"  {c.budget:<4}  {c.fixed.name:<22}  {_pct(c.fixed.accuracy)}  |         "
+            f"{_pct(c.by_generations.accuracy)}  {c.by_generations.mean_generations:5.2f}{mark} "
+            f"{_signed_ci(c.by_generations_difference)}  |         "
+            f"{_pct(c.by_flops.accuracy)}  {c.by_flops.mean_flops:8.3g}  "
+            f"{_signed_ci(c.by_flops_difference)}"
+        )
+    if over:
+        lines.append(
+            f"  * more than B: the probe alone costs {report.probe_k} generations per problem"
+        )
+    sweep = ", ".join(
+        f"{p.mean_generations:.2f}: {_pct(p.accuracy).strip()}%" for p in report.sweep
+    )
+    lines += [
+        "",
+        f"Router under total:B, generations per problem: accuracy  ({sweep})",
+        "",
+        "Compute to match: router generations per problem to reach the best fixed strategy",
+        *_match_rows(report.to_match),
+    ]
+    if report.to_match_sampling:
+        lines += [
+            "",
+            "... and to reach the best sampling strategy (majority / best-of-N, the paper's "
+            "baseline)",
+            *_match_rows(report.to_match_sampling),
+        ]
+    headline = report.headline()
+    lines.append("")
+    if headline is not None and headline.ratio is not None:
+        lines.append(
+            f"Headline: the router matches {headline.fixed} ({_pct(headline.target_accuracy).strip()}%) "
+            f"with {headline.router_generations:.2f} generations per problem instead of "
+            f"{headline.fixed_generations:.2f}: {headline.ratio:.2f}x "
+            f"{'less' if headline.ratio >= 1 else 'MORE'} compute."
+        )
+    else:
+        lines.append("Headline: the router did not reach the best fixed strategy's accuracy.")
+    lines.append(f"({report.wall_time_s:.1f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""The baselines of `ttc evaluate`: every strategy of the table at every budget, on every
+problem, with no router.
+
+Majority, best-of-N and weighted best-of-N at budget N are selections from one pool of
+N samples, so each budget draws and scores one pool per problem and every sampling
+strategy selects from it (through its own ``run`` with ``reuse``, the code a user would
+run). Each is charged what it would cost alone: the N samples, plus their scoring when
+it uses the verifier. Tree searches run for real at every budget the table has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibration.table import CalibrationTable
+from router.execution import ExecutionContext
+from router.options import reuses_probe
+from router.probe import probe_strategy, runnable_strategy
+from strategies.answers import grade
+from strategies.problems import Problem
+from strategies.search.result import SearchResult
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """Per-problem outcome and compute of one method (arrays in problem order)."""
+
+    correct: np.ndarray
+    generations: np.ndarray
+    flops: np.ndarray
+    tokens: np.ndarray
+
+
+@dataclass(frozen=True)
+class FixedRun:
+    strategy: str
+    budget: int
+    scores: RunScores
+
+
+def grade_results(problems: Sequence[Problem], results: Sequence[SearchResult]) -> np.ndarray:
+    return np.array(
+        [grade(r.answer, p.answer) for p, r in zip(problems, results, strict=True)], dtype=float
+    )
+
+
+def run_fixed_strategies(
+    table: CalibrationTable,
+    problems: Sequence[Problem],
+    context: ExecutionContext,
+    budgets: Sequence[int] | None = None,
+    advance: Callable[[int], object] = lambda n: None,
+) -> list[FixedRun]:
+    """Every table strategy at every table budget (or only ``budgets``)."""
+    runs: list[FixedRun] = []
+    pool_keys = [s for s in table.strategies if reuses_probe(s)]
+    tree_keys = [s for s in table.strategies if not reuses_probe(s)]
+    overall = table.overall
+    for budget in table.budgets if budgets is None else sorted(budgets):
+        measured = set(overall.get(budget, {}))
+        if any(key in measured for key in pool_keys):
+            pools = _chunked(problems, context, budget, None)
+            for key in pool_keys:
+                if key in measured:
+                    runs.append(_select_from_pools(key, budget, problems, pools, context))
+            advance(1)
+        for key in tree_keys:
+            if key in measured:
+                results = _chunked(problems, context, budget, key)
+                runs.append(FixedRun(key, budget, _scores(problems, results, float(budget))))
+                advance(1)
+    return runs
+
+
+def _chunked(
+    problems: Sequence[Problem], context: ExecutionContext, budget: int, key: str | None
+) -> list[SearchResult]:
+    """``key``'s results at ``budget``, or (None) the scored sample pool of that size."""
+    strategy = (
+        probe_strategy(context.generation)
+        if key is None
+        else runnable_strategy(key, context.generation)
+    )
+    results: list[SearchResult] = []
+    for start in range(0, len(problems), context.batch_size):
+        chunk = problems[start : start + context.batch_size]
+        results.extend(
+            strategy.run(
+                chunk,
+                budget,
+                context.generator,
+                context.verifier,
+                prompt_config=context.prompt_config,
+                seed=context.seed,
+            )
+        )
+    return results
+
+
+def _select_from_pools(
+    key: str,
+    budget: int,
+    problems: Sequence[Problem],
+    pools: Sequence[SearchResult],
+    context: ExecutionContext,
+) -> FixedRun:
+    strategy = runnable_strategy(key, context.generation)
+    selected = strategy.run(
+        problems,
+        budget,
+        context.generator,
+        context.verifier,
+        prompt_config=context.prompt_config,
+        seed=context.seed,
+        reuse=[pool.candidates for pool in pools],
+    )
+    # Charge the pool's cost: its samples always, its scoring only if the strategy scores.
+    charged = [_pool_charge(pool, strategy.needs_verifier) for pool in pools]
+    correct = grade_results(problems, selected)
+    return FixedRun(
+        key,
+        budget,
+        RunScores(
+            correct=correct,
+            generations=np.full(len(problems), float(budget)),
+            flops=np.array([c[0] for c in charged]),
+            tokens=np.array([c[1] for c in charged]),
+        ),
+    )
+
+
+def _pool_charge(pool: SearchResult, scored: bool) -> tuple[float, float]:
+    flops = pool.cost.generator_flops + (pool.cost.verifier_flops if scored else 0.0)
+    return flops, float(pool.cost.generated_tokens)
+
+
+def _scores(
+    problems: Sequence[Problem],
+    results: Sequence[SearchResult],
+    generations: float,
+) -> RunScores:
+    return RunScores(
+        correct=grade_results(problems, results),
+        generations=np.full(len(problems), generations),
+        flops=np.array([r.cost.total_flops for r in results]),
+        tokens=np.array([float(r.cost.generated_tokens) for r in results]),
+    )

@@ -1,0 +1,149 @@
+"""Which model, backend, verifier and prompt the router runs, and building them.
+
+Everything defaults to what the calibration artifact's manifest recorded, because the
+table's accuracies only hold for that model, verifier and prompt. Overrides are allowed
+(a bigger server, a local copy of the model) but every difference from the manifest
+raises a loud ``CalibrationMismatchWarning``: the router would then be choosing budgets
+from another model's curves.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from calibration.artifact import Manifest
+from strategies.generation import Generator
+from strategies.prompts import PromptConfig, get_prompt_config
+from strategies.verification import Verifier
+
+SIMULATOR = "simulator"
+DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "artifacts" / "smollm2-arithmetic"
+
+
+class CalibrationMismatchWarning(UserWarning):
+    """The router runs with another model, verifier, backend or prompt than calibrated."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Sampling settings of the probe and the strategies (the calibration's own)."""
+
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_tokens: int = 2048
+    reduction: str = "last"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    model: str
+    backend: str
+    verifier: str
+    prompt_config: str
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    verifier_options: dict[str, Any] = field(default_factory=dict)
+    endpoints: tuple[str, ...] = ()
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line overrides; None (or empty) keeps the manifest's value."""
+
+    model: str | None = None
+    backend: str | None = None
+    verifier: str | None = None
+    prompt_config: str | None = None
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    verifier_options: dict[str, Any] = field(default_factory=dict)
+    endpoints: tuple[str, ...] = ()
+
+
+def calibrated_settings(manifest: Manifest) -> EngineSettings:
+    settings = manifest.settings
+    return EngineSettings(
+        model=manifest.model,
+        backend=manifest.backend,
+        verifier=manifest.verifier,
+        prompt_config=manifest.prompt_config,
+        backend_options=dict(settings.get("backend_options", {})),
+        verifier_options=dict(settings.get("verifier_options", {})),
+        generation=GenerationSettings(
+            temperature=float(settings.get("temperature", 0.8)),
+            top_p=float(settings.get("top_p", 1.0)),
+            max_tokens=int(settings.get("max_tokens", 2048)),
+            reduction=str(settings.get("reduction", "last")),
+        ),
+    )
+
+
+def resolve_settings(manifest: Manifest, overrides: Overrides) -> EngineSettings:
+    """The manifest's settings with ``overrides`` applied; warns on every mismatch."""
+    calibrated = calibrated_settings(manifest)
+    chosen = replace(
+        calibrated,
+        model=overrides.model or calibrated.model,
+        backend=overrides.backend or calibrated.backend,
+        verifier=overrides.verifier or calibrated.verifier,
+        prompt_config=overrides.prompt_config or calibrated.prompt_config,
+        backend_options={**calibrated.backend_options, **overrides.backend_options},
+        verifier_options={**calibrated.verifier_options, **overrides.verifier_options},
+        endpoints=tuple(overrides.endpoints),
+    )
+    for message in mismatches(calibrated, chosen):
+        warnings.warn(message, CalibrationMismatchWarning, stacklevel=2)
+    return chosen
+
+
+def mismatches(calibrated: EngineSettings, chosen: EngineSettings) -> list[str]:
+    out = []
+    for name in ("model", "verifier", "prompt_config", "backend"):
+        was, now = getattr(calibrated, name), getattr(chosen, name)
+        if str(was).lower() != str(now).lower():
+            out.append(
+                f"the calibration was made with {name.replace('_', ' ')} {was!r} but the router "
+                f"runs {now!r}: its per-difficulty accuracy curves, and so the strategy and "
+                "budget it picks, describe another setup. Recalibrate with this setup "
+                "(`ttc calibrate`) for choices you can trust."
+            )
+    for name in ("backend_options", "verifier_options"):
+        was, now = getattr(calibrated, name), getattr(chosen, name)
+        if was != now:
+            out.append(
+                f"{name.replace('_', ' ')} differ from the calibration's ({was} there, {now} "
+                "here); accuracies may differ from the table's."
+            )
+    return out
+
+
+def prompt_config_of(settings: EngineSettings) -> PromptConfig:
+    return get_prompt_config(settings.prompt_config)
+
+
+def build_engines(settings: EngineSettings, world: Any = None) -> tuple[Generator, Verifier]:
+    """The generator and verifier; simulator ones come from the problems' SimulatedWorld."""
+    if (settings.backend == SIMULATOR or settings.verifier == SIMULATOR) and world is None:
+        raise ValueError(
+            "the simulator backend and verifier only solve their own problems: pass "
+            "simulator:COUNT[:SEED] as the problems (e.g. simulator:200:1 for problems "
+            "held out from a calibration on simulator:200)"
+        )
+    if settings.backend == SIMULATOR:
+        generator: Generator = world.generator()
+    else:
+        from strategies.backends.registry import build_generator
+
+        options = dict(settings.backend_options)
+        if settings.endpoints:
+            options["base_urls"] = list(settings.endpoints)
+        generator = build_generator(settings.backend, settings.model, **options)
+    if settings.verifier == SIMULATOR:
+        verifier: Verifier = world.verifier(**settings.verifier_options)
+    else:
+        from strategies.verifiers.registry import build_verifier
+
+        verifier = build_verifier(settings.verifier, **settings.verifier_options)
+    return generator, verifier
