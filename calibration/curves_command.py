@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         router_curves, notes = find_router_curves(
-            artifact, None if args.evaluation is None else Path(args.evaluation)
+            artifact.path, None if args.evaluation is None else Path(args.evaluation)
         )
     except EvaluationError as exc:
         print(f"ttc curves: {exc}", file=sys.stderr)
@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         notes=notes,
     )
     sys.stdout.write(render(report, args.fmt))
+    sys.stdout.flush()
     if args.png:
         from calibration.curves_plots import write_plots
 

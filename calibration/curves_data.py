@@ -110,10 +110,15 @@ class Curve:
 
 @dataclass(frozen=True)
 class Reach:
-    """Compute at which a curve first reaches the target; None when it never does."""
+    """Compute at which a curve first reaches the target; None when it never does.
+
+    ``at_first_point``: already reached at the curve's cheapest point, so the curve
+    might reach it with even less (the true figure is at most ``compute``).
+    """
 
     compute: float | None
     best_accuracy: float
+    at_first_point: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,8 @@ class CurvesReport:
     def savings(self, key: str) -> float | None:
         """How many times less compute than the reference strategy to reach the target."""
         if self.reference is None:
+            return None
+        if key not in self.reach:
             return None
         mine, theirs = self.reach[key].compute, self.reach[self.reference].compute
         if mine is None or theirs is None or mine <= 0:
@@ -279,7 +286,7 @@ def reach(points: Sequence[CurvePoint], target: float, axis: str) -> Reach:
         if point.accuracy + 1e-12 < target:
             continue
         if i == 0:
-            return Reach(point.x(axis), best)
+            return Reach(point.x(axis), best, at_first_point=True)
         before = ordered[i - 1]
         x0, x1 = math.log2(before.x(axis)), math.log2(point.x(axis))
         share = (target - before.accuracy) / (point.accuracy - before.accuracy)
@@ -366,7 +373,8 @@ def build_report(
         target = best_accuracy
     else:
         source = "given"
-    reaches = {c.key: reach(c.points, target, axis) for c in curves}
+    # router results come from other (held-out) problems: no reach against this target
+    reaches = {c.key: reach(c.points, target, axis) for c in curves if c.group != ROUTER}
     coverage, coverage_note = coverage_points(artifact)
     fit = None
     if coverage:

@@ -10,11 +10,11 @@
 4. ``difficulty``: the difficulty predictor's levels against the oracle levels, a
    confusion matrix from its cross-validation (row-normalised colour, counts written).
 
-Each goes to its own PNG, and all four to one overview figure. Figures are built on
-``matplotlib.figure.Figure`` directly, never through pyplot, so no GUI backend or global
-figure state is touched, and are saved at a fixed size in pixels (``SIZES``). A picture
-whose data the artifact lacks is skipped with the reason, and the overview says so in
-its place.
+Each goes to its own PNG, and the four tiled two by two to an overview PNG. Figures are
+built on ``matplotlib.figure.Figure`` and drawn with the Agg canvas directly, never
+through pyplot, so no GUI backend or global figure state is touched; every panel has the
+same size in pixels (``PANEL``). A picture whose data the artifact lacks is skipped with
+the reason, and the overview's tile says so in its place.
 """
 
 from __future__ import annotations
@@ -38,17 +38,16 @@ from calibration.curves_data import (
     coverage_by_level,
     strategy_label,
 )
+from calibration.curves_evaluation import FIXED_KEY, SWEEP_KEY
 from calibration.curves_table import compact
 
 DPI = 100
 PLOTS: tuple[str, ...] = ("accuracy", "bins", "coverage", "difficulty")
 OVERVIEW = "overview"
+PANEL: tuple[int, int] = (1000, 620)
 SIZES: dict[str, tuple[int, int]] = {
-    "accuracy": (1000, 600),
-    "bins": (1400, 560),
-    "coverage": (1000, 600),
-    "difficulty": (800, 680),
-    OVERVIEW: (2000, 1300),
+    **dict.fromkeys(PLOTS, PANEL),
+    OVERVIEW: (2 * PANEL[0], 2 * PANEL[1]),
 }
 TITLES = {
     "accuracy": "Accuracy against compute",
@@ -108,6 +107,44 @@ def _log2_axis(ax: Any) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: compact(value)))
 
 
+ROUTER_COLORS = ("deeppink", "saddlebrown", "teal", "olive", "gold", "darkslateblue")
+
+
+def _draw_router(ax: Any, report: CurvesReport) -> None:
+    """The router's evaluation (held-out problems): policies in reds, its fixed baselines
+    on the same problems as grey crosses, the total:B sweep as a dotted line."""
+    colors = iter(ROUTER_COLORS * 4)
+    for curve in report.group(ROUTER):
+        points = _finite_points(curve.points, report.axis)
+        if not points:
+            continue
+        x = [p.x(report.axis) for p in points]
+        y = [100 * p.accuracy for p in points]
+        label = f"{curve.label} (held-out problems)"
+        if curve.key == SWEEP_KEY:
+            ax.plot(x, y, linestyle=":", color="deeppink", linewidth=1.5, label=label)
+            continue
+        errors = np.array(
+            [
+                [100 * (p.accuracy - p.ci_low) for p in points],
+                [100 * (p.ci_high - p.accuracy) for p in points],
+            ]
+        )
+        baseline = curve.key == FIXED_KEY
+        ax.errorbar(
+            x,
+            y,
+            yerr=np.where(np.isfinite(errors), errors, 0.0),
+            marker="X" if baseline else "D",
+            markersize=7,
+            linestyle="--" if baseline else "none" if len(points) == 1 else "-",
+            linewidth=0.8,
+            color="dimgrey" if baseline else next(colors),
+            capsize=3,
+            label=label,
+        )
+
+
 def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> str | None:
     ax = container.add_subplot()
     strategies = report.group(STRATEGY)
@@ -142,31 +179,7 @@ def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> s
             high = [100 * p.ci_high for p in points]
             if all(math.isfinite(v) for v in low + high):
                 ax.fill_between(x, low, high, color="black", alpha=0.10, linewidth=0)
-    routers = report.group(ROUTER)
-    markers = "DP*XvH"
-    for i, curve in enumerate(routers):
-        points = _finite_points(curve.points, report.axis)
-        if not points:
-            continue
-        x = [p.x(report.axis) for p in points]
-        y = [100 * p.accuracy for p in points]
-        errors = np.array(
-            [
-                [100 * (p.accuracy - p.ci_low) for p in points],
-                [100 * (p.ci_high - p.accuracy) for p in points],
-            ]
-        )
-        ax.errorbar(
-            x,
-            y,
-            yerr=np.where(np.isfinite(errors), errors, 0.0),
-            marker=markers[i % len(markers)],
-            markersize=8,
-            linestyle=":",
-            color="crimson",
-            capsize=3,
-            label=f"router: {curve.label}",
-        )
+    _draw_router(ax, report)
     if math.isfinite(report.target):
         ax.axhline(100 * report.target, color="grey", linestyle="--", linewidth=0.8)
         ax.annotate(
@@ -182,7 +195,7 @@ def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> s
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right", ncols=2 if report.group(ROUTER) else 1)
     return None
 
 
@@ -375,40 +388,55 @@ DRAWERS: dict[str, Callable[[Any, CurvesReport, Artifact], str | None]] = {
 }
 
 
+def _render(figure: Any) -> np.ndarray:
+    """Draw a figure once into an RGBA array (Agg canvas, no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def _placeholder(name: str, reason: str) -> Any:
+    figure = _figure(name)
+    figure.suptitle(TITLES[name], fontsize=12)
+    figure.text(0.5, 0.5, f"not available:\n{reason}", ha="center", va="center", wrap=True)
+    return figure
+
+
+def _tile(images: list[np.ndarray]) -> np.ndarray:
+    """Two by two, row by row; every panel has the same size (``PANEL``)."""
+    top = np.concatenate(images[:2], axis=1)
+    bottom = np.concatenate(images[2:4], axis=1)
+    return np.concatenate([top, bottom], axis=0)
+
+
 def write_plots(report: CurvesReport, artifact: Artifact, target: str | Path) -> PlotOutcome:
-    """Write every plot the artifact allows (and the overview); report the skipped ones."""
+    """Write every plot the artifact allows, and the overview of all four.
+
+    Each figure is drawn once; the overview tiles the four drawings (a skipped plot's
+    tile says why it is missing), so it costs no second rendering.
+    """
+    from matplotlib.image import imsave
+
     paths = plot_paths(target)
     written: dict[str, Path] = {}
     skipped: dict[str, str] = {}
+    tiles = []
     for name in PLOTS:
         figure = _figure(name)
         reason = DRAWERS[name](figure, report, artifact)
         if reason is not None:
             skipped[name] = reason
+            tiles.append(_render(_placeholder(name, reason)))
             continue
         figure.suptitle(f"{heading(name, report, artifact)}\n{report.info.title}", fontsize=11)
-        _save(figure, paths[name])
+        image = _render(figure)
+        tiles.append(image)
+        paths[name].parent.mkdir(parents=True, exist_ok=True)
+        imsave(paths[name], image, format="png")
         written[name] = paths[name]
-    overview = _figure(OVERVIEW)
-    overview.suptitle(f"ttc curves: {report.info.title}", fontsize=14)
-    for panel, name in zip(overview.subfigures(2, 2).flat, PLOTS, strict=True):
-        panel.suptitle(heading(name, report, artifact), fontsize=11)
-        reason = DRAWERS[name](panel, report, artifact)
-        if reason is not None:
-            panel.text(
-                0.5,
-                0.5,
-                f"not available: {reason}",
-                ha="center",
-                va="center",
-                wrap=True,
-                fontsize=10,
-            )
-    _save(overview, paths[OVERVIEW])
+    paths[OVERVIEW].parent.mkdir(parents=True, exist_ok=True)
+    imsave(paths[OVERVIEW], _tile(tiles), format="png")
     written[OVERVIEW] = paths[OVERVIEW]
     return PlotOutcome(written, skipped)
-
-
-def _save(figure: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI, format="png")

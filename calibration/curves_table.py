@@ -27,18 +27,19 @@ from calibration.curves_data import (
     CurvePoint,
     CurvesReport,
 )
+from calibration.curves_evaluation import FIXED_KEY, MATCHED_KEY, SWEEP_KEY
 
 WIDTH = 80
 NAME_WIDTH = 19
 CELL_WIDTH = 8
 # Curves too long for the text table (a sweep over a grid); plotted, and in CSV and JSON.
-PLOT_ONLY: frozenset[str] = frozenset({"router:sweep"})
+PLOT_ONLY: frozenset[str] = frozenset({SWEEP_KEY})
 FORMATS: tuple[str, ...] = ("text", "csv", "json", "markdown")
 JSON_SCHEMA_VERSION = 1
 GROUP_TITLES = {
     STRATEGY: "fixed strategies, all problems",
     OPTIMAL: "compute-optimal: best strategy per bin, held-out (two-fold CV)",
-    ROUTER: "router policies (ttc evaluate; probe included)",
+    ROUTER: "router on held-out problems (ttc evaluate; probe in its compute)",
 }
 CSV_COLUMNS: tuple[str, ...] = (
     "group",
@@ -117,22 +118,51 @@ def _budget_table(report: CurvesReport) -> list[str]:
     return lines
 
 
+def _router_row(name: str, point: CurvePoint) -> str:
+    return (
+        f"  {name[:17]:<18}{compact(point.budget):>7}{compact(point.tokens):>8}"
+        f"{compact(point.flops):>8}{percent(point.accuracy):>8}{interval(point):>10}"
+    )
+
+
 def _router_table(report: CurvesReport) -> list[str]:
-    curves = [c for c in report.group(ROUTER) if c.key not in PLOT_ONLY]
-    if not curves:
+    """Policies, then each best fixed strategy beside the router at its compute."""
+    by_key = {c.key: c for c in report.group(ROUTER)}
+    if not by_key:
         return []
     lines = [
         GROUP_TITLES[ROUTER],
         f"  {'policy':<18}{'N':>7}{'tokens':>8}{'FLOPs':>8}{'acc %':>8}{'95% int.':>10}",
     ]
-    for curve in curves:
-        for point in curve.points:
-            name = point.label or curve.label
-            lines.append(
-                f"  {name[:17]:<18}{compact(point.budget):>7}{compact(point.tokens):>8}"
-                f"{compact(point.flops):>8}{percent(point.accuracy):>8}{interval(point):>10}"
-            )
+    paired = {FIXED_KEY, MATCHED_KEY}
+    for key, curve in by_key.items():
+        if key in paired or key in PLOT_ONLY:
+            continue
+        lines.extend(_router_row(p.label or curve.label, p) for p in curve.points)
+    fixed, matched = by_key.get(FIXED_KEY), by_key.get(MATCHED_KEY)
+    if fixed is not None and matched is not None and len(fixed.points) == len(matched.points):
+        lines.append("  at the best fixed strategy's compute, same problems:")
+        for baseline, routed in zip(fixed.points, matched.points, strict=True):
+            lines += [_router_row(baseline.label, baseline), _router_row(routed.label, routed)]
+    else:
+        for unpaired in (fixed, matched):
+            if unpaired is not None:
+                lines.extend(_router_row(p.label or unpaired.label, p) for p in unpaired.points)
     return [*lines, ""]
+
+
+def _reach_text(report: CurvesReport, curve: Curve, reference: str | None) -> str:
+    reached = report.reach[curve.key]
+    if reached.compute is None:
+        if not math.isfinite(reached.best_accuracy):
+            return f"no {report.axis} figures"
+        return f"not reached (best {percent(reached.best_accuracy)}%)"
+    text = ("<=" if reached.at_first_point else "") + compact(reached.compute)
+    savings = report.savings(curve.key)
+    if savings is not None and curve.key != report.reference and reference:
+        least = "at least " if reached.at_first_point else ""
+        text = f"{text:>7}   {least}{savings:.1f}x less than {reference}"
+    return text
 
 
 def _reach_lines(report: CurvesReport) -> list[str]:
@@ -142,14 +172,11 @@ def _reach_lines(report: CurvesReport) -> list[str]:
     lines = [f"{unit} to reach {100 * report.target:.1f}% ({report.target_source}):"]
     reference = None if report.reference is None else report.curve(report.reference).label
     for curve in report.curves:
-        reached = report.reach[curve.key]
-        if reached.compute is None:
-            text = f"not reached (best {percent(reached.best_accuracy)}%)"
-        else:
-            text = compact(reached.compute)
-            savings = report.savings(curve.key)
-            if savings is not None and curve.key != report.reference and reference:
-                text += f"   {savings:.2g}x less than {reference}"
+        if curve.key not in report.reach:
+            continue
+        text = _reach_text(report, curve, reference)
+        if text[:1].isdigit() or text.startswith("<="):
+            text = f"{text:>7}"
         lines.append(f"  {curve.label[: NAME_WIDTH - 3]:<{NAME_WIDTH - 2}}{text}")
     return [*lines, ""]
 
@@ -260,7 +287,7 @@ def report_to_json(report: CurvesReport) -> dict[str, Any]:
                 "label": c.label,
                 "group": c.group,
                 "points": [point(p) for p in c.points],
-                "reach": _finite(report.reach[c.key].compute),
+                "reach": _finite(report.reach[c.key].compute) if c.key in report.reach else None,
                 "savings": report.savings(c.key),
             }
             for c in report.curves
@@ -338,8 +365,17 @@ def render_markdown(report: CurvesReport) -> str:
             p = curve.at_budget(budget)
             ci = "" if p is None else interval(p)
             cells.append("-" if p is None else percent(p.accuracy) + (f" ({ci})" if ci else ""))
-        reached = report.reach[curve.key].compute
-        lines.append(_markdown_row([curve.label, curve.group, *cells, compact(reached)]))
+        reached = report.reach.get(curve.key)
+        lines.append(
+            _markdown_row(
+                [
+                    curve.label,
+                    curve.group,
+                    *cells,
+                    compact(None if reached is None else reached.compute),
+                ]
+            )
+        )
     router = [(c, p) for c in report.group(ROUTER) if c.key not in PLOT_ONLY for p in c.points]
     if router:
         lines += [
