@@ -44,7 +44,8 @@ VLLM_TESTS := tests/test_vllm_backend.py tests/test_openai_backend.py
 
 test-vllm:
 	bash scripts/setup_vllm_env.sh
-	TTC_REQUIRE_VLLM=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_LOGGING_LEVEL=WARNING $(VLLM_PY) -m pytest -m vllm -q -p no:cacheprovider $(VLLM_TESTS)
+	TTC_REQUIRE_VLLM=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_LOGGING_LEVEL=WARNING \
+		VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 $(VLLM_PY) -m pytest -m vllm -q -p no:cacheprovider $(VLLM_TESTS)
 
 clean:
 	rm -rf $(VENV) .venv-vllm .pytest_cache .mypy_cache .ruff_cache

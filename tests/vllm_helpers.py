@@ -103,6 +103,7 @@ class VLLMServer:
         ]
         env = dict(os.environ)
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        env.setdefault("VLLM_NO_USAGE_STATS", "1")  # no usage report leaves the machine
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command,

