@@ -1,0 +1,78 @@
+"""The answers file: round trip, torn last lines, retried failures, foreign files refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from router.output import AnswersFileError, AnswersWriter, read_answers
+from router.records import AnswerRecord, Compute
+from strategies.cost import CostLedger
+
+
+def record(pid: str, status: str = "ok", answer: str | None = "4") -> AnswerRecord:
+    return AnswerRecord(
+        id=pid,
+        status=status,  # type: ignore[arg-type]
+        policy="auto",
+        answer=answer,
+        correct=True if status == "ok" else None,
+        reference="4",
+        solution="2 + 2 = 4\n\n$\\boxed{4}$",
+        strategy="majority",
+        budget=4,
+        difficulty={
+            "distribution": {"1": 1.0},
+            "level": 1,
+            "pass_at_1": 0.9,
+            "source": "predictor",
+        },
+        compute=Compute(4.0, 120, 3.5e11),
+        cost=CostLedger(generations=4, generated_tokens=120, probe_generations=4),
+        error="GenerationError: down" if status == "failed" else None,
+    )
+
+
+def test_records_round_trip_through_json():
+    original = record("a")
+    again = AnswerRecord.from_json(json.loads(json.dumps(original.to_json())))
+    assert again == original
+
+
+def test_a_line_cut_by_a_kill_is_dropped_and_the_rest_kept(tmp_path):
+    path = tmp_path / "answers.jsonl"
+    with AnswersWriter(path) as writer:
+        writer.write(record("a"))
+        writer.write(record("b"))
+    whole = path.read_text()
+    path.write_text(whole + json.dumps(record("c").to_json())[:40])
+    existing = read_answers(path)
+    assert existing.torn_tail and list(existing.finished) == ["a", "b"]
+    with AnswersWriter(path) as writer:
+        writer.write(record("c"))
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["a", "b", "c"]
+
+
+def test_failed_problems_are_retried_and_replaced(tmp_path):
+    path = tmp_path / "answers.jsonl"
+    with AnswersWriter(path) as writer:
+        writer.write(record("a"))
+        writer.write(record("b", status="failed", answer=None))
+    writer = AnswersWriter(path)
+    assert list(writer.existing.finished) == ["a"] and list(writer.existing.failed) == ["b"]
+    with writer:
+        assert [json.loads(x)["id"] for x in path.read_text().splitlines()] == ["a"]
+        writer.write(record("b"))
+    existing = read_answers(path)
+    assert list(existing.finished) == ["a", "b"] and not existing.failed
+
+
+def test_a_file_that_is_not_an_answers_file_is_refused_untouched(tmp_path):
+    path = tmp_path / "problems.jsonl"
+    text = '{"id": "p1", "problem": "What is 2 + 2?", "answer": "4"}\n'
+    path.write_text(text)
+    with pytest.raises(AnswersFileError, match=r"problems.jsonl, line 1: not a `ttc solve` answer"):
+        AnswersWriter(path)
+    assert path.read_text() == text

@@ -1,0 +1,206 @@
+"""`ttc solve` on the command line, on the simulator with a small calibration built here:
+every policy end to end, resume after SIGKILL, bad problem lines, artifacts from another
+model (warning) or schema (refusal), and the missing shipped artifact."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from calibration.config import CalibrationConfig
+from calibration.pipeline import run_calibration
+from router.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBLEMS = "simulator:24:1"
+
+# Runs `ttc` with every simulator generate call slowed down, so a kill lands mid-run.
+SLOW_TTC = """
+import sys, time
+from strategies.simulation.generator import SimulatorGenerator
+original = SimulatorGenerator.generate
+def slow(self, prompts, params):
+    time.sleep(float(sys.argv[1]))
+    return original(self, prompts, params)
+SimulatorGenerator.generate = slow
+from router.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("solve-cli") / "sim"
+    run_calibration(
+        CalibrationConfig(
+            problems="simulator:40",
+            backend="simulator",
+            verifier="simulator",
+            prompt_config="llama-math",
+            samples=8,
+            budgets=(1, 2, 4, 8),
+            seeds=1,
+            draws=8,
+            probe_k=2,
+            probe_draws=2,
+            bootstrap=20,
+            cv_repeats=1,
+            batch_size=40,
+            out=out,
+            progress=False,
+        )
+    )
+    return out
+
+
+def solve(calibration: Path, out: Path, *extra: str) -> int:
+    return main(
+        [
+            "solve",
+            PROBLEMS,
+            "--calibration",
+            str(calibration),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--batch-size",
+            "5",
+            *extra,
+        ]
+    )
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("budget", ["auto", "4", "total:150", "price:0.05"])
+def test_every_policy_answers_every_problem(calibration, tmp_path, capsys, budget):
+    out = tmp_path / "answers.jsonl"
+    assert solve(calibration, out, "--budget", budget) == 0
+    records = lines(out)
+    assert sorted(r["id"] for r in records) == [f"sim-{i:04d}" for i in range(24)]
+    for r in records:
+        assert r["status"] in ("ok", "no_answer") and r["policy"] == budget
+        assert r["correct"] is not None and r["reference"] is not None
+        distribution = r["difficulty"]["distribution"]
+        assert sum(distribution.values()) == pytest.approx(1.0, abs=1e-3)
+        assert r["difficulty"]["source"] == "predictor"
+        assert r["cost"]["probe_generations"] == 2  # k from the artifact
+        assert r["compute"]["generations"] >= 2 and r["compute"]["flops"] > 0
+        if r["status"] == "ok":
+            assert r["answer"] and r["solution"]
+    if budget == "4":
+        assert {r["budget"] for r in records} == {4}
+    if budget == "total:150":
+        assert sum(r["compute"]["generations"] for r in records) <= 150
+    summary = capsys.readouterr().out
+    assert f"budget     {budget}" in summary and "accuracy" in summary and "generations" in summary
+    # rerunning the same command finds everything done and does nothing
+    before = out.read_text()
+    assert solve(calibration, out, "--budget", budget) == 0
+    assert out.read_text() == before
+    assert "24 finished by an earlier run" in capsys.readouterr().out
+
+
+def _comparable(path: Path) -> dict[str, tuple]:
+    return {
+        r["id"]: (r["answer"], r["strategy"], r["budget"], r["compute"]["generations"])
+        for r in lines(path)
+    }
+
+
+def test_resume_after_a_kill_gives_the_uninterrupted_answers(calibration, tmp_path):
+    whole = tmp_path / "whole.jsonl"
+    assert solve(calibration, whole, "--budget", "price:0.05") == 0
+    out = tmp_path / "killed.jsonl"
+    args = ["solve", PROBLEMS, "--calibration", str(calibration), "--out", str(out),
+            "--no-progress", "--batch-size", "5", "--budget", "price:0.05"]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_TTC, "0.3", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not out.exists() or len(out.read_text().splitlines()) < 3:
+            if process.poll() is not None:
+                pytest.fail(f"solve ended before the kill: {process.stderr.read()!r}")
+            if time.monotonic() > deadline:
+                pytest.fail("solve made no progress")
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+        assert process.stderr is not None
+        process.stderr.close()
+    done = len(lines(out))
+    assert 3 <= done < 24
+    with out.open("a") as stream:  # a kill in the middle of writing a line
+        stream.write('{"id": "sim-0023", "status": "ok", "answ')
+    assert solve(calibration, out, "--budget", "price:0.05") == 0
+    assert len(lines(out)) == 24
+    assert _comparable(out) == _comparable(whole)
+
+
+def test_a_malformed_problem_line_names_file_and_line(calibration, tmp_path, capsys):
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text(
+        '{"id": "a", "problem": "What is 2 + 2?", "answer": "4"}\n{"id": "b", "problem": \n'
+    )
+    code = main(["solve", str(problems), "--calibration", str(calibration), "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{problems}, line 2: invalid JSON" in err
+
+
+def test_simulator_artifact_refuses_problems_it_cannot_simulate(calibration, tmp_path, capsys):
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text('{"id": "a", "problem": "What is 2 + 2?", "answer": "4"}\n')
+    code = main(["solve", str(problems), "--calibration", str(calibration), "--out",
+                 str(tmp_path / "a.jsonl"), "--no-progress"])  # fmt: skip
+    assert code == 2
+    assert "simulator:COUNT" in capsys.readouterr().err
+
+
+def test_another_model_warns_loudly_but_runs(calibration, tmp_path, capsys):
+    out = tmp_path / "answers.jsonl"
+    assert solve(calibration, out, "--budget", "2", "--model", "some/other-model") == 0
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "'some/other-model'" in err and "Recalibrate" in err
+    assert len(lines(out)) == 24
+
+
+def test_an_artifact_of_another_schema_is_refused(calibration, tmp_path, capsys):
+    copy = tmp_path / "old"
+    shutil.copytree(calibration, copy, ignore=shutil.ignore_patterns("shards"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["schema_version"] = 99
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "answers.jsonl"
+    assert solve(copy, out) == 2
+    err = capsys.readouterr().err
+    assert "schema version 99" in err and "Recalibrate" in err
+    assert not out.exists()
+
+
+def test_missing_shipped_calibration_says_how_to_make_it(tmp_path, capsys, monkeypatch):
+    import router.command_common as common
+
+    monkeypatch.setattr(
+        common, "DEFAULT_CALIBRATION", tmp_path / "artifacts" / "smollm2-arithmetic"
+    )
+    problems = ROOT / "scripts" / "examples" / "arithmetic.jsonl"
+    assert main(["solve", str(problems), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "smollm2-arithmetic is missing" in err and "ttc calibrate --out" in err
