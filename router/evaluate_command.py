@@ -28,7 +28,7 @@ from router.command_common import (
 )
 from router.evaluation import Evaluation
 from router.evaluation_report import format_report
-from router.policy import PolicyError, parse_policy
+from router.policy import PolicyError, check_policy, parse_policy
 from router.problem_source import load_problem_set
 from strategies.problems import ProblemFormatError, ProblemSourceError
 
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             else ["auto", *(str(b) for b in table.budgets)]
         )
         for policy in policies:
-            parse_policy(policy)
+            check_policy(parse_policy(policy), table.budgets)
         budgets = _budgets(args.budgets)
         problems = load_problem_set(args.problems)
         router = build_router(loaded, problems, args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 from router.evaluation import ComputeToMatch, EvaluationReport, MethodSummary
@@ -52,14 +53,47 @@ def _match_rows(rows: Sequence[ComputeToMatch]) -> list[str]:
     return out
 
 
+def _matched_rows(report: EvaluationReport, unit: str) -> list[str]:
+    """Best fixed strategy at each N against the router under total:B at its compute."""
+    flops = unit == "flops"
+    title = "FLOPs" if flops else "generations"
+    rows = [
+        f"Matched compute in {title}: router under total:B, B = the best fixed strategy's "
+        f"total {title}",
+        f"  N     best fixed              acc %  router acc %  {'FLOPs/prob' if flops else 'gens/prob'}"
+        "   difference [95% CI]",
+    ]
+    over = False
+    for c in report.matched:
+        routed = c.by_flops if flops else c.by_generations
+        spent, limit = (
+            (routed.mean_flops, c.fixed.mean_flops)
+            if flops
+            else (routed.mean_generations, c.fixed.mean_generations)
+        )
+        mark = "*" if spent > limit * (1 + 1e-9) else " "
+        over = over or mark == "*"
+        difference = c.by_flops_difference if flops else c.by_generations_difference
+        rows.append(
+            f"  {c.budget:<4}  {c.fixed.name:<22}  {_pct(c.fixed.accuracy)}         "
+            f"{_pct(routed.accuracy)}  {format(spent, '9.3g' if flops else '9.2f')}{mark}  "
+            f"{_signed_ci(difference)}"
+        )
+    if over:
+        rows.append(
+            "  * more than B: the probe alone costs more, or (FLOPs) the run cost more than "
+            "the table's estimate"
+        )
+    return rows
+
+
 def format_report(report: EvaluationReport) -> str:
     lines = [
-        f"ttc evaluate: {report.num_problems} held-out problems ({report.problems}), "
-        f"calibration {report.calibration}",
-        f"  model {report.model}, verifier {report.verifier}, probe k={report.probe_k}, "
-        f"seed {report.seed}; intervals: 95% paired bootstrap over problems "
-        f"({report.resamples} resamples); gens = full-solution generations per problem, "
-        "probe included",
+        f"ttc evaluate: {report.num_problems} held-out problems ({report.problems})",
+        f"  calibration {report.calibration}: model {report.model}, verifier "
+        f"{report.verifier}, probe k={report.probe_k}, seed {report.seed}",
+        f"  intervals: 95% paired bootstrap over problems ({report.resamples} resamples)",
+        "  gens/prob: full-solution generations per problem, probe included",
         "",
         "Fixed strategies (every problem at budget N)",
         *_method_rows(report.fixed, with_mix=False),
@@ -67,33 +101,17 @@ def format_report(report: EvaluationReport) -> str:
         "Router policies",
         *_method_rows(report.router, with_mix=True),
         "",
-        "Matched compute: the best fixed strategy at N against the router under total:B with",
-        "B = that strategy's total compute, counted in generations (G) and in FLOPs (F)",
-        "  N     best fixed              acc %  | router G acc %  gens   diff [95% CI]"
-        "        | router F acc %  FLOPs     diff [95% CI]",
     ]
-    over = False
-    for c in report.matched:
-        mark = " "
-        if c.by_generations.mean_generations > c.fixed.mean_generations + 1e-9:
-            mark, over = "*", True
-        lines.append(
-            f"  {c.budget:<4}  {c.fixed.name:<22}  {_pct(c.fixed.accuracy)}  |         "
-            f"{_pct(c.by_generations.accuracy)}  {c.by_generations.mean_generations:5.2f}{mark} "
-            f"{_signed_ci(c.by_generations_difference)}  |         "
-            f"{_pct(c.by_flops.accuracy)}  {c.by_flops.mean_flops:8.3g}  "
-            f"{_signed_ci(c.by_flops_difference)}"
-        )
-    if over:
-        lines.append(
-            f"  * more than B: the probe alone costs {report.probe_k} generations per problem"
-        )
+    lines += _matched_rows(report, "generations")
+    lines.append("")
+    lines += _matched_rows(report, "flops")
     sweep = ", ".join(
-        f"{p.mean_generations:.2f}: {_pct(p.accuracy).strip()}%" for p in report.sweep
+        f"{p.mean_generations:.2f} -> {_pct(p.accuracy).strip()}%" for p in report.sweep
     )
     lines += [
         "",
-        f"Router under total:B, generations per problem: accuracy  ({sweep})",
+        "Router under total:B (gens/prob -> accuracy):",
+        textwrap.fill(sweep, width=96, initial_indent="  ", subsequent_indent="  "),
         "",
         "Compute to match: router generations per problem to reach the best fixed strategy",
         *_match_rows(report.to_match),
@@ -109,8 +127,9 @@ def format_report(report: EvaluationReport) -> str:
     lines.append("")
     if headline is not None and headline.ratio is not None:
         lines.append(
-            f"Headline: the router matches {headline.fixed} ({_pct(headline.target_accuracy).strip()}%) "
-            f"with {headline.router_generations:.2f} generations per problem instead of "
+            f"Headline: the router matches {headline.fixed} "
+            f"({_pct(headline.target_accuracy).strip()}%) with "
+            f"{headline.router_generations:.2f} generations per problem instead of "
             f"{headline.fixed_generations:.2f}: {headline.ratio:.2f}x "
             f"{'less' if headline.ratio >= 1 else 'MORE'} compute."
         )

@@ -96,6 +96,15 @@ def parse_policy(text: str) -> BudgetPolicy:
     return BudgetPolicy(kind, value)  # type: ignore[arg-type]
 
 
+def check_policy(policy: BudgetPolicy, budgets: Sequence[int]) -> None:
+    """Refuse a fixed budget the calibration never measured, before any compute is spent."""
+    if policy.kind == "fixed" and int(policy.value or 0) not in budgets:
+        raise PolicyError(
+            f"--budget {policy}: the calibration measured budgets {sorted(budgets)}; pick one "
+            "of them (or use total:B / price:LAMBDA for other amounts of compute)"
+        )
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
 

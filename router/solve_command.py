@@ -29,7 +29,7 @@ from router.command_common import (
     shout,
 )
 from router.output import AnswersFileError, AnswersWriter
-from router.policy import BudgetPolicy, PolicyError, parse_policy
+from router.policy import BudgetPolicy, PolicyError, check_policy, parse_policy
 from router.problem_source import ProblemSet, load_problem_set
 from router.records import AnswerRecord
 from router.summary import format_summary, summarize
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         policy = parse_policy(args.budget)
         loaded = load_setup(args)
+        check_policy(policy, loaded.artifact.table.budgets)
         shout(loaded.mismatches, "solve")
         problems = load_problem_set(args.problems)
         out = args.out or default_out(problems, loaded.artifact.path, policy, args.cost_unit)

@@ -164,6 +164,15 @@ def test_a_malformed_problem_line_names_file_and_line(calibration, tmp_path, cap
     assert f"{problems}, line 2: invalid JSON" in err
 
 
+def test_a_fixed_budget_the_calibration_never_measured_is_refused_up_front(
+    calibration, tmp_path, capsys
+):
+    out = tmp_path / "answers.jsonl"
+    assert solve(calibration, out, "--budget", "6") == 2
+    assert "measured budgets [1, 2, 4, 8]" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_simulator_artifact_refuses_problems_it_cannot_simulate(calibration, tmp_path, capsys):
     problems = tmp_path / "problems.jsonl"
     problems.write_text('{"id": "a", "problem": "What is 2 + 2?", "answer": "4"}\n')
