@@ -54,7 +54,7 @@ def load_causal_lm(
     import torch
 
     load_dtype = torch.float32 if resolved.kind == "gguf" else wanted
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(
         resolved.location, dtype=load_dtype, trust_remote_code=trust_remote_code, **kwargs
     )
     if wanted != "auto" and load_dtype != wanted and not _has_packed_layers(model):

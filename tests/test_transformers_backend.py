@@ -17,7 +17,11 @@ import pytest
 import torch
 
 from strategies.backends.registry import BACKENDS, build_generator, default_backend
-from strategies.backends.transformers_backend import TransformersGenerator, first_stop_end
+from strategies.backends.transformers_backend import (
+    SeededSampler,
+    TransformersGenerator,
+    first_stop_end,
+)
 from strategies.generation import (
     ChatMessage,
     GenerationError,
@@ -27,7 +31,15 @@ from strategies.generation import (
 )
 from strategies.hf_loading import count_parameters, load_causal_lm
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a small shared machine more threads only contend (about 10x
+    slower decoding measured here under load). Restored for the tests that follow."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def user(text: str, partial: str = "") -> Prompt:
@@ -285,6 +297,28 @@ def test_bad_input_is_refused_clearly(generator, tiny):
     long_prompt = user("step " * 3000)
     with pytest.raises(GenerationError, match="prompt 1 has"):
         generator.generate([PROMPTS[0], long_prompt], SamplingParams(max_tokens=2))
+
+
+def test_seeded_sampler_draws_in_proportion_and_never_impossible_tokens():
+    probs = torch.tensor([0.5, 0.3, 0.2, 0.0])
+    rows = 4000
+    scores = probs.log().expand(rows, -1).clone()
+    sampler = SeededSampler(range(rows), temperature=1.0, top_p=1.0, greedy=False, device="cpu")
+    forced = sampler(torch.zeros((rows, 1), dtype=torch.long), scores)
+    picks = forced.argmax(dim=-1)
+    assert torch.all(forced.max(dim=-1).values == 0) and torch.isinf(forced).sum() == rows * 3
+    freq = torch.bincount(picks, minlength=4).float() / rows
+    assert torch.allclose(freq, probs, atol=0.03), freq
+    assert freq[3] == 0
+    logprobs = torch.tensor(sampler.chosen_logprobs()).squeeze(1)
+    assert torch.allclose(logprobs, probs.log()[picks])
+    # Temperature 2 flattens to p**0.5 (0.41, 0.32, 0.26 normalised); top_p 0.6 then keeps
+    # the two likeliest, in the ratio sqrt(0.5) : sqrt(0.3).
+    narrow = SeededSampler(range(rows), temperature=2.0, top_p=0.6, greedy=False, device="cpu")
+    picks = narrow(torch.zeros((rows, 1), dtype=torch.long), scores).argmax(dim=-1)
+    freq = torch.bincount(picks, minlength=4).float() / rows
+    assert freq[2] == freq[3] == 0
+    assert freq[0] == pytest.approx(0.5**0.5 / (0.5**0.5 + 0.3**0.5), abs=0.03)
 
 
 def test_first_stop_end_takes_the_earliest_completed_stop():

