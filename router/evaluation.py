@@ -213,7 +213,11 @@ class Evaluation:
     def fixed(self) -> list[MethodSummary]:
         self.progress("running every fixed strategy at every budget")
         runs: list[FixedRun] = run_fixed_strategies(
-            self.router.artifact.table, self.problems, self.router.context, self.budgets
+            self.router.artifact.table,
+            self.problems,
+            self.router.context,
+            self.budgets,
+            cache=self.cache,
         )
         summaries = []
         for run in runs:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.table import CalibrationTable
-from router.execution import ExecutionContext
+from router.execution import ExecutionContext, ResultCache
 from router.options import reuses_probe
 from router.probe import probe_strategy, runnable_strategy
 from strategies.answers import grade
@@ -53,8 +53,15 @@ def run_fixed_strategies(
     context: ExecutionContext,
     budgets: Sequence[int] | None = None,
     advance: Callable[[int], object] = lambda n: None,
+    cache: ResultCache | None = None,
 ) -> list[FixedRun]:
-    """Every table strategy at every table budget (or only ``budgets``)."""
+    """Every table strategy at every table budget (or only ``budgets``).
+
+    Tree-search results go into ``cache``: when the router later picks the same search
+    for a problem, that run (same seed, same problem) is the one it would make, so it is
+    reused rather than paid for twice. Sampling runs are not shared: the router's pools
+    start from its probe.
+    """
     runs: list[FixedRun] = []
     pool_keys = [s for s in table.strategies if reuses_probe(s)]
     tree_keys = [s for s in table.strategies if not reuses_probe(s)]
@@ -70,6 +77,9 @@ def run_fixed_strategies(
         for key in tree_keys:
             if key in measured:
                 results = _chunked(problems, context, budget, key)
+                if cache is not None:
+                    for problem, result in zip(problems, results, strict=True):
+                        cache[(problem.id, key, budget)] = result
                 runs.append(FixedRun(key, budget, _scores(problems, results, float(budget))))
                 advance(1)
     return runs
