@@ -153,6 +153,47 @@ def test_resume_after_a_kill_gives_the_uninterrupted_answers(calibration, tmp_pa
     assert _comparable(out) == _comparable(whole)
 
 
+def test_a_resumed_total_budget_shares_out_only_what_is_left(calibration, tmp_path):
+    out = tmp_path / "answers.jsonl"
+    assert solve(calibration, out, "--budget", "total:150") == 0
+    kept = out.read_text().splitlines()[:10]  # as if killed after ten answers
+    out.write_text("\n".join(kept) + "\n")
+    spent_before = sum(json.loads(line)["compute"]["generations"] for line in kept)
+    assert solve(calibration, out, "--budget", "total:150") == 0
+    records = lines(out)
+    assert len(records) == 24 and records[:10] == [json.loads(line) for line in kept]
+    assert spent_before < sum(r["compute"]["generations"] for r in records) <= 150
+
+
+def test_a_failing_problem_is_recorded_and_the_batch_goes_on(calibration, tmp_path, monkeypatch):
+    from strategies.generation import GenerationError
+    from strategies.simulation.generator import SimulatorGenerator
+
+    original = SimulatorGenerator.generate
+
+    def broken_for_one(self, prompts, params):
+        if params.n != 2 and any(p.problem_key == "sim-0003" for p in prompts):  # not the probe
+            raise GenerationError("replica lost", backend="simulator")
+        return original(self, prompts, params)
+
+    monkeypatch.setattr(SimulatorGenerator, "generate", broken_for_one)
+    out = tmp_path / "answers.jsonl"
+    assert solve(calibration, out, "--budget", "8") == 1
+    records = {r["id"]: r for r in lines(out)}
+    assert len(records) == 24
+    failed = [r for r in records.values() if r["status"] == "failed"]
+    assert [r["id"] for r in failed] == ["sim-0003"]
+    assert "GenerationError" in failed[0]["error"] and "replica lost" in failed[0]["error"]
+    assert failed[0]["cost"]["probe_generations"] == 2  # the probe it did spend is counted
+    monkeypatch.setattr(SimulatorGenerator, "generate", original)
+    assert solve(calibration, out, "--budget", "8") == 0  # the rerun retries only that one
+    again = lines(out)
+    assert len(again) == 24 and all(r["status"] != "failed" for r in again)
+    assert [r for r in again if r["id"] != "sim-0003"] == [
+        r for r in records.values() if r["id"] != "sim-0003"
+    ]
+
+
 def test_a_malformed_problem_line_names_file_and_line(calibration, tmp_path, capsys):
     problems = tmp_path / "problems.jsonl"
     problems.write_text(
