@@ -70,9 +70,29 @@ AXIS_LABELS = {
 }
 
 
+def _abbreviated_params(params: str) -> str:
+    """'beam_width=2,depth=20' -> 'bw=2,d=20' (each key by the initials of its words)."""
+    parts = []
+    for item in params.split(","):
+        key, sep, value = item.partition("=")
+        initials = "".join(word[:1] for word in key.split("_") if word)
+        parts.append(f"{initials}{sep}{value}")
+    return ",".join(parts)
+
+
 def strategy_label(key: str) -> str:
+    """'weighted_best_of_n' -> 'weighted BoN'; 'beam_search:beam_width=2' -> 'beam search bw=2'."""
     name, sep, params = key.partition(":")
-    return STRATEGY_LABELS.get(name, name) + (f" ({params})" if sep else "")
+    return STRATEGY_LABELS.get(name, name) + (f" {_abbreviated_params(params)}" if sep else "")
+
+
+def strategy_tag(key: str) -> str:
+    """A cell-sized name: 'beam', 'wbon', 'beam/2' (parameter values after the slash)."""
+    from calibration.summary import short
+
+    name, sep, params = key.partition(":")
+    values = ",".join(item.partition("=")[2] or item for item in params.split(",")) if sep else ""
+    return short(name) + (f"/{values}" if values else "")
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,12 @@ from calibration.curves_data import (
     Curve,
     CurvePoint,
     CurvesReport,
+    strategy_tag,
 )
 from calibration.curves_evaluation import FIXED_KEY, MATCHED_KEY, SWEEP_KEY
 
 WIDTH = 80
-NAME_WIDTH = 19
+NAME_WIDTH = 21
 CELL_WIDTH = 8
 # Curves too long for the text table (a sweep over a grid); plotted, and in CSV and JSON.
 PLOT_ONLY: frozenset[str] = frozenset({SWEEP_KEY})
@@ -81,7 +82,8 @@ def interval(point: CurvePoint) -> str:
 
 
 def _row(name: str, cells: Sequence[str]) -> str:
-    return (f"{name:<{NAME_WIDTH}}" + "".join(f"{c:>{CELL_WIDTH}}" for c in cells)).rstrip()
+    fitted = (c if len(c) < CELL_WIDTH else c[: CELL_WIDTH - 2] + "~" for c in cells)
+    return (f"{name:<{NAME_WIDTH}}" + "".join(f"{c:>{CELL_WIDTH}}" for c in fitted)).rstrip()
 
 
 def _blocks(budgets: Sequence[int]) -> list[list[int]]:
@@ -182,8 +184,6 @@ def _reach_lines(report: CurvesReport) -> list[str]:
 
 
 def _level_lines(report: CurvesReport) -> list[str]:
-    from calibration.summary import short
-
     if not report.levels:
         return []
     lines = [f"best strategy per {report.binning} level (1 = easiest; ties to the cheaper):"]
@@ -196,8 +196,12 @@ def _level_lines(report: CurvesReport) -> list[str]:
                 if row.value_range is not None
                 else ""
             )
-            cells = [short(row.best[b]) if b in row.best else "-" for b in block]
+            cells = [strategy_tag(row.best[b]) if b in row.best else "-" for b in block]
             lines.append(_row(f"  {row.level:<6}{span:<11}", cells))
+    used = sorted({key for row in report.levels for key in row.best.values()})
+    legend = [f"{strategy_tag(key)} = {key}" for key in used if strategy_tag(key) != key]
+    if legend:
+        lines.append("  " + ", ".join(legend))
     return [*lines, ""]
 
 
@@ -247,18 +251,19 @@ def render_text(report: CurvesReport) -> str:
 
 
 def _wrap(line: str) -> str:
-    """Prose lines longer than WIDTH break at spaces, continuation indented."""
+    """Prose lines longer than WIDTH break at spaces, continuation indented two more."""
     if len(line) <= WIDTH:
         return line
-    indent = " " * (len(line) - len(line.lstrip()) + 2)
-    out, current = [], ""
-    for word in line.split(" "):
-        candidate = word if not current else f"{current} {word}"
-        if len(candidate) > WIDTH and current:
+    lead = line[: len(line) - len(line.lstrip())]
+    indent = lead + "  "
+    words = line.strip().split(" ")
+    out, current = [], lead + words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) > WIDTH:
             out.append(current)
             current = indent + word
         else:
-            current = candidate
+            current = f"{current} {word}"
     out.append(current)
     return "\n".join(out)
 

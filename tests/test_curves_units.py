@@ -9,9 +9,19 @@ from pathlib import Path
 import pytest
 
 from calibration.curves_command import parse_target
-from calibration.curves_data import CurvePoint, reach
+from calibration.curves_data import (
+    OPTIMAL,
+    STRATEGY,
+    ArtifactInfo,
+    Curve,
+    CurvePoint,
+    CurvesReport,
+    reach,
+    strategy_label,
+    strategy_tag,
+)
 from calibration.curves_plots import OVERVIEW, PLOTS, plot_paths
-from calibration.curves_table import compact
+from calibration.curves_table import WIDTH, compact, render_text
 
 
 def point(budget: float, accuracy: float, tokens: float = math.nan) -> CurvePoint:
@@ -88,3 +98,57 @@ def test_plot_paths_for_a_png_name_and_for_a_folder(tmp_path):
     folder = plot_paths(Path("out/plots"))
     assert set(folder) == {OVERVIEW, *PLOTS}
     assert folder["bins"] == Path("out/plots/bins.png")
+
+
+def test_strategy_names_with_parameters_stay_short_and_are_explained():
+    assert strategy_label("weighted_best_of_n") == "weighted BoN"
+    assert strategy_label("beam_search:beam_width=2,depth=20") == "beam search bw=2,d=20"
+    assert strategy_tag("dvts:beam_width=4") == "dvts/4"
+    assert strategy_tag("majority") == "maj"
+
+
+def synthetic_report(budgets: tuple[int, ...]) -> CurvesReport:
+    def curve(key: str, group: str, scale: float) -> Curve:
+        points = tuple(
+            CurvePoint(b, min(1.0, scale * math.log2(2 * b) / 10), 0.1, 0.99, 300.0 * b, 1e12 * b)
+            for b in budgets
+        )
+        return Curve(key, strategy_label(key) if group == STRATEGY else key, group, points)
+
+    curves = (
+        curve("best_of_n", STRATEGY, 1.0),
+        curve("beam_search:beam_width=4", STRATEGY, 1.5),
+        curve("optimal:oracle", OPTIMAL, 1.6),
+    )
+    target = curves[0].points[-1].accuracy
+    return CurvesReport(
+        info=ArtifactInfo("x", "m", "v", "d", 10, 256, 5),
+        axis="flops",
+        binning="oracle",
+        budgets=budgets,
+        curves=curves,
+        target=target,
+        target_source="given",
+        reach={c.key: reach(c.points, target, "flops") for c in curves},
+        reference="best_of_n",
+        coverage={1: 0.3, 2: 0.45},
+        coverage_fit=None,
+        coverage_note="coverage law not fitted: a reason that is long enough to need wrapping "
+        "when it is printed at the end of the table",
+        levels=(),
+        measure="pass@1",
+        predictor=None,
+    )
+
+
+def test_many_budgets_wrap_into_blocks_that_fit_80_columns():
+    budgets = tuple(2**i for i in range(10))  # N = 1 ... 512
+    text = render_text(synthetic_report(budgets))
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= WIDTH
+    headers = [line.split() for line in lines if line.lstrip().startswith("N=")]
+    assert len(headers) == 2  # 7 budgets fit beside the names, then the other 3
+    assert [word for header in headers for word in header] == [f"N={b}" for b in budgets]
+    assert text.count("beam search bw=4") == 3  # two blocks and the reach section
+    assert text.count("    flops") == 6  # a cost line under each curve in each block
+    assert "  coverage law not fitted: a reason" in text
