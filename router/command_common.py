@@ -68,6 +68,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     engines.add_argument(
         "--verifier-option", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: torch's choice); use 1 on a shared or busy machine, "
+        "where a second thread spin-waits for a core",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -144,6 +150,12 @@ def shout(messages: list[str], command: str) -> None:
 def build_router(loaded: Loaded, problems: ProblemSet, args: argparse.Namespace) -> Router:
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CommandError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     generator, verifier = build_engines(loaded.settings, problems.world)
     return Router(
         loaded.artifact,

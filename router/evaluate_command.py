@@ -4,7 +4,7 @@ Examples::
 
     ttc calibrate --problems simulator:200 --out runs/sim
     ttc evaluate simulator:200:1 --calibration runs/sim        # other seed: held out
-    ttc evaluate arithmetic:60:1                                # embedded default, SmolLM2
+    ttc evaluate arithmetic:60:1 --drop-calibration-problems   # embedded default, SmolLM2
     ttc evaluate problems.jsonl --calibration DIR --budgets 4,16 --policies auto,price:0.02
 
 Prints the table of ``router.evaluation_report`` and writes the full report as JSON
@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from router.command_common import (
     CommandError,
@@ -29,7 +31,7 @@ from router.command_common import (
 from router.evaluation import Evaluation
 from router.evaluation_report import format_report
 from router.policy import PolicyError, check_policy, parse_policy
-from router.problem_source import load_problem_set
+from router.problem_source import ProblemSet, calibration_texts, load_problem_set
 from strategies.problems import ProblemFormatError, ProblemSourceError
 
 
@@ -50,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated budgets N at which to run the fixed strategies "
         "(default: every calibration budget)",
     )
+    parser.add_argument(
+        "--drop-calibration-problems",
+        action="store_true",
+        help="leave out problems whose text was also in the calibration set (arithmetic "
+        "levels 1-2 repeat across seeds), so every figure is held out",
+    )
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
     parser.add_argument("--out", type=Path, help="report JSON (default under runs/evaluate/)")
     add_common_arguments(parser)
@@ -62,6 +70,22 @@ def _budgets(text: str | None) -> list[int] | None:
         return [int(b) for b in text.split(",") if b.strip()]
     except ValueError:
         raise CommandError(f"--budgets {text!r}: expected integers such as 4,16") from None
+
+
+def _drop_calibrated(problems: ProblemSet, dataset: dict[str, Any]) -> ProblemSet:
+    texts = calibration_texts(dataset)
+    if texts is None:
+        raise CommandError(
+            "--drop-calibration-problems: cannot read the calibration's problems back "
+            f"({dataset.get('source')!r})"
+        )
+    kept = [p for p in problems.problems if p.text.strip() not in texts]
+    print(
+        f"ttc evaluate: left out {len(problems.problems) - len(kept)} problems that were in "
+        f"the calibration set; {len(kept)} remain",
+        file=sys.stderr,
+    )
+    return replace(problems, problems=kept)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             check_policy(parse_policy(policy), table.budgets)
         budgets = _budgets(args.budgets)
         problems = load_problem_set(args.problems)
+        if args.drop_calibration_problems:
+            problems = _drop_calibrated(problems, loaded.artifact.manifest.dataset)
         router = build_router(loaded, problems, args)
         progress = (lambda message: None) if args.no_progress else _progress
         evaluation = Evaluation(

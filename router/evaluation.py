@@ -39,6 +39,7 @@ from router.execution import ResultCache
 from router.fixed_runs import FixedRun, RunScores, run_fixed_strategies
 from router.options import CostModel, CostUnit, reuses_probe
 from router.policy import BudgetPolicy, parse_policy
+from router.problem_source import calibration_overlap
 from router.records import AnswerRecord
 from router.solver import BudgetWarning, Prepared, Router
 from strategies.problems import Problem
@@ -119,6 +120,7 @@ class EvaluationReport:
     sweep: list[SweepPoint]
     to_match: list[ComputeToMatch]
     to_match_sampling: list[ComputeToMatch] = field(default_factory=list)
+    overlap_with_calibration: int | None = None
     wall_time_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -314,6 +316,9 @@ class Evaluation:
         self.progress("sweeping the router's total budget")
         sweep = self.sweep()
         return EvaluationReport(
+            overlap_with_calibration=calibration_overlap(
+                self.router.artifact.manifest.dataset, self.problems
+            ),
             problems=problems_label,
             num_problems=len(self.problems),
             calibration=str(self.router.artifact.path),

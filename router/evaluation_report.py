@@ -87,6 +87,18 @@ def _matched_rows(report: EvaluationReport, unit: str) -> list[str]:
     return rows
 
 
+def _overlap_lines(report: EvaluationReport) -> list[str]:
+    shared = report.overlap_with_calibration
+    if shared is None:
+        return ["  (could not check these problems against the calibration's own)"]
+    if shared == 0:
+        return ["  none of these problems was in the calibration set"]
+    return [
+        f"  NOTE: {shared} of these problems (same text) were also in the calibration set, "
+        "so they are not held out"
+    ]
+
+
 def format_report(report: EvaluationReport) -> str:
     lines = [
         f"ttc evaluate: {report.num_problems} held-out problems ({report.problems})",
@@ -94,6 +106,7 @@ def format_report(report: EvaluationReport) -> str:
         f"{report.verifier}, probe k={report.probe_k}, seed {report.seed}",
         f"  intervals: 95% paired bootstrap over problems ({report.resamples} resamples)",
         "  gens/prob: full-solution generations per problem, probe included",
+        *_overlap_lines(report),
         "",
         "Fixed strategies (every problem at budget N)",
         *_method_rows(report.fixed, with_mix=False),

@@ -40,3 +40,33 @@ def load_problem_set(spec: str) -> ProblemSet:
         source = load_source(spec)
         return ProblemSet(spec, list(source.problems), source.world)
     return ProblemSet(spec, load_problems(spec))
+
+
+def calibration_texts(dataset: dict[str, Any]) -> set[str] | None:
+    """The texts of the problems a calibration was made on (``dataset``: the manifest's
+    record of them). Generated sets are regenerated from their spec, files are read if
+    still there; None when neither works.
+
+    Held-out figures are only held out if the evaluation problems avoid these: arithmetic
+    levels 1-2 have few distinct sums, so another seed repeats some of them.
+    """
+    spec = str(dataset.get("source", ""))
+    path = dataset.get("path")
+    try:
+        if path and Path(path).is_file():
+            calibrated = load_problems(path)
+        elif spec.startswith(GENERATED_PREFIXES):
+            calibrated = load_problem_set(spec).problems
+        else:
+            return None
+    except (ValueError, OSError):
+        return None
+    return {problem.text.strip() for problem in calibrated}
+
+
+def calibration_overlap(dataset: dict[str, Any], problems: list[Problem]) -> int | None:
+    """How many of ``problems`` the calibration itself was made on (same text)."""
+    texts = calibration_texts(dataset)
+    if texts is None:
+        return None
+    return sum(problem.text.strip() in texts for problem in problems)

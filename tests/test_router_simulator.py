@@ -170,4 +170,5 @@ def test_cli_evaluate_writes_a_table_and_json(artifact_dir, tmp_path, capsys):
     assert {m["name"] for m in report["router"]} == {"router auto", "router price:0.02"}
     assert {m["budget"] for m in report["fixed"]} == {8}
     assert report["num_problems"] == 40
+    assert report["overlap_with_calibration"] == 0  # another simulator seed: held out
     assert out.with_suffix(".txt").read_text().startswith("ttc evaluate: 40 held-out problems")
