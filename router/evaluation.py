@@ -238,8 +238,11 @@ class Evaluation:
         return summaries
 
     def route(
-        self, policy: BudgetPolicy, cost_unit: CostUnit = "generations"
+        self, policy: BudgetPolicy, cost_unit: CostUnit | None = None
     ) -> tuple[MethodSummary, RunScores]:
+        """The router under ``policy``, counting cost in ``cost_unit`` (default: the
+        router's own, i.e. ``--cost-unit``)."""
+        cost_unit = cost_unit or self.router.cost_model.unit
         model = CostModel(cost_unit, self.router.probe_k)
         with warnings.catch_warnings():
             # below the probe's own cost is expected here; the table shows the real compute
@@ -298,7 +301,8 @@ class Evaluation:
         grid.append(float(top))
         points = []
         for budget in grid:
-            summary, _ = self.route(BudgetPolicy("total", budget * len(self.problems)))
+            policy = BudgetPolicy("total", budget * len(self.problems))
+            summary, _ = self.route(policy, "generations")
             points.append(
                 SweepPoint(budget, summary.accuracy, summary.mean_generations, summary.mean_flops)
             )
