@@ -118,9 +118,14 @@ def format_report(report: EvaluationReport) -> str:
     lines += _matched_rows(report, "generations")
     lines.append("")
     lines += _matched_rows(report, "flops")
-    sweep = ", ".join(
-        f"{p.mean_generations:.2f} -> {_pct(p.accuracy).strip()}%" for p in report.sweep
-    )
+    shown = [
+        p
+        for i, p in enumerate(report.sweep)
+        if i == 0
+        or (p.mean_generations, p.accuracy)
+        != (report.sweep[i - 1].mean_generations, report.sweep[i - 1].accuracy)
+    ]  # a saturated router spends the same at every larger B: show that point once
+    sweep = ", ".join(f"{p.mean_generations:.2f} -> {_pct(p.accuracy).strip()}%" for p in shown)
     lines += [
         "",
         "Router under total:B (gens/prob -> accuracy):",
