@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--backend",
         choices=("transformers", "vllm", "openai", "simulator"),
-        help="generation backend (default transformers; simulator for simulator: problems)",
+        help="generation backend (default: simulator for simulator: problems, transformers for "
+        "smollm2, otherwise vllm when it runs on a GPU here, else transformers)",
     )
     what.add_argument(
         "--endpoint",
@@ -177,6 +178,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", Path(text).name if "/" in text else text).strip("-")
 
 
+def default_backend(model: str, simulated: bool) -> str:
+    if simulated:
+        return "simulator"
+    if model == "smollm2":
+        return "transformers"  # the embedded GGUF default is made for CPU
+    from strategies.backends.registry import default_backend as detected
+
+    return detected()
+
+
 def default_prompt_config(model: str, backend: str) -> str:
     if backend == "simulator":
         return "llama-math"
@@ -190,7 +201,7 @@ def default_prompt_config(model: str, backend: str) -> str:
 
 def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
     simulated = str(args.problems).startswith("simulator:")
-    backend = args.backend or ("simulator" if simulated else "transformers")
+    backend = args.backend or default_backend(args.model, simulated)
     verifier = args.verifier or ("simulator" if backend == "simulator" else "arithmetic")
     max_tokens = args.max_tokens
     if max_tokens is None:

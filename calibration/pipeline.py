@@ -8,9 +8,10 @@ latter, from the settings the shards recorded.
 
 from __future__ import annotations
 
-import logging
 import platform
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,7 +45,14 @@ from calibration.work_state import (
 )
 from strategies.prompts import PromptConfig, get_prompt_config
 
-logger = logging.getLogger(__name__)
+# Stages in the order: 1 sampling, 2 difficulty, 3 strategies, 4 table,
+# 5 predictor, 6 artifact (the predictor runs before the table, which reports it).
+ANALYSIS_STAGE_NUMBERS = {
+    "difficulty": "[2/6]",
+    "strategy evaluation": "[3/6]",
+    "difficulty predictor": "[5/6]",
+    "table": "[4/6]",
+}
 
 
 @dataclass(frozen=True)
@@ -272,14 +280,8 @@ def _finish(
     )
     stage = stage_reporter(config.progress)
 
-    def labelled(name: str, total: int):  # type: ignore[no-untyped-def]
-        numbers = {
-            "difficulty": "[2/6]",
-            "strategy evaluation": "[3/6]",
-            "difficulty predictor": "[5/6]",
-            "table": "[4/6]",
-        }
-        return stage(f"{numbers.get(name, '')} {name}".strip(), total)
+    def labelled(name: str, total: int) -> AbstractContextManager[Callable[[int], object]]:
+        return stage(f"{ANALYSIS_STAGE_NUMBERS.get(name, '')} {name}".strip(), total)
 
     analysis = analyse(samples, tree_records, problem_ids, plan, settings, labelled)
     analysis_s = time.perf_counter() - started
