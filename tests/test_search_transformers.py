@@ -9,6 +9,7 @@ steps, the ledger counts real tokens, and a seed makes the run repeatable.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -75,7 +76,7 @@ def test_tree_search_end_to_end(model, problems, name):
     # beams have all finished drops out and never comes back.
     keys_per_call = [{p.key for p in prompts} for prompts, _, _ in generator.calls]
     assert keys_per_call[0] == {p.id for p in problems}, "one call for all problems"
-    for earlier, later in zip(keys_per_call, keys_per_call[1:]):
+    for earlier, later in itertools.pairwise(keys_per_call):
         assert later <= earlier, (earlier, later)
     # Each beam continues exactly the text an earlier step wrote for it.
     written = {""}
