@@ -27,12 +27,13 @@ from calibration.sampling_stage import SamplingJob, run_sampling
 from calibration.shard_store import ShardError, ShardWriter, read_shard
 from calibration.sources import ProblemSource, load_source, shard_problems
 from calibration.strategy_plan import StrategyPlan, plan_strategies, sampling_spec
-from calibration.tree_stage import count_searches, run_tree_searches, tree_units
+from calibration.tree_stage import run_tree_searches, search_work, tree_units
 from calibration.work_state import (
     SAMPLES,
     TREE,
     SessionLog,
     append_session,
+    artifact_lock,
     check_settings,
     make_header,
     read_samples,
@@ -141,8 +142,10 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
         with ShardWriter(tree_path, header) as writer:
             if writer.discarded_tail:
                 notes.append(_torn_note(tree_path))
-            total = count_searches(units)
-            with stage("[3/6] tree searches", total, total - pending_searches, "search") as advance:
+            total = search_work(units)
+            with stage(
+                "[3/6] tree searches", total, search_work(units, searched), "solution"
+            ) as advance:
                 searched_now = run_tree_searches(
                     units,
                     searched,
@@ -252,6 +255,17 @@ def _missing_work(config: CalibrationConfig, source: ProblemSource, plan: Strate
 
 
 def _finish(
+    config: CalibrationConfig,
+    source: ProblemSource,
+    plan: StrategyPlan,
+    outcome: CalibrationOutcome,
+    prompt_config: PromptConfig,
+) -> CalibrationOutcome:
+    with artifact_lock(shards_folder(config.out)):
+        return _write_calibration(config, source, plan, outcome, prompt_config)
+
+
+def _write_calibration(
     config: CalibrationConfig,
     source: ProblemSource,
     plan: StrategyPlan,

@@ -10,9 +10,11 @@ and gaps detected.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from calibration.shard_store import ShardError, iter_shard_paths, read_shard, sh
 SAMPLES = "samples"
 TREE = "tree"
 RUNS_LOG = "runs.jsonl"
+ARTIFACT_LOCK = ".artifact.lock"
 SHARD_FORMAT = 1
 
 
@@ -147,6 +150,19 @@ def read_sessions(folder: Path) -> list[SessionLog]:
         except (json.JSONDecodeError, TypeError):
             continue  # a torn last line from a kill: the session's time is simply lost
     return sessions
+
+
+@contextmanager
+def artifact_lock(folder: Path) -> Iterator[None]:
+    """Serialise artifact writing: two shards finishing at once would otherwise
+    interleave their writes of the same files (the second simply writes them again)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ARTIFACT_LOCK, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def sample_shard(folder: Path, index: int, count: int) -> Path:
