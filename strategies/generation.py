@@ -53,6 +53,24 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int = 0
 
+    def check(self, backend: str, *, min_max_tokens: int = 1) -> None:
+        """Refuse settings no backend can honour, naming every problem at once.
+
+        Checked by each backend rather than at construction, because a backend may accept
+        more (the simulator takes ``max_tokens=0`` to mean "close the current step").
+        """
+        problems = []
+        if self.n < 1:
+            problems.append(f"n={self.n} (need >= 1)")
+        if self.max_tokens < min_max_tokens:
+            problems.append(f"max_tokens={self.max_tokens} (need >= {min_max_tokens})")
+        if self.temperature < 0:
+            problems.append(f"temperature={self.temperature} (need >= 0)")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p={self.top_p} (need 0 < top_p <= 1)")
+        if problems:
+            raise ValueError(f"{backend}: bad sampling parameters: " + ", ".join(problems))
+
 
 @dataclass(frozen=True)
 class Completion:

@@ -351,14 +351,4 @@ def _eos_token_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
 
 
 def _check_params(params: SamplingParams) -> None:
-    problems = []
-    if params.n < 1:
-        problems.append(f"n={params.n} must be at least 1")
-    if params.max_tokens < 1:
-        problems.append(f"max_tokens={params.max_tokens} must be at least 1")
-    if params.temperature < 0:
-        problems.append(f"temperature={params.temperature} must be >= 0")
-    if not 0 < params.top_p <= 1:
-        problems.append(f"top_p={params.top_p} must be in (0, 1]")
-    if problems:
-        raise ValueError("invalid sampling parameters: " + "; ".join(problems))
+    params.check("transformers")

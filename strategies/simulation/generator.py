@@ -285,14 +285,4 @@ def _offset(spec: ProblemSpec, path: int) -> int:
 
 
 def _check_params(params: SamplingParams) -> None:
-    problems = []
-    if params.n < 1:
-        problems.append(f"n={params.n} (need >= 1)")
-    if params.max_tokens < 0:
-        problems.append(f"max_tokens={params.max_tokens} (need >= 0)")
-    if params.temperature < 0:
-        problems.append(f"temperature={params.temperature} (need >= 0)")
-    if not 0 < params.top_p <= 1:
-        problems.append(f"top_p={params.top_p} (need 0 < top_p <= 1)")
-    if problems:
-        raise ValueError("simulator: bad sampling parameters: " + ", ".join(problems))
+    params.check("simulator", min_max_tokens=0)
