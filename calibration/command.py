@@ -12,7 +12,10 @@ Examples::
     ttc calibrate --problems simulator:200 --backend simulator --out runs/sim
 
 Rerunning the same command resumes: finished problems and searches are kept, and a
-half-written last line left by a kill is discarded and redone.
+half-written last line left by a kill is discarded and redone. Sampling settings are
+fixed once a folder has samples (a rerun with others is refused); the plan (strategies,
+budgets, tree budgets, seeds) may change, reusing every sample pool and search on disk,
+so beam search can be added to a sampling-only calibration later.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from calibration.config import DEFAULT_BUDGETS, DEFAULT_STRATEGIES, CalibrationConfig, ShardSpec
+from calibration.config import (
+    DEFAULT_BUDGETS,
+    DEFAULT_SEEDS,
+    DEFAULT_STRATEGIES,
+    CalibrationConfig,
+    ShardSpec,
+)
 
 EMBEDDED_MAX_TOKENS = 256
 DEFAULT_MAX_TOKENS = 2048
@@ -95,18 +104,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=8, help="problems per generator call (8)"
     )
 
-    search = parser.add_argument_group("stage 3: strategies")
+    search = parser.add_argument_group(
+        "stage 3: strategies (may change between runs: finished searches are kept)"
+    )
     search.add_argument(
         "--strategies",
-        default=",".join(DEFAULT_STRATEGIES),
-        help="comma-separated strategy specs, e.g. majority,beam_search:m=4,depth=20,dvts",
+        help="comma-separated strategy specs, e.g. majority,beam_search:m=4,depth=20,dvts "
+        f"(default {','.join(DEFAULT_STRATEGIES)})",
     )
     search.add_argument(
         "--budgets",
-        default=",".join(str(b) for b in DEFAULT_BUDGETS),
-        help="comma-separated budgets N (default 1,2,4,8,16; at most --samples)",
+        help="comma-separated budgets N, at most --samples "
+        f"(default {','.join(str(b) for b in DEFAULT_BUDGETS)})",
     )
-    search.add_argument("--seeds", type=int, default=3, help="seeds per (problem, strategy, N) (3)")
+    search.add_argument(
+        "--tree-budgets",
+        help="the budgets (among --budgets) at which beam search and DVTS run (default: all "
+        ">= 2); their big budgets dominate a CPU run, e.g. --budgets 1,2,4,8,16 --tree-budgets 2,4,8",
+    )
+    search.add_argument(
+        "--seeds", type=int, help=f"seeds per (problem, strategy, N) (default {DEFAULT_SEEDS})"
+    )
 
     analysis = parser.add_argument_group("analysis (may change between runs)")
     analysis.add_argument(
@@ -153,11 +171,23 @@ def split_strategy_specs(text: str) -> tuple[str, ...]:
     return tuple(specs)
 
 
-def parse_budgets(text: str) -> tuple[int, ...]:
+def plan_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan options given on the command line (None where left out)."""
+    return {
+        "strategies": None if args.strategies is None else split_strategy_specs(args.strategies),
+        "budgets": None if args.budgets is None else parse_budgets(args.budgets, "--budgets"),
+        "tree_budgets": None
+        if args.tree_budgets is None
+        else parse_budgets(args.tree_budgets, "--tree-budgets"),
+        "seeds": args.seeds,
+    }
+
+
+def parse_budgets(text: str, flag: str = "--budgets") -> tuple[int, ...]:
     try:
         return tuple(int(b) for b in text.split(",") if b.strip())
     except ValueError:
-        raise ValueError(f"--budgets {text!r}: expected integers such as 1,2,4,8") from None
+        raise ValueError(f"{flag} {text!r}: expected integers such as 1,2,4,8") from None
 
 
 def parse_options(items: list[str], flag: str) -> dict[str, Any]:
@@ -223,9 +253,7 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
         reduction=args.reduction,
         seed=args.seed,
         batch_size=args.batch_size,
-        strategies=split_strategy_specs(args.strategies),
-        budgets=parse_budgets(args.budgets),
-        seeds=args.seeds,
+        **{k: v for k, v in plan_from_args(args).items() if v is not None},
         draws=args.draws,
         probe_k=args.probe_k,
         probe_draws=args.probe_draws,
@@ -263,7 +291,9 @@ def run(args: argparse.Namespace) -> int:
                 "cv_repeats": args.cv_repeats,
                 "reduction": args.reduction,
             }
-            outcome = merge_calibration(out, analysis, progress=not args.no_progress)
+            outcome = merge_calibration(
+                out, analysis, plan_from_args(args), progress=not args.no_progress
+            )
         else:
             config = config_from_args(args)
             out = config.out

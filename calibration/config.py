@@ -6,8 +6,11 @@ Settings come in three groups, because they matter differently when a run resume
   prompt, K, temperature, ...). Shards record them; a rerun into the same folder with
   different ones is refused, since mixing pools from two settings would silently
   corrupt every figure.
-- *tree* settings (tree strategies, budgets, seeds) decide stage 3's searches; the tree
-  shards record sampling + tree settings and are checked the same way.
+- the *plan* (strategies, budgets, tree budgets, seeds) says which searches stage 3 runs
+  and which results the table uses. It may change between runs: every tree search is
+  keyed by (problem, strategy spec, budget, seed) and depends only on the sampling
+  settings, so adding a strategy or a budget reuses every search already on disk (and a
+  sampling-only table can gain beam search later without redoing anything).
 - *analysis* settings (subset draws, probe size, bootstrap resamples, CV repeats) only
   affect stages 2 and 4-6, which are recomputed from the shards on every run, so they
   may change freely (e.g. `ttc calibrate --merge --probe-k 6`).
@@ -30,6 +33,8 @@ DEFAULT_STRATEGIES: tuple[str, ...] = (
     "dvts",
 )
 DEFAULT_BUDGETS: tuple[int, ...] = (1, 2, 4, 8, 16)
+DEFAULT_SEEDS = 3
+PLAN_KEYS: tuple[str, ...] = ("strategies", "budgets", "tree_budgets", "seeds")
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,8 @@ class CalibrationConfig:
     # stage 3: strategies
     strategies: tuple[str, ...] = DEFAULT_STRATEGIES
     budgets: tuple[int, ...] = DEFAULT_BUDGETS
-    seeds: int = 3
+    seeds: int = DEFAULT_SEEDS
+    tree_budgets: tuple[int, ...] | None = None
     # analysis
     draws: int = 64
     probe_k: int = 4
@@ -116,6 +122,11 @@ class CalibrationConfig:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.strategies:
             problems.append("--strategies must name at least one strategy")
+        if self.tree_budgets is not None and not set(self.tree_budgets) <= set(self.budgets):
+            problems.append(
+                f"--tree-budgets {list(self.tree_budgets)} must be among --budgets "
+                f"{list(self.budgets)}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -142,12 +153,12 @@ class CalibrationConfig:
             "shards": self.shard.count,
         }
 
-    def tree_settings(self) -> dict[str, Any]:
-        """Sampling settings plus what decides the tree searches."""
+    def plan_settings(self) -> dict[str, Any]:
+        """Which strategies, budgets and seeds to run (free to change between runs)."""
         return {
-            **self.sampling_settings(),
             "strategies": list(self.strategies),
             "budgets": list(self.budgets),
+            "tree_budgets": None if self.tree_budgets is None else list(self.tree_budgets),
             "seeds": self.seeds,
         }
 
@@ -162,7 +173,7 @@ class CalibrationConfig:
         }
 
     def all_settings(self) -> dict[str, Any]:
-        return {**self.tree_settings(), **self.analysis_settings()}
+        return {**self.sampling_settings(), **self.plan_settings(), **self.analysis_settings()}
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -170,6 +181,7 @@ class CalibrationConfig:
         data["shard"] = str(self.shard)
         data["strategies"] = list(self.strategies)
         data["budgets"] = list(self.budgets)
+        data["tree_budgets"] = None if self.tree_budgets is None else list(self.tree_budgets)
         data["endpoints"] = list(self.endpoints)
         return data
 

@@ -35,6 +35,7 @@ from calibration.work_state import (
     append_session,
     artifact_lock,
     check_settings,
+    latest_plan,
     make_header,
     read_samples,
     read_sessions,
@@ -69,18 +70,16 @@ class CalibrationOutcome:
     manifest: Manifest | None = None
 
 
-def _settings(
-    config: CalibrationConfig, source: ProblemSource
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    sampling = {**config.sampling_settings(), "dataset_sha256": source.sha256}
-    tree = {**config.tree_settings(), "dataset_sha256": source.sha256}
-    return sampling, tree
+def _settings(config: CalibrationConfig, source: ProblemSource) -> dict[str, Any]:
+    """What both kinds of shard record and require: the sampling settings and the data."""
+    return {**config.sampling_settings(), "dataset_sha256": source.sha256}
 
 
 def _plan(config: CalibrationConfig) -> StrategyPlan:
     return plan_strategies(
         config.strategies,
         config.budgets,
+        tree_budgets=config.tree_budgets,
         temperature=config.temperature,
         top_p=config.top_p,
         max_tokens=config.max_tokens,
@@ -93,10 +92,10 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     source = load_source(config.problems)
     plan = _plan(config)
     prompt_config = get_prompt_config(config.prompt_config)
-    sampling_settings, tree_settings = _settings(config, source)
+    settings = _settings(config, source)
     folder = shards_folder(config.out)
-    check_settings(folder, SAMPLES, sampling_settings)
-    check_settings(folder, TREE, tree_settings)
+    check_settings(folder, SAMPLES, settings)
+    check_settings(folder, TREE, settings)
 
     shard = config.shard
     problems = shard_problems(source.problems, shard.index, shard.count)
@@ -128,7 +127,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
             batch_size=config.batch_size,
             prompt_config=prompt_config,
         )
-        header = make_header(SAMPLES, sampling_settings, str(shard))
+        header = make_header(SAMPLES, settings, str(shard))
         with ShardWriter(samples_path, header) as writer:
             if writer.discarded_tail:
                 notes.append(_torn_note(samples_path))
@@ -138,7 +137,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
                 sampled_now = run_sampling(
                     problems, sampled_ids, job, generator, verifier, writer, advance
                 )
-        header = make_header(TREE, tree_settings, str(shard))
+        header = make_header(TREE, settings, str(shard))
         with ShardWriter(tree_path, header) as writer:
             if writer.discarded_tail:
                 notes.append(_torn_note(tree_path))
@@ -158,10 +157,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
                 )
     else:
         # Make sure both shards exist with headers even when nothing was left to do.
-        for path, kind, settings in (
-            (samples_path, SAMPLES, sampling_settings),
-            (tree_path, TREE, tree_settings),
-        ):
+        for path, kind in ((samples_path, SAMPLES), (tree_path, TREE)):
             with ShardWriter(path, make_header(kind, settings, str(shard))):
                 pass
     append_session(
@@ -171,6 +167,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
             shard=str(shard),
             wall_time_s=time.perf_counter() - started,
             finished=_now(),
+            plan=config.plan_settings(),
         ),
     )
     outcome = CalibrationOutcome(config, source, sampled_now, searched_now, tuple(notes))
@@ -188,13 +185,32 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
 
 
 def merge_calibration(
-    out: Path, analysis: dict[str, Any], progress: bool = True
+    out: Path,
+    analysis: dict[str, Any],
+    plan_overrides: dict[str, Any] | None = None,
+    progress: bool = True,
 ) -> CalibrationOutcome:
-    """Stages 2 and 4-6 from the shards in ``out`` (their recorded settings), any machine."""
+    """Stages 2 and 4-6 from the shards in ``out``, on any machine.
+
+    Sampling settings come from the shards. The plan (strategies, budgets, tree budgets,
+    seeds) is taken from ``plan_overrides`` where given, else from the latest session that ran
+    into ``out``, else from the defaults.
+    """
     folder = shards_folder(out)
     recorded = dict(recorded_settings(folder, TREE))
     dataset_sha = recorded.pop("dataset_sha256", None)
     shard_count = int(recorded.pop("shards", 1))
+    chosen = {**recorded, **(latest_plan(folder) or {})}
+    chosen.update({k: v for k, v in (plan_overrides or {}).items() if v is not None})
+    plan_fields: dict[str, Any] = {}
+    if chosen.get("strategies") is not None:
+        plan_fields["strategies"] = tuple(chosen["strategies"])
+    if chosen.get("budgets") is not None:
+        plan_fields["budgets"] = tuple(int(b) for b in chosen["budgets"])
+    if chosen.get("tree_budgets") is not None:
+        plan_fields["tree_budgets"] = tuple(int(b) for b in chosen["tree_budgets"])
+    if chosen.get("seeds") is not None:
+        plan_fields["seeds"] = int(chosen["seeds"])
     config = CalibrationConfig(
         problems=recorded["problems"],
         model=recorded["model"],
@@ -209,12 +225,10 @@ def merge_calibration(
         max_tokens=int(recorded["max_tokens"]),
         seed=int(recorded["seed"]),
         batch_size=int(recorded["batch_size"]),
-        strategies=tuple(recorded["strategies"]),
-        budgets=tuple(int(b) for b in recorded["budgets"]),
-        seeds=int(recorded["seeds"]),
         out=out,
         shard=ShardSpec(0, shard_count),
         progress=progress,
+        **plan_fields,
         **analysis,
     )
     source = load_source(config.problems)
@@ -232,20 +246,26 @@ def merge_calibration(
     return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
 
 
-def _missing_work(config: CalibrationConfig, source: ProblemSource, plan: StrategyPlan) -> str:
-    """'' when every problem and search of every shard is on disk, else what is missing."""
-    folder = shards_folder(config.out)
-    sampling_settings, tree_settings = _settings(config, source)
-    samples = read_samples(folder, sampling_settings)
-    missing_samples = [p.id for p in source.problems if p.id not in samples]
-    records = read_tree_records(folder, tree_settings)
-    missing_searches = sum(
-        (p.id, s.key, b, seed) not in records
+def _planned_searches(
+    config: CalibrationConfig, source: ProblemSource, plan: StrategyPlan
+) -> list[tuple[str, str, int, int]]:
+    return [
+        (p.id, s.key, b, seed)
         for p in source.problems
         for s in plan.tree
         for b in s.budgets
         for seed in config.seed_values
-    )
+    ]
+
+
+def _missing_work(config: CalibrationConfig, source: ProblemSource, plan: StrategyPlan) -> str:
+    """'' when every problem and search of every shard is on disk, else what is missing."""
+    folder = shards_folder(config.out)
+    settings = _settings(config, source)
+    samples = read_samples(folder, settings)
+    missing_samples = [p.id for p in source.problems if p.id not in samples]
+    records = read_tree_records(folder, settings)
+    missing_searches = sum(key not in records for key in _planned_searches(config, source, plan))
     parts = []
     if missing_samples:
         parts.append(f"{len(missing_samples)} problems have no samples yet")
@@ -274,12 +294,14 @@ def _write_calibration(
 ) -> CalibrationOutcome:
     started = time.perf_counter()
     folder = shards_folder(config.out)
-    sampling_settings, tree_settings = _settings(config, source)
-    samples = read_samples(folder, sampling_settings)
-    all_records = read_tree_records(folder, tree_settings)
+    shard_settings = _settings(config, source)
+    samples = read_samples(folder, shard_settings)
+    all_records = read_tree_records(folder, shard_settings)
     problem_ids = [p.id for p in source.problems]
-    wanted = set(problem_ids)
-    tree_records: list[TreeRecord] = [r for r in all_records.values() if r.problem_id in wanted]
+    # only the searches of the current plan (earlier runs may have planned more)
+    tree_records: list[TreeRecord] = [
+        all_records[key] for key in _planned_searches(config, source, plan)
+    ]
     settings = AnalysisSettings(
         budgets=tuple(sorted(set(config.budgets))),
         seeds=config.seed_values,

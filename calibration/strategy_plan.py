@@ -7,7 +7,8 @@ estimated from the stage 1 pool; beam search and DVTS are *tree* strategies, run
 real in stage 3 with the run's generation settings (temperature, top_p, max tokens)
 unless their spec sets them.
 
-Tree searches run at every budget N >= 2 that the strategy spends exactly (see
+Tree searches run at every budget N >= 2 (or, with ``--tree-budgets``, at the ones listed:
+on a CPU the big tree budgets dominate the run time) that the strategy spends exactly (see
 ``strategies.search.budget``: N=6 with beam width 4 would run as N=4, so it is
 skipped). N=1 is skipped because a one-beam search is one sample written step by step
 at extra verifier cost, never a contender.
@@ -62,6 +63,7 @@ def plan_strategies(
     specs: Sequence[str],
     budgets: Sequence[int],
     *,
+    tree_budgets: Sequence[int] | None = None,
     temperature: float,
     top_p: float,
     max_tokens: int,
@@ -88,7 +90,9 @@ def plan_strategies(
         tree_budgets = tuple(
             b
             for b in sorted(set(budgets))
-            if b >= MIN_TREE_BUDGET and runner.plan(b).effective_budget == b
+            if b >= MIN_TREE_BUDGET
+            and runner.plan(b).effective_budget == b
+            and (tree_budgets is None or b in tree_budgets)
         )
         tree.append(TreeStrategy(key, run_spec, tree_budgets))
     return StrategyPlan(tuple(pool), tuple(tree))

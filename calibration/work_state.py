@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from calibration.config import describe_differences
+from calibration.config import PLAN_KEYS, describe_differences
 from calibration.records import ProblemSamples, TreeRecord
 from calibration.shard_store import ShardError, iter_shard_paths, read_shard, shard_path
 
@@ -38,14 +38,19 @@ def make_header(kind: str, settings: dict[str, Any], shard: str) -> dict[str, An
     return {"format": SHARD_FORMAT, "kind": kind, "shard": shard, "settings": settings}
 
 
+def _without_plan(settings: dict[str, Any]) -> dict[str, Any]:
+    """Shards from before plans were free to change recorded them; they do not count."""
+    return {k: v for k, v in settings.items() if k not in PLAN_KEYS}
+
+
 def check_settings(folder: Path, kind: str, settings: dict[str, Any]) -> None:
     """Refuse when any existing shard of this kind was made with other settings."""
     for path in iter_shard_paths(folder, kind):
         header = read_shard(path).header
         if header is None:
             continue  # empty shard (killed while writing its header): harmless
-        recorded = header.get("settings", {})
-        if recorded != settings:
+        recorded = _without_plan(header.get("settings", {}))
+        if recorded != _without_plan(settings):
             differences = describe_differences(recorded, settings)
             raise ShardError(
                 f"{path} was made with other settings ({differences}). Rerun with the "
@@ -108,7 +113,7 @@ def recorded_settings(folder: Path, kind: str) -> dict[str, Any]:
         settings = header.get("settings", {})
         if found is None:
             found, first = settings, path
-        elif settings != found:
+        elif _without_plan(settings) != _without_plan(found):
             raise ShardError(
                 f"{path} and {first} were made with different settings "
                 f"({describe_differences(found, settings)}); they cannot be merged"
@@ -127,6 +132,7 @@ class SessionLog:
     shard: str
     wall_time_s: float
     finished: str
+    plan: dict[str, Any] | None = None
 
 
 def append_session(folder: Path, entry: SessionLog) -> None:
@@ -136,6 +142,12 @@ def append_session(folder: Path, entry: SessionLog) -> None:
         stream.write(line)
         stream.flush()
         os.fsync(stream.fileno())
+
+
+def latest_plan(folder: Path) -> dict[str, Any] | None:
+    """The plan of the most recent session that recorded one (what --merge reuses)."""
+    plans = [s.plan for s in read_sessions(folder) if s.plan is not None]
+    return plans[-1] if plans else None
 
 
 def read_sessions(folder: Path) -> list[SessionLog]:

@@ -160,3 +160,18 @@ def test_rerun_into_a_folder_of_another_calibration_is_refused(tmp_path, capsys)
     )
     err = capsys.readouterr().err
     assert "made with other settings" in err and "temperature: recorded 0.8, now 0.5" in err
+
+
+def test_tree_budgets_limit_the_searches_and_can_grow_later(tmp_path, capsys):
+    out = tmp_path / "grow"
+    base = [*SMALL, "--problems", "simulator:12", "--budgets", "1,2,4", "--out", str(out)]
+    tree = out / "shards" / "tree-000-of-001.jsonl"
+    assert main([*base, "--tree-budgets", "2"]) == 0
+    assert {r["budget"] for r in read_shard(tree).records} == {2}
+    assert "ran 12 tree searches this session" in capsys.readouterr().out
+    assert main(base) == 0  # all budgets >= 2: only the N=4 searches are new
+    assert {r["budget"] for r in read_shard(tree).records} == {2, 4}
+    assert "sampled 0 and ran 12 tree searches this session" in capsys.readouterr().out
+    code = main([*base, "--tree-budgets", "8"])
+    assert code == 2
+    assert "--tree-budgets [8] must be among --budgets [1, 2, 4]" in capsys.readouterr().err

@@ -122,11 +122,25 @@ def test_rerun_resumes_with_nothing_left_to_do(outcome, config):
     assert again.analysis.table == outcome.analysis.table
 
 
-def test_rerun_with_other_settings_is_refused(outcome, config):
+def test_rerun_with_other_sampling_settings_is_refused(outcome, config):
     with pytest.raises(ShardError, match="samples: recorded 16, now 32"):
         run_calibration(replace(config, samples=32))
-    with pytest.raises(ShardError, match="budgets"):
-        run_calibration(replace(config, budgets=(1, 2, 4, 8, 16)))
+    with pytest.raises(ShardError, match="max_tokens: recorded 2048, now 512"):
+        run_calibration(replace(config, max_tokens=512))
+
+
+def test_a_smaller_plan_reuses_every_search(outcome, config):
+    smaller = run_calibration(replace(config, budgets=(1, 2, 4), strategies=(*POOL, "beam_search")))
+    assert smaller.sampled == 0 and smaller.searched == 0
+    table = smaller.analysis.table
+    assert table.budgets == (1, 2, 4)
+    assert table.strategies == (*POOL, "beam_search")
+    assert set(smaller.analysis.evaluations["strategy"]) == {*POOL, "beam_search"}
+    # the same searches and pools give the same accuracies (intervals are resampled)
+    before = outcome.analysis.table.binning("oracle")
+    after = table.binning("oracle")
+    for level, budget, strategy in ((5, 4, "beam_search"), (1, 2, "majority"), (3, 4, "best_of_n")):
+        assert after.accuracy(level, budget, strategy) == before.accuracy(level, budget, strategy)
 
 
 def test_analysis_settings_may_change_without_resampling(outcome, config):
