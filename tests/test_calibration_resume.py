@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from slow_ttc import SLOW_TTC
 
 from calibration.shard_store import read_shard
 from router.cli import main
@@ -31,19 +32,6 @@ ARGS = [
     "--cv-repeats", "2",
     "--no-progress",
 ]  # fmt: skip
-
-# Runs `ttc` with every simulator generate call slowed down, so a kill lands mid-run.
-SLOW_TTC = """
-import sys, time
-from strategies.simulation.generator import SimulatorGenerator
-original = SimulatorGenerator.generate
-def slow(self, prompts, params):
-    time.sleep(float(sys.argv[1]))
-    return original(self, prompts, params)
-SimulatorGenerator.generate = slow
-from router.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
 
 
 def records(path: Path) -> int:

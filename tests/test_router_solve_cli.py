@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from slow_ttc import SLOW_TTC
 
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
@@ -21,19 +22,6 @@ from router.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = "simulator:24:1"
-
-# Runs `ttc` with every simulator generate call slowed down, so a kill lands mid-run.
-SLOW_TTC = """
-import sys, time
-from strategies.simulation.generator import SimulatorGenerator
-original = SimulatorGenerator.generate
-def slow(self, prompts, params):
-    time.sleep(float(sys.argv[1]))
-    return original(self, prompts, params)
-SimulatorGenerator.generate = slow
-from router.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
 
 
 @pytest.fixture(scope="module")
