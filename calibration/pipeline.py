@@ -20,7 +20,7 @@ from typing import Any
 from calibration.analysis import AnalysisResult, AnalysisSettings, analyse
 from calibration.artifact import Manifest, write_artifact
 from calibration.config import CalibrationConfig, ShardSpec
-from calibration.engines import build_generator, build_verifier
+from calibration.engines import build_generator, build_tree_generator, build_verifier
 from calibration.progress import stage_reporter
 from calibration.records import TreeRecord
 from calibration.sampling_stage import SamplingJob, run_sampling
@@ -75,6 +75,11 @@ def _settings(config: CalibrationConfig, source: ProblemSource) -> dict[str, Any
     return {**config.sampling_settings(), "dataset_sha256": source.sha256}
 
 
+def _tree_settings(config: CalibrationConfig, source: ProblemSource) -> dict[str, Any]:
+    """What tree shards record and require: the above plus the engine searches ran on."""
+    return {**_settings(config, source), **config.tree_engine_settings()}
+
+
 def _plan(config: CalibrationConfig) -> StrategyPlan:
     return plan_strategies(
         config.strategies,
@@ -93,9 +98,10 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     plan = _plan(config)
     prompt_config = get_prompt_config(config.prompt_config)
     settings = _settings(config, source)
+    tree_settings = _tree_settings(config, source)
     folder = shards_folder(config.out)
     check_settings(folder, SAMPLES, settings)
-    check_settings(folder, TREE, settings)
+    check_settings(folder, TREE, tree_settings)
 
     shard = config.shard
     problems = shard_problems(source.problems, shard.index, shard.count)
@@ -113,8 +119,10 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     sampled_now = searched_now = 0
 
     if pending_samples or pending_searches:
-        generator = build_generator(config, source)
         verifier = build_verifier(config, source)
+        # Engines start only when they have work: a run that only searches may use a
+        # tree engine of its own and never load the sampling backend.
+        sampling_generator = build_generator(config, source) if pending_samples else None
         job = SamplingJob(
             spec=sampling_spec(
                 temperature=config.temperature,
@@ -134,10 +142,18 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
             with stage(
                 "[1/6] sampling", len(problems), len(problems) - pending_samples, "problem"
             ) as advance:
-                sampled_now = run_sampling(
-                    problems, sampled_ids, job, generator, verifier, writer, advance
-                )
-        header = make_header(TREE, settings, str(shard))
+                if sampling_generator is not None:
+                    sampled_now = run_sampling(
+                        problems, sampled_ids, job, sampling_generator, verifier, writer, advance
+                    )
+        tree_generator = None
+        if pending_searches:
+            tree_generator = (
+                build_tree_generator(config, source)
+                if config.separate_tree_engine or sampling_generator is None
+                else sampling_generator
+            )
+        header = make_header(TREE, tree_settings, str(shard))
         with ShardWriter(tree_path, header) as writer:
             if writer.discarded_tail:
                 notes.append(_torn_note(tree_path))
@@ -145,20 +161,24 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
             with stage(
                 "[3/6] tree searches", total, search_work(units, searched), "solution"
             ) as advance:
-                searched_now = run_tree_searches(
-                    units,
-                    searched,
-                    base_seed=config.seed,
-                    generator=generator,
-                    verifier=verifier,
-                    prompt_config=prompt_config,
-                    writer=writer,
-                    advance=advance,
-                )
+                if tree_generator is not None:
+                    searched_now = run_tree_searches(
+                        units,
+                        searched,
+                        base_seed=config.seed,
+                        generator=tree_generator,
+                        verifier=verifier,
+                        prompt_config=prompt_config,
+                        writer=writer,
+                        advance=advance,
+                    )
     else:
         # Make sure both shards exist with headers even when nothing was left to do.
-        for path, kind in ((samples_path, SAMPLES), (tree_path, TREE)):
-            with ShardWriter(path, make_header(kind, settings, str(shard))):
+        for path, kind, recorded in (
+            (samples_path, SAMPLES, settings),
+            (tree_path, TREE, tree_settings),
+        ):
+            with ShardWriter(path, make_header(kind, recorded, str(shard))):
                 pass
     append_session(
         folder,
@@ -218,6 +238,7 @@ def merge_calibration(
         verifier=recorded["verifier"],
         prompt_config=recorded["prompt_config"],
         backend_options=dict(recorded.get("backend_options", {})),
+        **_recorded_tree_engine(recorded),
         verifier_options=dict(recorded.get("verifier_options", {})),
         samples=int(recorded["samples"]),
         temperature=float(recorded["temperature"]),
@@ -246,6 +267,16 @@ def merge_calibration(
     return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
 
 
+def _recorded_tree_engine(recorded: dict[str, Any]) -> dict[str, Any]:
+    """The tree engine as config fields: None when it is the sampling backend's."""
+    backend = recorded["backend"]
+    tree_backend = recorded.get("tree_backend", backend)
+    options = dict(recorded.get("tree_backend_options", recorded.get("backend_options", {})))
+    if tree_backend == backend and options == dict(recorded.get("backend_options", {})):
+        return {}
+    return {"tree_backend": tree_backend, "tree_backend_options": options}
+
+
 def _planned_searches(
     config: CalibrationConfig, source: ProblemSource, plan: StrategyPlan
 ) -> list[tuple[str, str, int, int]]:
@@ -261,10 +292,9 @@ def _planned_searches(
 def _missing_work(config: CalibrationConfig, source: ProblemSource, plan: StrategyPlan) -> str:
     """'' when every problem and search of every shard is on disk, else what is missing."""
     folder = shards_folder(config.out)
-    settings = _settings(config, source)
-    samples = read_samples(folder, settings)
+    samples = read_samples(folder, _settings(config, source))
     missing_samples = [p.id for p in source.problems if p.id not in samples]
-    records = read_tree_records(folder, settings)
+    records = read_tree_records(folder, _tree_settings(config, source))
     missing_searches = sum(key not in records for key in _planned_searches(config, source, plan))
     parts = []
     if missing_samples:
@@ -294,9 +324,8 @@ def _write_calibration(
 ) -> CalibrationOutcome:
     started = time.perf_counter()
     folder = shards_folder(config.out)
-    shard_settings = _settings(config, source)
-    samples = read_samples(folder, shard_settings)
-    all_records = read_tree_records(folder, shard_settings)
+    samples = read_samples(folder, _settings(config, source))
+    all_records = read_tree_records(folder, _tree_settings(config, source))
     problem_ids = [p.id for p in source.problems]
     # only the searches of the current plan (earlier runs may have planned more)
     tree_records: list[TreeRecord] = [

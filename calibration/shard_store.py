@@ -116,9 +116,20 @@ class ShardWriter:
             handle.truncate(good_bytes)
             _fsync(handle)
             self.discarded_tail = True
-        if not lines:
+        if not lines or self._holds_only_another_header(lines):
+            handle.truncate(0)
             self._write_lines([{HEADER_KEY: self.header}])
         return self
+
+    def _holds_only_another_header(self, lines: list[bytes]) -> bool:
+        """A shard with no work yet takes the current run's header (callers check work)."""
+        if len(lines) != 1:
+            return False
+        try:
+            data = json.loads(lines[0])
+        except json.JSONDecodeError:
+            return False
+        return isinstance(data, dict) and HEADER_KEY in data and data[HEADER_KEY] != self.header
 
     def __exit__(self, *exc_info: object) -> None:
         if self._file is not None:

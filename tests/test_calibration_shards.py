@@ -7,13 +7,14 @@ import json
 import pytest
 
 from calibration.shard_store import ShardError, ShardWriter, read_shard
-from calibration.work_state import check_settings, make_header, sample_shard
+from calibration.work_state import check_settings, make_header, sample_shard, tree_shard
 
 HEADER = make_header("samples", {"samples": 8, "model": "m"}, "0/1")
 
 
-def write_records(path, records):
-    with ShardWriter(path, HEADER) as writer:
+def write_records(path, records, header_settings=None):
+    header = HEADER if header_settings is None else make_header("tree", header_settings, "0/1")
+    with ShardWriter(path, header) as writer:
         for record in records:
             writer.append([record])
 
@@ -82,3 +83,28 @@ def test_other_settings_are_refused_with_the_difference(tmp_path):
     check_settings(tmp_path, "samples", {"samples": 8, "model": "m"})
     with pytest.raises(ShardError, match="samples: recorded 8, now 16"):
         check_settings(tmp_path, "samples", {"samples": 16, "model": "m"})
+
+
+def test_tree_shards_from_before_the_tree_engine_setting_mean_the_sampling_backend(tmp_path):
+    path = tree_shard(tmp_path, 0, 1)
+    old = {"backend": "transformers", "backend_options": {}, "model": "m"}
+    write_records(path, [{"problem_id": "a"}], header_settings=old)
+    check_settings(
+        tmp_path, "tree", {**old, "tree_backend": "transformers", "tree_backend_options": {}}
+    )
+    with pytest.raises(ShardError, match="tree_backend: recorded 'transformers', now 'vllm'"):
+        check_settings(
+            tmp_path, "tree", {**old, "tree_backend": "vllm", "tree_backend_options": {}}
+        )
+
+
+def test_a_shard_without_work_takes_the_new_settings(tmp_path):
+    path = tree_shard(tmp_path, 0, 1)
+    with ShardWriter(path, {"settings": {"tree_backend": "transformers"}}):
+        pass
+    new = {"tree_backend": "vllm"}
+    check_settings(tmp_path, "tree", new)  # nothing on disk can be mixed
+    with ShardWriter(path, {"settings": new}) as writer:
+        writer.append([{"problem_id": "a"}])
+    contents = read_shard(path)
+    assert contents.header == {"settings": new} and contents.records == [{"problem_id": "a"}]
