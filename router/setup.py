@@ -47,6 +47,8 @@ class EngineSettings:
     verifier_options: dict[str, Any] = field(default_factory=dict)
     endpoints: tuple[str, ...] = ()
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    # the engine the calibration's tree searches ran on, when not ``backend``
+    tree_backend: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def calibrated_settings(manifest: Manifest) -> EngineSettings:
         prompt_config=manifest.prompt_config,
         backend_options=dict(settings.get("backend_options", {})),
         verifier_options=dict(settings.get("verifier_options", {})),
+        tree_backend=settings.get("tree_backend"),
         generation=GenerationSettings(
             temperature=float(settings.get("temperature", 0.8)),
             top_p=float(settings.get("top_p", 1.0)),
@@ -100,7 +103,16 @@ def resolve_settings(manifest: Manifest, overrides: Overrides) -> EngineSettings
 
 def mismatches(calibrated: EngineSettings, chosen: EngineSettings) -> list[str]:
     out = []
-    for name in ("model", "verifier", "prompt_config", "backend"):
+    if chosen.backend.lower() not in {
+        calibrated.backend.lower(),
+        str(calibrated.tree_backend).lower(),
+    }:
+        out.append(
+            f"the calibration ran the model on {calibrated.backend!r} but the router runs it "
+            f"on {chosen.backend!r}: the same weights on another engine sample differently "
+            "(precision, random streams), so accuracies may drift from the table's."
+        )
+    for name in ("model", "verifier", "prompt_config"):
         was, now = getattr(calibrated, name), getattr(chosen, name)
         if str(was).lower() != str(now).lower():
             out.append(

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,23 @@ def test_missing_shipped_calibration_says_how_to_make_it(tmp_path, capsys, monke
     assert main(["solve", str(problems), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "smollm2-arithmetic is missing" in err and "ttc calibrate --out" in err
+
+
+def test_the_engine_the_tree_searches_were_calibrated_on_does_not_warn():
+    from router.setup import EngineSettings, mismatches
+
+    calibrated = EngineSettings(
+        model="smollm2",
+        backend="transformers",
+        verifier="arithmetic",
+        prompt_config="smollm2-arithmetic",
+        tree_backend="vllm",
+    )
+    assert mismatches(calibrated, calibrated) == []
+    assert mismatches(calibrated, replace(calibrated, backend="vllm")) == []
+    (warning,) = mismatches(calibrated, replace(calibrated, backend="openai"))
+    assert "'transformers'" in warning and "'openai'" in warning and "another engine" in warning
+    (warning,) = mismatches(
+        replace(calibrated, tree_backend=None), replace(calibrated, backend="vllm")
+    )
+    assert "'vllm'" in warning
