@@ -48,7 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSONL file, known dataset name, arithmetic:COUNT[:SEED] or simulator:COUNT[:SEED] "
         "(default arithmetic:300); problems without a reference answer are counted and skipped",
     )
-    what.add_argument("--model", default="smollm2", help="model name or folder (default smollm2)")
+    what.add_argument(
+        "--model",
+        help="model name or folder (default smollm2; 'simulator' for simulator: problems, "
+        "whose engine needs no model)",
+    )
     what.add_argument(
         "--backend",
         choices=("transformers", "vllm", "openai", "simulator"),
@@ -250,20 +254,21 @@ def default_prompt_config(model: str, backend: str) -> str:
 
 def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
     simulated = str(args.problems).startswith("simulator:")
-    backend = args.backend or default_backend(args.model, simulated)
+    backend = args.backend or default_backend(args.model or "smollm2", simulated)
+    model = args.model or ("simulator" if backend == "simulator" else "smollm2")
     verifier = args.verifier or ("simulator" if backend == "simulator" else "arithmetic")
     max_tokens = args.max_tokens
     if max_tokens is None:
-        embedded = args.model == "smollm2" and backend != "simulator"
+        embedded = model == "smollm2" and backend != "simulator"
         max_tokens = EMBEDDED_MAX_TOKENS if embedded else DEFAULT_MAX_TOKENS
     tree_options = parse_options(args.tree_backend_option, "--tree-backend-option")
-    out = args.out or Path("runs") / f"calibration-{_slug(args.model)}-{_slug(args.problems)}"
+    out = args.out or Path("runs") / f"calibration-{_slug(model)}-{_slug(args.problems)}"
     return CalibrationConfig(
         problems=args.problems,
-        model=args.model,
+        model=model,
         backend=backend,
         verifier=verifier,
-        prompt_config=args.prompt_config or default_prompt_config(args.model, backend),
+        prompt_config=args.prompt_config or default_prompt_config(model, backend),
         backend_options=parse_options(args.backend_option, "--backend-option"),
         verifier_options=parse_options(args.verifier_option, "--verifier-option"),
         samples=args.samples,

@@ -27,8 +27,8 @@ from calibration.artifact import Artifact
 from calibration.bootstrap import bootstrap_interval
 from calibration.evaluations import COST_COLUMNS, EvaluationCube
 
-# _split_in_two is routing_cv's own split, so the replay draws exactly the same halves.
-from calibration.routing_cv import NO_STRATEGY, _split_in_two, pick_best
+# routing_cv's own split, so the replay draws exactly the same halves.
+from calibration.routing_cv import NO_STRATEGY, pick_best, split_in_two
 
 _GENERATIONS = COST_COLUMNS.index("generations")
 _FLOPS = COST_COLUMNS.index("flops")
@@ -106,7 +106,7 @@ def replay_heldout_routing(
     rng = np.random.default_rng([seed, 2])  # the generator routing_cv draws its splits from
 
     for _ in range(repeats):
-        folds = {level: _split_in_two(rows, rng) for level, rows in levels.items()}
+        folds = {level: split_in_two(rows, rng) for level, rows in levels.items()}
         train_all = [np.concatenate([f[i] for f in folds.values()]) for i in (0, 1)]
         for halves in folds.values():
             for train, test in ((0, 1), (1, 0)):

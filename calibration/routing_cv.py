@@ -79,7 +79,7 @@ def routing_figures(
                 in_sample_sum[b] += len(rows) * np.nanmax(means)
 
     for _ in range(repeats):
-        folds = {level: _split_in_two(rows, rng) for level, rows in levels.items()}
+        folds = {level: split_in_two(rows, rng) for level, rows in levels.items()}
         train_all = [np.concatenate([f[i] for f in folds.values()]) for i in (0, 1)]
         for level, halves in folds.items():
             for train, test in ((0, 1), (1, 0)):
@@ -132,7 +132,8 @@ def _nan_sum_as_mean(outcomes: np.ndarray) -> float:
     return float(present.mean() * len(outcomes))
 
 
-def _split_in_two(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def split_in_two(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random half of ``rows`` (the larger when odd) and the rest; the curves replay it."""
     shuffled = rng.permutation(rows)
     half = (len(shuffled) + 1) // 2
     return shuffled[:half], shuffled[half:]

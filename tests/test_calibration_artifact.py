@@ -27,6 +27,7 @@ def artifact_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("artifact") / "sim"
     config = CalibrationConfig(
         problems="simulator:24",
+        model="simulator",
         backend="simulator",
         verifier="simulator",
         prompt_config="llama-math",
@@ -56,7 +57,7 @@ def copy_of(artifact_dir, tmp_path):
 
 def test_load_gives_typed_verified_artifact(artifact_dir):
     artifact = load_artifact(artifact_dir)
-    assert artifact.manifest.model == "smollm2"  # the default name; the simulator ignores it
+    assert artifact.manifest.model == "simulator"  # the simulator needs no model
     assert artifact.manifest.backend == "simulator"
     assert artifact.manifest.dataset["num_used"] == 24
     assert set(artifact.manifest.files) == {

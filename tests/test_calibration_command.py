@@ -62,7 +62,8 @@ def test_defaults_are_the_embedded_smollm2_arithmetic_run():
 
 def test_simulator_problems_pick_the_simulator_engines():
     config = config_from_args(parse("--problems", "simulator:50", "--endpoint", "http://x/v1"))
-    assert (config.backend, config.verifier, config.prompt_config) == (
+    assert (config.model, config.backend, config.verifier, config.prompt_config) == (
+        "simulator",
         "simulator",
         "simulator",
         "llama-math",

@@ -23,7 +23,7 @@ from vllm_helpers import free_port
 
 from strategies.backends.chat import render_prompt_ids
 from strategies.backends.openai_backend import OpenAICompatibleGenerator, completions_endpoint
-from strategies.backends.vllm_backend import request_seed
+from strategies.backends.seeds import request_seed
 from strategies.generation import ChatMessage, GenerationError, Prompt, SamplingParams
 
 STEP = "\n\n"

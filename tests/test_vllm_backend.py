@@ -16,12 +16,11 @@ import pytest
 from vllm_helpers import FAST_ENGINE_KWARGS, build_vllm_test_model
 
 from strategies.backends import vllm_backend
+from strategies.backends.seeds import request_seed, request_seeds
 from strategies.backends.vllm_backend import (
     VLLMGenerator,
     count_parameters,
     prepare_model_location,
-    request_seed,
-    request_seeds,
 )
 from strategies.generation import ChatMessage, Generator, Prompt, SamplingParams
 from strategies.models import ResolvedModel, resolve_model

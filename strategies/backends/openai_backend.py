@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from strategies.backends.chat import render_prompt_ids
+from strategies.backends.seeds import request_seeds
 from strategies.backends.vllm_backend import (
     count_parameters,
     engine_n,
     estimate_parameters,
     map_finish_reason,
-    request_seeds,
 )
 from strategies.generation import Completion, GenerationError, Prompt, SamplingParams
 from strategies.models import ResolvedModel, resolve_model

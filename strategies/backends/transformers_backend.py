@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strategies.backends.chat import render_prompt_ids
-from strategies.backends.vllm_backend import is_greedy, request_seeds
+from strategies.backends.seeds import is_greedy, request_seeds
 from strategies.generation import (
     Completion,
     FinishReason,
