@@ -99,9 +99,11 @@ class FakeCompletionServer:
                 with server.lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self.counted = True
                 try:
                     time.sleep(server.behaviour.delay_s)
                     if action == "drop":
+                        self._leave()
                         self.close_connection = True
                         self.connection.close()
                         return
@@ -111,11 +113,20 @@ class FakeCompletionServer:
                     assert self.path == "/v1/completions", self.path
                     self._send(200, fake_completion(body, server.behaviour.vllm_extras))
                 finally:
+                    self._leave()
+
+            def _leave(self) -> None:
+                """A request stops counting as in flight before its answer leaves: once the
+                client has the answer it may send its next request, which could otherwise
+                arrive while this thread still counts the old one."""
+                if self.counted:
+                    self.counted = False
                     with server.lock:
                         server.in_flight -= 1
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
+                self._leave()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
