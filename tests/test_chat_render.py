@@ -99,3 +99,28 @@ def test_no_template_joins_messages_and_keeps_the_partial():
 def test_empty_partial_ends_at_the_generation_prompt(llama3_tokenizer):
     text = render_prompt_text(llama3_tokenizer, Prompt(CHAT))
     assert text.endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
+
+
+def test_a_partial_answer_is_tokenized_as_the_model_would_continue_it(llama3_tokenizer):
+    """Byte-level BPE merges a trailing "\\n\\n" into a token it never writes before a word;
+    the rendered prompt must be a prefix of the tokens the text has when it goes on."""
+    prompt = Prompt(CHAT, partial=PARTIAL)
+    text = render_prompt_text(llama3_tokenizer, prompt)
+
+    def tokens(s):
+        return llama3_tokenizer(s, add_special_tokens=False)["input_ids"]
+
+    alone, continued = tokens(text), tokens(text + "The final answer is 15.")
+    assert continued[: len(alone)] != alone  # the pitfall is real for this tokenizer
+    ids = render_prompt_ids(llama3_tokenizer, prompt)
+    assert continued[: len(ids)] == ids
+    assert llama3_tokenizer.decode(ids) == text
+
+
+def test_a_partial_answer_ending_in_a_space_keeps_its_plain_tokens(llama3_tokenizer):
+    # the sentinel would merge with the space (" A"), so nothing is healed
+    prompt = Prompt(CHAT, partial="The final answer is ")
+    text = render_prompt_text(llama3_tokenizer, prompt)
+    ids = render_prompt_ids(llama3_tokenizer, prompt)
+    assert ids == llama3_tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert llama3_tokenizer.decode(ids) == text
