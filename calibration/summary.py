@@ -29,15 +29,31 @@ def short(strategy: str) -> str:
 
 
 def _best_grid(table: BinningTable, budgets: tuple[int, ...]) -> list[str]:
-    width = max([len(short(c.best)) for c in table.cells.values()] + [4]) + 1
+    labels = grid_labels({c.best for c in table.cells.values()})
+    width = max([len(label) for label in labels.values()] + [4]) + 1
     lines = ["    level " + "".join(f"{'N=' + str(b):<{width}}" for b in budgets)]
     for level in table.levels:
         cells = [
-            short(table.cells[(level, b)].best) if (level, b) in table.cells else "-"
+            labels[table.cells[(level, b)].best] if (level, b) in table.cells else "-"
             for b in budgets
         ]
         lines.append(f"    {level:<5} " + "".join(f"{c:<{width}}" for c in cells))
+    lines += [
+        f"    ({label} = {strategy})"
+        for strategy, label in sorted(labels.items())
+        if label != short(strategy)
+    ]
     return lines
+
+
+def grid_labels(strategies: set[str]) -> dict[str, str]:
+    """Short names for a grid: parameters dropped where no two strategies share a name,
+    so "beam_search:depth=6,step_tokens=48" fits a column as "beam"."""
+    bases = [short(s.partition(":")[0]) for s in strategies]
+    return {
+        s: short(s.partition(":")[0]) if bases.count(short(s.partition(":")[0])) == 1 else short(s)
+        for s in strategies
+    }
 
 
 def _routing_lines(table: CalibrationTable) -> list[str]:

@@ -151,3 +151,16 @@ def test_analysis_settings_may_change_without_resampling(outcome, config):
     oracle_before = outcome.analysis.table.binning("oracle")
     oracle_after = changed.analysis.table.binning("oracle")
     assert oracle_before.cells == oracle_after.cells
+
+
+def test_grid_labels_drop_parameters_only_while_names_stay_unique():
+    from calibration.summary import grid_labels
+
+    assert grid_labels({"majority", "beam_search:depth=6,step_tokens=48"}) == {
+        "majority": "maj",
+        "beam_search:depth=6,step_tokens=48": "beam",
+    }
+    assert grid_labels({"beam_search:m=2", "beam_search:m=4"}) == {
+        "beam_search:m=2": "beam:m=2",
+        "beam_search:m=4": "beam:m=4",
+    }
