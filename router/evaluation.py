@@ -36,7 +36,7 @@ import numpy as np
 
 from router.bootstrap import PairedBootstrap
 from router.execution import ResultCache
-from router.fixed_runs import FixedRun, RunScores, run_fixed_strategies
+from router.fixed_runs import FixedRun, RunScores, fixed_run_steps, run_fixed_strategies
 from router.options import CostModel, CostUnit, reuses_probe
 from router.policy import BudgetPolicy, parse_policy
 from router.problem_source import calibration_overlap
@@ -213,12 +213,24 @@ class Evaluation:
         return self._prepared
 
     def fixed(self) -> list[MethodSummary]:
-        self.progress("running every fixed strategy at every budget")
+        table = self.router.artifact.table
+        total = fixed_run_steps(table, self.budgets)
+        self.progress(f"running every fixed strategy at every budget ({total} runs)")
+        started = time.perf_counter()
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            elapsed = time.perf_counter() - started
+            self.progress(f"fixed runs: {done} of {total} done, {elapsed / 60:.1f} min")
+
         runs: list[FixedRun] = run_fixed_strategies(
-            self.router.artifact.table,
+            table,
             self.problems,
             self.router.context,
             self.budgets,
+            advance=advance,
             cache=self.cache,
         )
         summaries = []

@@ -85,6 +85,19 @@ def run_fixed_strategies(
     return runs
 
 
+def fixed_run_steps(table: CalibrationTable, budgets: Sequence[int] | None = None) -> int:
+    """How many times ``run_fixed_strategies`` calls ``advance``: one per sample pool
+    (a budget's sampling strategies share it) and one per tree search run."""
+    pool_keys = [s for s in table.strategies if reuses_probe(s)]
+    tree_keys = [s for s in table.strategies if not reuses_probe(s)]
+    steps = 0
+    for budget in table.budgets if budgets is None else sorted(budgets):
+        measured = set(table.overall.get(budget, {}))
+        steps += any(key in measured for key in pool_keys)
+        steps += sum(key in measured for key in tree_keys)
+    return steps
+
+
 def _chunked(
     problems: Sequence[Problem], context: ExecutionContext, budget: int, key: str | None
 ) -> list[SearchResult]:

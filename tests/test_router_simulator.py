@@ -9,6 +9,7 @@ easy; probe samples end up in the sampling strategies' pools and are not paid tw
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -160,11 +161,14 @@ def test_cli_evaluate_writes_a_table_and_json(artifact_dir, tmp_path, capsys):
             "50",
             "--out",
             str(out),
-            "--no-progress",
         ]
     )
     assert code == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
+    counts = re.findall(r"fixed runs: (\d+) of (\d+) done", captured.err)
+    assert counts and [int(done) for done, _ in counts] == list(range(1, len(counts) + 1))
+    assert {int(total) for _, total in counts} == {len(counts)}
     assert "Matched compute" in text and "Compute to match" in text and "Headline" in text
     report = json.loads(out.read_text())
     assert {m["name"] for m in report["router"]} == {"router auto", "router price:0.02"}
