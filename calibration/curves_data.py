@@ -86,15 +86,6 @@ def strategy_label(key: str) -> str:
     return STRATEGY_LABELS.get(name, name) + (f" {_abbreviated_params(params)}" if sep else "")
 
 
-def strategy_tag(key: str) -> str:
-    """A cell-sized name: 'beam', 'wbon', 'beam/2' (parameter values after the slash)."""
-    from calibration.summary import short
-
-    name, sep, params = key.partition(":")
-    values = ",".join(item.partition("=")[2] or item for item in params.split(",")) if sep else ""
-    return short(name) + (f"/{values}" if values else "")
-
-
 @dataclass(frozen=True)
 class CurvePoint:
     """One point: ``budget`` is the generation budget N (a mean for router policies)."""

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from calibration.curves_data import ROUTER, Curve, CurvePoint
+from calibration.strategy_names import short
 
 PATTERN = "*evaluation*.json"
 FIXED_KEY = "router:best-fixed"  # the evaluation's own fixed baselines (same problems)
@@ -96,8 +97,6 @@ def _policy_label(policy: str) -> str:
 
 def _short_method(name: str) -> str:
     """'beam_search@8' -> 'beam@8' (the names `ttc evaluate` gives fixed runs)."""
-    from calibration.summary import short
-
     strategy, sep, budget = name.partition("@")
     return short(strategy) + (sep + budget if sep else "")
 

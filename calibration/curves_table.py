@@ -26,9 +26,9 @@ from calibration.curves_data import (
     Curve,
     CurvePoint,
     CurvesReport,
-    strategy_tag,
 )
 from calibration.curves_evaluation import FIXED_KEY, MATCHED_KEY, SWEEP_KEY
+from calibration.strategy_names import strategy_tag, tag_legend
 
 WIDTH = 80
 NAME_WIDTH = 21
@@ -198,8 +198,7 @@ def _level_lines(report: CurvesReport) -> list[str]:
             )
             cells = [strategy_tag(row.best[b]) if b in row.best else "-" for b in block]
             lines.append(_row(f"  {row.level:<6}{span:<11}", cells))
-    used = sorted({key for row in report.levels for key in row.best.values()})
-    legend = [f"{strategy_tag(key)} = {key}" for key in used if strategy_tag(key) != key]
+    legend = tag_legend(key for row in report.levels for key in row.best.values())
     if legend:
         lines.append("  " + ", ".join(legend))
     return [*lines, ""]

@@ -6,15 +6,9 @@ import numpy as np
 
 from calibration.config import CalibrationConfig
 from calibration.pipeline import CalibrationOutcome
+from calibration.strategy_names import short, strategy_tag, tag_legend
 from calibration.table import BinningTable, CalibrationTable
 
-SHORT_NAMES = {
-    "majority": "maj",
-    "best_of_n": "bon",
-    "weighted_best_of_n": "wbon",
-    "beam_search": "beam",
-    "dvts": "dvts",
-}
 BINNING_LABELS = {
     "oracle": "oracle bins",
     "verifier": "verifier bins",
@@ -23,37 +17,17 @@ BINNING_LABELS = {
 }
 
 
-def short(strategy: str) -> str:
-    name, sep, params = strategy.partition(":")
-    return SHORT_NAMES.get(name, name) + (sep + params if sep else "")
-
-
 def _best_grid(table: BinningTable, budgets: tuple[int, ...]) -> list[str]:
-    labels = grid_labels({c.best for c in table.cells.values()})
-    width = max([len(label) for label in labels.values()] + [4]) + 1
+    used = {c.best for c in table.cells.values()}
+    width = max([len(strategy_tag(key)) for key in used] + [4]) + 1
     lines = ["    level " + "".join(f"{'N=' + str(b):<{width}}" for b in budgets)]
     for level in table.levels:
         cells = [
-            labels[table.cells[(level, b)].best] if (level, b) in table.cells else "-"
+            strategy_tag(table.cells[(level, b)].best) if (level, b) in table.cells else "-"
             for b in budgets
         ]
         lines.append(f"    {level:<5} " + "".join(f"{c:<{width}}" for c in cells))
-    lines += [
-        f"    ({label} = {strategy})"
-        for strategy, label in sorted(labels.items())
-        if label != short(strategy)
-    ]
-    return lines
-
-
-def grid_labels(strategies: set[str]) -> dict[str, str]:
-    """Short names for a grid: parameters dropped where no two strategies share a name,
-    so "beam_search:depth=6,step_tokens=48" fits a column as "beam"."""
-    bases = [short(s.partition(":")[0]) for s in strategies]
-    return {
-        s: short(s.partition(":")[0]) if bases.count(short(s.partition(":")[0])) == 1 else short(s)
-        for s in strategies
-    }
+    return [*lines, *(f"    ({entry})" for entry in tag_legend(used))]
 
 
 def _routing_lines(table: CalibrationTable) -> list[str]:

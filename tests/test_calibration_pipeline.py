@@ -153,14 +153,14 @@ def test_analysis_settings_may_change_without_resampling(outcome, config):
     assert oracle_before.cells == oracle_after.cells
 
 
-def test_grid_labels_drop_parameters_only_while_names_stay_unique():
-    from calibration.summary import grid_labels
+def test_grid_legend_names_every_tag_that_is_not_the_strategy_itself():
+    from calibration.strategy_names import tag_legend
 
-    assert grid_labels({"majority", "beam_search:depth=6,step_tokens=48"}) == {
-        "majority": "maj",
-        "beam_search:depth=6,step_tokens=48": "beam",
-    }
-    assert grid_labels({"beam_search:m=2", "beam_search:m=4"}) == {
-        "beam_search:m=2": "beam:m=2",
-        "beam_search:m=4": "beam:m=4",
-    }
+    assert tag_legend(["majority", "beam_search:depth=6,step_tokens=48", "majority"]) == [
+        "beam/6,48 = beam_search:depth=6,step_tokens=48",
+        "maj = majority",
+    ]
+    assert tag_legend(["beam_search:m=2", "beam_search:m=4"]) == [
+        "beam/2 = beam_search:m=2",
+        "beam/4 = beam_search:m=4",
+    ]

@@ -18,10 +18,10 @@ from calibration.curves_data import (
     CurvesReport,
     reach,
     strategy_label,
-    strategy_tag,
 )
 from calibration.curves_plots import OVERVIEW, PLOTS, plot_paths
 from calibration.curves_table import WIDTH, compact, render_text
+from calibration.strategy_names import strategy_tag
 
 
 def point(budget: float, accuracy: float, tokens: float = math.nan) -> CurvePoint:
