@@ -63,39 +63,43 @@ def run_fixed_strategies(
     start from its probe.
     """
     runs: list[FixedRun] = []
-    pool_keys = [s for s in table.strategies if reuses_probe(s)]
-    tree_keys = [s for s in table.strategies if not reuses_probe(s)]
-    overall = table.overall
-    for budget in table.budgets if budgets is None else sorted(budgets):
-        measured = set(overall.get(budget, {}))
-        if any(key in measured for key in pool_keys):
+    for budget, pool_keys, tree_keys in _fixed_plan(table, budgets):
+        if pool_keys:
             pools = _chunked(problems, context, budget, None)
             for key in pool_keys:
-                if key in measured:
-                    runs.append(_select_from_pools(key, budget, problems, pools, context))
+                runs.append(_select_from_pools(key, budget, problems, pools, context))
             advance(1)
         for key in tree_keys:
-            if key in measured:
-                results = _chunked(problems, context, budget, key)
-                if cache is not None:
-                    for problem, result in zip(problems, results, strict=True):
-                        cache[(problem.id, key, budget)] = result
-                runs.append(FixedRun(key, budget, _scores(problems, results, float(budget))))
-                advance(1)
+            results = _chunked(problems, context, budget, key)
+            if cache is not None:
+                for problem, result in zip(problems, results, strict=True):
+                    cache[(problem.id, key, budget)] = result
+            runs.append(FixedRun(key, budget, _scores(problems, results, float(budget))))
+            advance(1)
     return runs
 
 
 def fixed_run_steps(table: CalibrationTable, budgets: Sequence[int] | None = None) -> int:
     """How many times ``run_fixed_strategies`` calls ``advance``: one per sample pool
     (a budget's sampling strategies share it) and one per tree search run."""
-    pool_keys = [s for s in table.strategies if reuses_probe(s)]
-    tree_keys = [s for s in table.strategies if not reuses_probe(s)]
-    steps = 0
+    return sum(bool(pools) + len(trees) for _, pools, trees in _fixed_plan(table, budgets))
+
+
+def _fixed_plan(
+    table: CalibrationTable, budgets: Sequence[int] | None
+) -> list[tuple[int, list[str], list[str]]]:
+    """Per budget, the table's measured sampling strategies and tree strategies."""
+    plan = []
     for budget in table.budgets if budgets is None else sorted(budgets):
         measured = set(table.overall.get(budget, {}))
-        steps += any(key in measured for key in pool_keys)
-        steps += sum(key in measured for key in tree_keys)
-    return steps
+        plan.append(
+            (
+                budget,
+                [s for s in table.strategies if reuses_probe(s) and s in measured],
+                [s for s in table.strategies if not reuses_probe(s) and s in measured],
+            )
+        )
+    return plan
 
 
 def _chunked(
