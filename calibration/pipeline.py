@@ -238,7 +238,8 @@ def merge_calibration(
         verifier=recorded["verifier"],
         prompt_config=recorded["prompt_config"],
         backend_options=dict(recorded.get("backend_options", {})),
-        **_recorded_tree_engine(recorded),
+        tree_backend=recorded["tree_backend"],  # filled in for older shards on reading
+        tree_backend_options=dict(recorded["tree_backend_options"]),
         verifier_options=dict(recorded.get("verifier_options", {})),
         samples=int(recorded["samples"]),
         temperature=float(recorded["temperature"]),
@@ -265,16 +266,6 @@ def merge_calibration(
         raise ShardError(f"cannot merge {out} yet: {waiting}")
     outcome = CalibrationOutcome(config, source, 0, 0, ())
     return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
-
-
-def _recorded_tree_engine(recorded: dict[str, Any]) -> dict[str, Any]:
-    """The tree engine as config fields: None when it is the sampling backend's."""
-    backend = recorded["backend"]
-    tree_backend = recorded.get("tree_backend", backend)
-    options = dict(recorded.get("tree_backend_options", recorded.get("backend_options", {})))
-    if tree_backend == backend and options == dict(recorded.get("backend_options", {})):
-        return {}
-    return {"tree_backend": tree_backend, "tree_backend_options": options}
 
 
 def _planned_searches(
