@@ -1,0 +1,113 @@
+"""One registry idiom for every pluggable kind: strategies, backends, verifiers, policies.
+
+A plug-in registers itself next to its own definition::
+
+    POLICIES = Registry[type[BudgetPolicy]]("budget policy")
+
+    @POLICIES.register("price", summary="climb while the gain pays the price")
+    class PricePolicy(BudgetPolicy): ...
+
+so adding one touches one file. Lookups of unknown names raise ``UnknownNameError`` (a
+ValueError) that lists what is known and suggests the closest name, because a typo in a
+command line should cost one glance, not a read of the source. Entries may be
+registered lazily (``register_lazy``) as ``"module:attribute"`` so that heavy engines
+(torch, vllm) are imported only by the user who asks for them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(ValueError):
+    """A name no plug-in registered; the message lists the known ones."""
+
+
+class DuplicateNameError(ValueError):
+    """Two plug-ins claimed the same name; the second would silently shadow the first."""
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    name: str
+    summary: str
+    load: Callable[[], T]
+
+
+class Registry(Generic[T]):
+    """Names to plug-ins of one kind (``kind`` is used in messages: "unknown {kind}")."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+        self._loaded: dict[str, T] = {}
+
+    def register(self, name: str, *, summary: str = "") -> Callable[[T], T]:
+        """Decorator: register the decorated object under ``name``."""
+
+        def decorate(item: T) -> T:
+            self._add(Entry(name, summary, lambda: item))
+            self._loaded[name] = item
+            return item
+
+        return decorate
+
+    def add(self, name: str, item: T, *, summary: str = "") -> None:
+        """Register ``item`` directly (for objects that are not classes or functions)."""
+        self._add(Entry(name, summary, lambda: item))
+        self._loaded[name] = item
+
+    def register_lazy(self, name: str, target: str, *, summary: str = "") -> None:
+        """Register ``"package.module:attribute"``, imported on first ``get``."""
+        module_name, sep, attribute = target.partition(":")
+        if not sep or not attribute:
+            raise ValueError(f"lazy {self.kind} {name!r}: target {target!r} is not module:name")
+
+        def load() -> T:
+            module = importlib.import_module(module_name)
+            item: T = getattr(module, attribute)
+            return item
+
+        self._add(Entry(name, summary, load))
+
+    def _add(self, entry: Entry[T]) -> None:
+        if entry.name in self._entries:
+            raise DuplicateNameError(f"{self.kind} {entry.name!r} is registered twice")
+        self._entries[entry.name] = entry
+
+    def get(self, name: str) -> T:
+        """The plug-in registered as ``name``; unknown names raise ``UnknownNameError``."""
+        if name not in self._entries:
+            raise UnknownNameError(self.unknown_message(name))
+        if name not in self._loaded:
+            self._loaded[name] = self._entries[name].load()
+        return self._loaded[name]
+
+    def unknown_message(self, name: str) -> str:
+        known = ", ".join(self._entries) or "none"
+        close = difflib.get_close_matches(str(name), list(self._entries), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown {self.kind} {name!r}{hint} (known: {known})"
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._entries)
+
+    def summary(self, name: str) -> str:
+        if name not in self._entries:
+            raise UnknownNameError(self.unknown_message(name))
+        return self._entries[name].summary
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
