@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from calibration.predictor import DifficultyPredictor
+from calibration.sequential.model import SequentialModel
 from calibration.table import TABLE_SCHEMA_VERSION, CalibrationTable
 
 ARTIFACT_SCHEMA_VERSION = 1
@@ -43,6 +44,7 @@ TABLE = "table.json"
 PROBLEMS = "problems.parquet"
 EVALUATIONS = "evaluations.parquet"
 PREDICTOR = "predictor.joblib"
+SEQUENTIAL = "sequential_model.json"
 SHARDS = "shards"
 
 
@@ -121,6 +123,7 @@ class Artifact:
     problems: pd.DataFrame
     evaluations: pd.DataFrame
     predictor: DifficultyPredictor | None
+    sequential: SequentialModel | None = None
 
     @property
     def probe_k(self) -> int | None:
@@ -165,6 +168,7 @@ def write_artifact(
     problems: pd.DataFrame,
     evaluations: pd.DataFrame,
     predictor: DifficultyPredictor | None,
+    sequential: SequentialModel | None = None,
 ) -> Manifest:
     """Write every file, then the manifest with their hashes; returns the manifest."""
     (folder / MANIFEST).unlink(missing_ok=True)  # the folder is unfinished until the end
@@ -181,6 +185,11 @@ def write_artifact(
         predictor_metadata = predictor.metadata()
     else:
         (folder / PREDICTOR).unlink(missing_ok=True)
+    if sequential is not None:
+        _write_json(folder / SEQUENTIAL, sequential.to_json())
+        names.append(SEQUENTIAL)
+    else:
+        (folder / SEQUENTIAL).unlink(missing_ok=True)
     final = Manifest(
         schema_version=ARTIFACT_SCHEMA_VERSION,
         created=manifest.created,
@@ -221,6 +230,7 @@ def load_artifact(folder: str | Path) -> Artifact:
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{path / TABLE} is malformed: {exc!r}") from None
     predictor = _load_predictor(path, manifest)
+    sequential = _load_sequential(path, manifest)
     return Artifact(
         path=path,
         manifest=manifest,
@@ -228,7 +238,18 @@ def load_artifact(folder: str | Path) -> Artifact:
         problems=pd.read_parquet(path / PROBLEMS),
         evaluations=pd.read_parquet(path / EVALUATIONS),
         predictor=predictor,
+        sequential=sequential,
     )
+
+
+def _load_sequential(folder: Path, manifest: Manifest) -> SequentialModel | None:
+    """The router's decision model (plain JSON numbers, verified by its sha256)."""
+    if SEQUENTIAL not in manifest.files:
+        return None
+    try:
+        return SequentialModel.from_json(_read_json(folder / SEQUENTIAL))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{folder / SEQUENTIAL} is malformed: {exc!r}") from None
 
 
 def read_manifest(path: Path) -> Manifest:

@@ -19,6 +19,7 @@ from typing import Any
 
 from calibration.analysis import AnalysisResult, AnalysisSettings, analyse
 from calibration.artifact import Manifest, write_artifact
+from calibration.sequential.stage import build_sequential_model
 from calibration.config import CalibrationConfig, ShardSpec
 from calibration.engines import build_generator, build_tree_generator, build_verifier
 from calibration.progress import stage_reporter
@@ -54,6 +55,7 @@ ANALYSIS_STAGE_NUMBERS = {
     "strategy evaluation": "[3/6]",
     "difficulty predictor": "[5/6]",
     "table": "[4/6]",
+    "decision model": "[5/6]",
 }
 
 
@@ -340,6 +342,19 @@ def _write_calibration(
         return stage(f"{ANALYSIS_STAGE_NUMBERS.get(name, '')} {name}".strip(), total)
 
     analysis = analyse(samples, tree_records, problem_ids, plan, settings, labelled)
+    with labelled("decision model", 2) as advance:
+        sequential = build_sequential_model(
+            {p.id: p.text for p in source.problems},
+            samples,
+            analysis.evaluations,
+            budgets=settings.budgets,
+            tree_strategies=[s.key for s in plan.tree],
+            reduction=config.reduction,
+            delimiter=prompt_config.step_delimiter,
+            seed=config.seed,
+            progress=advance,
+        )
+    analysis = replace(analysis, sequential=sequential)
     analysis_s = time.perf_counter() - started
     sessions = read_sessions(folder)
     manifest = Manifest(
@@ -365,6 +380,7 @@ def _write_calibration(
             problems=analysis.problems,
             evaluations=analysis.evaluations,
             predictor=analysis.predictor,
+            sequential=sequential,
         )
         advance(1)
     return replace(outcome, analysis=analysis, manifest=written)
