@@ -80,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-bins, -coverage, -difficulty beside it; a folder gets overview.png, accuracy.png, ...",
     )
     parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load an old (schema 1) artifact whose predictor is a pickle, which runs its "
+        "author's code when loaded: only for artifacts you made or trust",
+    )
+    parser.add_argument(
         "--evaluation",
         metavar="FILE",
         help="`ttc evaluate` results (JSON) to show the router's policies; default: found in "
@@ -94,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from calibration.curves_table import render
 
     try:
-        artifact = load_artifact(args.artifact)
+        artifact = load_artifact(args.artifact, trust_pickle=args.trust_pickle)
     except ArtifactError as exc:
         print(f"ttc curves: {exc}", file=sys.stderr)
         return 2
@@ -126,7 +132,16 @@ def run(args: argparse.Namespace) -> int:
     if args.png:
         from calibration.curves_plots import write_plots
 
-        outcome = write_plots(report, artifact, args.png)
+        try:
+            outcome = write_plots(report, artifact, args.png)
+        except OSError as exc:  # a read-only folder, a full disk, a folder where a file goes
+            where = exc.filename or args.png
+            reason = exc.strerror or str(exc)
+            print(
+                f"ttc curves: error: --png {args.png}: cannot write {where}: {reason}",
+                file=sys.stderr,
+            )
+            return 2
         for name, path in outcome.written.items():
             print(f"wrote {name} plot: {path}", file=sys.stderr)
         for name, reason in outcome.skipped.items():
