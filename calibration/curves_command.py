@@ -102,12 +102,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         artifact = load_artifact(args.artifact, trust_pickle=args.trust_pickle)
     except ArtifactError as exc:
-        print(f"ttc curves: {exc}", file=sys.stderr)
+        print(f"ttc curves: error: {exc}", file=sys.stderr)
         return 2
     if args.bins not in artifact.table.binnings:
         known = ", ".join(sorted(artifact.table.binnings))
         print(
-            f"ttc curves: {args.artifact} has no {args.bins!r} binning (it has: {known}); "
+            f"ttc curves: error: {args.artifact} has no {args.bins!r} binning (it has: {known}); "
             "predicted bins need a difficulty predictor, trained on 10 or more problems",
             file=sys.stderr,
         )
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             artifact.path, None if args.evaluation is None else Path(args.evaluation)
         )
     except EvaluationError as exc:
-        print(f"ttc curves: {exc}", file=sys.stderr)
+        print(f"ttc curves: error: {exc}", file=sys.stderr)
         return 2
     report = build_report(
         artifact,

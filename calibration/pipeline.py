@@ -115,7 +115,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     units = tree_units(problems, plan.tree, config.seed_values, config.batch_size)
     pending_samples = sum(p.id not in sampled_ids for p in problems)
     pending_searches = sum(key not in searched for unit in units for key in unit.search_keys())
-    notes: list[str] = []
+    notes: list[str] = list(plan.notes)
     sampled_now = searched_now = 0
 
     if pending_samples or pending_searches:
@@ -264,7 +264,7 @@ def merge_calibration(
     waiting = _missing_work(config, source, plan)
     if waiting:
         raise ShardError(f"cannot merge {out} yet: {waiting}")
-    outcome = CalibrationOutcome(config, source, 0, 0, ())
+    outcome = CalibrationOutcome(config, source, 0, 0, plan.notes)
     return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
 
 
