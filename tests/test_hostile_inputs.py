@@ -379,7 +379,7 @@ CASES: list[Case] = [
                 "3,5",
                 "--out",
                 str(t / "cal"),
-            ],  # fmt: skip
+            ],
             [],
         ),
         "--tree-budgets: beam_search rounds a budget down",
@@ -511,8 +511,7 @@ def test_defect_4_stdout_into_a_pipe_is_refused_not_hung(calibration):
         [sys.executable, "-m", "router.cli", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         timeout=120,
     )
     assert process.returncode == 2
@@ -555,7 +554,7 @@ def test_a_second_run_on_the_same_file_stops_at_once_and_nothing_is_doubled(
         assert solve(calibration, out) == 2
         assert "being written by another `ttc solve` run" in capsys.readouterr().err
     finally:
-        stdout, stderr = process.communicate(timeout=300)
+        _stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 12
