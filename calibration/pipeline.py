@@ -34,6 +34,7 @@ from calibration.work_state import (
     SessionLog,
     append_session,
     artifact_lock,
+    check_problem_hashes,
     check_settings,
     latest_plan,
     make_header,
@@ -102,6 +103,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     folder = shards_folder(config.out)
     check_settings(folder, SAMPLES, settings)
     check_settings(folder, TREE, tree_settings)
+    check_problem_hashes(folder, source.problems)
 
     shard = config.shard
     problems = shard_problems(source.problems, shard.index, shard.count)
@@ -261,6 +263,7 @@ def merge_calibration(
             "same problems"
         )
     plan = _plan(config)
+    check_problem_hashes(folder, source.problems)
     waiting = _missing_work(config, source, plan)
     if waiting:
         raise ShardError(f"cannot merge {out} yet: {waiting}")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -43,7 +42,7 @@ from types import TracebackType
 from typing import Any
 
 from router.records import AnswerRecord
-from strategies.problems import Problem
+from strategies.problems import Problem, problem_sha256
 
 RUN_KEY = "run"
 PROBLEM_KEY = "problem_sha256"
@@ -68,12 +67,6 @@ _RECORD_START = re.compile(rb'^\{"id": "(?:[^"\\]|\\.)*", "status": "(?:ok|no_an
 class AnswersFileError(ValueError):
     """The output cannot be used (not an answers file, another run's, not a regular file,
     locked); nothing was changed."""
-
-
-def problem_sha256(problem: Problem) -> str:
-    """What a record's answer depends on in the problem: its text and its reference."""
-    payload = json.dumps([problem.text, problem.answer], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def normalise_run(run: Mapping[str, Any]) -> dict[str, Any]:

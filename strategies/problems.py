@@ -28,6 +28,7 @@ refused with the line named: write it as a string.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -47,6 +48,16 @@ class Problem:
     text: str
     answer: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+def problem_sha256(problem: Problem) -> str:
+    """A fingerprint of what an answer to ``problem`` depends on: its text and reference.
+
+    Stored beside every answer and sample record, because ids repeat across problem sets
+    (``sim-0000`` of two simulator seeds are different problems).
+    """
+    payload = json.dumps([problem.text, problem.answer], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 class ProblemFormatError(ValueError):

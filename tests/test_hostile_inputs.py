@@ -145,6 +145,18 @@ def _unlisted(folder: Path, manifest: dict) -> None:
     del manifest["files"][PREDICTOR]
 
 
+def _shards_of_another_problem(calibration: Path, tmp: Path) -> Path:
+    """A calibration folder one of whose sample records answers another problem's text."""
+    folder = tmp / "cal"
+    shutil.copytree(calibration, folder)
+    shard = folder / "shards" / "samples-000-of-001.jsonl"
+    header, first, *rest = shard.read_text().splitlines()
+    record = json.loads(first)
+    record["problem_sha256"] = "0" * 64
+    shard.write_text("\n".join([header, json.dumps(record), *rest]) + "\n")
+    return folder
+
+
 def _fifo(tmp: Path) -> Path:
     path = tmp / "pipe"
     os.mkfifo(path)
@@ -383,6 +395,14 @@ CASES: list[Case] = [
             [],
         ),
         "--tree-budgets: beam_search rounds a budget down",
+    ),
+    Case(
+        "calibrate --merge: a shard record of another problem text",
+        lambda t, c, a: (
+            ["calibrate", "--merge", "--out", str(_shards_of_another_problem(c, t))],
+            [t / "cal" / "shards" / "samples-000-of-001.jsonl"],
+        ),
+        "samples-000-of-001.jsonl:2: problem 'sim-0000' was sampled with another text",
     ),
     Case(
         "curves: --png where nothing can be written",
