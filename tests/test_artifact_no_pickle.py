@@ -14,6 +14,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from sim_calibration import calibrate_simulator
 
 from calibration import plain_models
 from calibration.artifact import (
@@ -25,9 +26,7 @@ from calibration.artifact import (
     load_artifact,
     sha256_file,
 )
-from calibration.config import CalibrationConfig
 from calibration.features import FEATURE_NAMES
-from calibration.pipeline import run_calibration
 from calibration.predictor import new_classifier, new_regressor
 from router.cli import main
 
@@ -38,27 +37,7 @@ SHIPPED = ROOT / "artifacts" / "smollm2-arithmetic"
 @pytest.fixture(scope="module")
 def artifact_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("plain") / "sim"
-    run_calibration(
-        CalibrationConfig(
-            problems="simulator:24",
-            backend="simulator",
-            verifier="simulator",
-            prompt_config="llama-math",
-            samples=4,
-            budgets=(1, 2, 4),
-            strategies=("majority", "weighted_best_of_n"),
-            seeds=1,
-            draws=4,
-            probe_k=2,
-            probe_draws=2,
-            bootstrap=10,
-            cv_repeats=1,
-            batch_size=24,
-            out=out,
-            progress=False,
-        )
-    )
-    return out
+    return calibrate_simulator(out, problems="simulator:24", samples=4, strategies=("majority",))
 
 
 def _fitted_sklearn_models(seed: int = 0) -> dict:

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sim_calibration import calibrate_simulator
 from slow_ttc import SLOW_TTC
 
 from calibration.artifact import MANIFEST, PREDICTOR, sha256_file
-from calibration.config import CalibrationConfig
-from calibration.pipeline import run_calibration
 from router.cli import main
 from router.output import AnswersWriter
 from router.records import AnswerRecord, Compute
@@ -40,28 +39,7 @@ PROBLEMS = "simulator:12:1"
 
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("hostile") / "sim"
-    run_calibration(
-        CalibrationConfig(
-            problems="simulator:30",
-            backend="simulator",
-            verifier="simulator",
-            prompt_config="llama-math",
-            samples=8,
-            budgets=(1, 2, 4),
-            strategies=("majority", "weighted_best_of_n", "beam_search"),
-            seeds=1,
-            draws=4,
-            probe_k=2,
-            probe_draws=2,
-            bootstrap=10,
-            cv_repeats=1,
-            batch_size=30,
-            out=out,
-            progress=False,
-        )
-    )
-    return out
+    return calibrate_simulator(tmp_path_factory.mktemp("hostile") / "sim")
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +145,23 @@ def _unlocked_copy(answered: Path, tmp: Path) -> Path:
     return _copy(answered, tmp)
 
 
+def _bad_problems(name: str, text: str, says: str) -> Case:
+    """A case whose problems file holds ``text``; the file must stay as it was."""
+
+    def make(tmp: Path, calibration: Path, answered: Path) -> tuple[list[str], list[Path]]:
+        problems = _problems(tmp, text)
+        return _solve_argv(calibration, tmp / "o.jsonl", problems=str(problems)), [problems]
+
+    return Case(name, make, says)
+
+
+def _bad_flags(name: str, flags: list[str], says: str) -> Case:
+    def make(tmp: Path, calibration: Path, answered: Path) -> tuple[list[str], list[Path]]:
+        return _solve_argv(calibration, tmp / "o.jsonl", *flags), []
+
+    return Case(name, make, says)
+
+
 CASES: list[Case] = [
     # --- stale answers (defect 1): another problem set, seed, calibration or budget
     Case(
@@ -267,49 +262,23 @@ CASES: list[Case] = [
         lambda t, c, a: (_solve_argv(c, t / "o.jsonl", problems="simulator:x"), []),
         "expected simulator:COUNT or simulator:COUNT:SEED",
     ),
-    Case(
-        "problems: an empty file",
-        lambda t, c, a: (_solve_argv(c, t / "o.jsonl", problems=str(_problems(t, ""))), []),
-        "problems.jsonl holds no problems",
+    _bad_problems("problems: an empty file", "", "problems.jsonl holds no problems"),
+    _bad_problems(
+        "problems: a cut line", '{"id": "a", "problem": \n', "problems.jsonl, line 1: invalid JSON"
     ),
-    Case(
-        "problems: a cut line",
-        lambda t, c, a: (
-            _solve_argv(c, t / "o.jsonl", problems=str(_problems(t, '{"id": "a", "problem": \n'))),
-            [t / "problems.jsonl"],
-        ),
-        "problems.jsonl, line 1: invalid JSON",
-    ),
-    Case(
+    _bad_problems(
         "problems: an answer of NaN",
-        lambda t, c, a: (
-            _solve_argv(
-                c, t / "o.jsonl", problems=str(_problems(t, '\n{"problem": "?", "answer": NaN}'))
-            ),
-            [],
-        ),
+        '\n{"problem": "?", "answer": NaN}',
         "problems.jsonl, line 2: field 'answer': 'nan' is not a finite number",
     ),
-    Case(
+    _bad_problems(
         "problems: an answer of 1e999999",
-        lambda t, c, a: (
-            _solve_argv(
-                c, t / "o.jsonl", problems=str(_problems(t, '{"problem": "?", "answer": 1e999999}'))
-            ),
-            [],
-        ),
+        '{"problem": "?", "answer": 1e999999}',
         "give the reference answer as a string",
     ),
-    Case(
+    _bad_problems(
         "problems: a 5000-digit integer",
-        lambda t, c, a: (
-            _solve_argv(
-                c,
-                t / "o.jsonl",
-                problems=str(_problems(t, '{"problem": "?", "answer": ' + "7" * 5000 + "}")),
-            ),
-            [],
-        ),
+        '{"problem": "?", "answer": ' + "7" * 5000 + "}",
         "line 1: invalid JSON (an integer of 5000 digits",
     ),
     Case(
@@ -323,26 +292,14 @@ CASES: list[Case] = [
         "is neither an existing file nor a known dataset name",
     ),
     # --- flags
-    Case(
-        "--budget nonsense",
-        lambda t, c, a: (_solve_argv(c, t / "o.jsonl", "--budget", "lots"), []),
-        "--budget 'lots': expected auto",
-    ),
-    Case(
-        "--budget at an unmeasured N",
-        lambda t, c, a: (_solve_argv(c, t / "o.jsonl", "--budget", "6"), []),
-        "measured budgets",
-    ),
-    Case(
+    _bad_flags("--budget nonsense", ["--budget", "lots"], "--budget 'lots': expected auto"),
+    _bad_flags("--budget at an unmeasured N", ["--budget", "6"], "measured budgets"),
+    _bad_flags(
         "--backend-option without =",
-        lambda t, c, a: (_solve_argv(c, t / "o.jsonl", "--backend-option", "x"), []),
+        ["--backend-option", "x"],
         "--backend-option 'x': expected KEY=VALUE",
     ),
-    Case(
-        "--batch-size 0",
-        lambda t, c, a: (_solve_argv(c, t / "o.jsonl", "--batch-size", "0"), []),
-        "--batch-size must be >= 1",
-    ),
+    _bad_flags("--batch-size 0", ["--batch-size", "0"], "--batch-size must be >= 1"),
     # --- calibrations (defect 3 and friends)
     Case(
         "--calibration: a missing folder",
