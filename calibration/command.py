@@ -298,7 +298,17 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     from calibration.shard_store import ShardError
     from strategies.problems import ProblemFormatError, ProblemSourceError
 
-    return (ValueError, ShardError, ArtifactError, ProblemFormatError, ProblemSourceError, KeyError)
+    # ImportError: an engine whose package is not installed (--backend vllm without vllm);
+    # its message says what to install, and a traceback would only bury it.
+    return (
+        ValueError,
+        ShardError,
+        ArtifactError,
+        ProblemFormatError,
+        ProblemSourceError,
+        KeyError,
+        ImportError,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from calibration.work_state import (
     SessionLog,
     append_session,
     artifact_lock,
+    check_problem_hashes,
     check_settings,
     latest_plan,
     make_header,
@@ -104,6 +105,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     folder = shards_folder(config.out)
     check_settings(folder, SAMPLES, settings)
     check_settings(folder, TREE, tree_settings)
+    check_problem_hashes(folder, source.problems)
 
     shard = config.shard
     problems = shard_problems(source.problems, shard.index, shard.count)
@@ -117,7 +119,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     units = tree_units(problems, plan.tree, config.seed_values, config.batch_size)
     pending_samples = sum(p.id not in sampled_ids for p in problems)
     pending_searches = sum(key not in searched for unit in units for key in unit.search_keys())
-    notes: list[str] = []
+    notes: list[str] = list(plan.notes)
     sampled_now = searched_now = 0
 
     if pending_samples or pending_searches:
@@ -263,10 +265,11 @@ def merge_calibration(
             "same problems"
         )
     plan = _plan(config)
+    check_problem_hashes(folder, source.problems)
     waiting = _missing_work(config, source, plan)
     if waiting:
         raise ShardError(f"cannot merge {out} yet: {waiting}")
-    outcome = CalibrationOutcome(config, source, 0, 0, ())
+    outcome = CalibrationOutcome(config, source, 0, 0, plan.notes)
     return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
 
 

@@ -21,9 +21,12 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from calibration.artifact import MANIFEST, sha256_file
 from router.command_common import (
     CommandError,
+    Loaded,
     add_common_arguments,
     build_router,
     load_setup,
@@ -57,7 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        help="answers JSONL (default runs/solve/<calibration>/<problems>.<budget>.jsonl)",
+        help="answers JSONL (default runs/solve/<calibration>/<problems>.<budget>.jsonl); "
+        "a rerun resumes it, if made with the same settings and problems",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard the answers --out holds from an earlier run (of any settings) and start "
+        "afresh; without it, a file made with other settings or problems is refused",
     )
     add_common_arguments(parser)
 
@@ -90,6 +100,26 @@ def record_calls(router: Router, path: Path) -> CallLog:
     return log
 
 
+def run_fingerprint(
+    loaded: Loaded, policy: BudgetPolicy, args: argparse.Namespace
+) -> dict[str, Any]:
+    """What an answer depends on besides its problem; stored on every answers line, so a
+    rerun with other settings cannot pass an earlier run's answers off as its own."""
+    settings = loaded.settings
+    return {
+        "calibration_sha256": sha256_file(loaded.artifact.path / MANIFEST),
+        "model": settings.model,
+        "backend": settings.backend,
+        "verifier": settings.verifier,
+        "prompt_config": settings.prompt_config,
+        "backend_options": settings.backend_options,
+        "verifier_options": settings.verifier_options,
+        "seed": args.seed,
+        "policy": str(policy),
+        "cost_unit": args.cost_unit,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
@@ -99,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
         shout(loaded.mismatches, "solve")
         problems = load_problem_set(args.problems)
         out = args.out or default_out(problems, loaded.artifact.path, policy, args.cost_unit)
-        writer = AnswersWriter(out)
+        writer = AnswersWriter(
+            out, run_fingerprint(loaded, policy, args), problems.problems, overwrite=args.overwrite
+        )
     except (
         CommandError,
         PolicyError,
@@ -109,17 +141,11 @@ def run(args: argparse.Namespace) -> int:
     ) as exc:
         print(f"ttc solve: error: {exc}", file=sys.stderr)
         return 2
+    for note in writer.notes:
+        print(f"ttc solve: note: {note}", file=sys.stderr)
     existing = writer.existing.finished
     wanted = {p.id for p in problems.problems}
     earlier = [existing[p.id] for p in problems.problems if p.id in existing]
-    other_policies = sorted({r.policy for r in earlier if r.policy != str(policy)})
-    if other_policies:
-        print(
-            f"ttc solve: note: {out} already holds answers made under --budget "
-            f"{', '.join(other_policies)}; they are kept and not redone (use another --out "
-            "for a fresh run)",
-            file=sys.stderr,
-        )
     pending = [p for p in problems.problems if p.id not in existing]
     budget_left = None
     if isinstance(policy, TotalPolicy):
@@ -130,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
             router = build_router(loaded, problems, args)
             router.check(policy, len(pending), budget_left)
         except (CommandError, ValueError, ImportError, FileNotFoundError) as exc:
+            writer.close()
             print(f"ttc solve: error: {exc}", file=sys.stderr)
             return 2
         calls = record_calls(router, calls_log_path(out))
@@ -148,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         calls.close()
         if all(r.finished for r in records):
             calls.path.unlink(missing_ok=True)  # type: ignore[union-attr]
+    writer.close()
     ordered = {r.id: r for r in records if r.id in wanted}
     summary = summarize(
         list(ordered.values()), resumed=len(earlier), wall_time_s=time.perf_counter() - started
