@@ -44,13 +44,15 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
     ],
 )
 def test_extract_answer_cases(text: str, expected: str | None) -> None:
-    assert extract_answer(text) == expected
+    """Boxes and stated answers; the last-expression tier (mode "full") is tested apart."""
+    assert extract_answer(text, "stated") == expected
 
 
 def test_box_beats_final_answer_phrase_and_gsm8k_marker() -> None:
     text = "#### 3\nThe final answer is 4. Indeed $\\boxed{5}$"
     assert extract_answer(text) == "5"
     assert extract_answer("#### 3\nThe final answer is 4.") == "4"
+    assert extract_answer("The final answer is 4.\n#### 3") == "3"  # the one stated last
 
 
 def test_every_gsm8k_reference_gives_the_number_after_the_marker() -> None:
