@@ -60,7 +60,7 @@ def check_extraction_mode(mode: str) -> None:
 def extract_answer(text: str, mode: str = "full") -> str | None:
     """The final answer of a solution, by the tiers ``mode`` allows (see the module doc)."""
     check_extraction_mode(mode)
-    tail = text[-limits.MAX_EXTRACT_CHARS :]
+    tail = text.rstrip()[-limits.MAX_EXTRACT_CHARS :]
     boxed = last_box_content(tail)
     if boxed is not None or mode == "boxed":
         return boxed
