@@ -100,7 +100,9 @@ def regrade_samples(pool: ProblemSamples, extraction: str) -> ProblemSamples:
     return replace(pool, samples=tuple(samples))
 
 
-def regrade_shards(out: Path, progress: Callable[[str], object] = lambda line: None) -> RegradeReport:
+def regrade_shards(
+    out: Path, progress: Callable[[str], object] = lambda line: None
+) -> RegradeReport:
     """Rewrite every sample and tree shard in ``out``/shards with today's grading."""
     folder = shards_folder(out)
     sample_paths = list(iter_shard_paths(folder, SAMPLES))

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies.answers import numbers, pool
-from strategies.answers import canonical_key, is_equivalent, majority_vote
+from strategies.answers import canonical_key, is_equivalent, majority_vote, numbers, pool
 
 PROPERTY_SETTINGS = settings(
     max_examples=30,

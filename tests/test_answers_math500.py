@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from strategies.answers import limits, normalise, pool
-from strategies.answers import canonical_key, extract_answer, is_equivalent
+from strategies.answers import canonical_key, extract_answer, is_equivalent, limits, normalise, pool
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -13,9 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from strategies.answers import limits
+from strategies.answers import canonical_key, is_equivalent, limits
 from strategies.answers.pool import worker_pool
-from strategies.answers import canonical_key, is_equivalent
 
 GUARD_S = 10.0
 

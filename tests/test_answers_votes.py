@@ -6,8 +6,14 @@ import math
 
 import pytest
 
-from strategies.answers import keys
-from strategies.answers import canonical_key, clear_caches, grade, majority_vote, weighted_vote
+from strategies.answers import (
+    canonical_key,
+    clear_caches,
+    grade,
+    keys,
+    majority_vote,
+    weighted_vote,
+)
 
 
 def test_majority_groups_notations_and_returns_the_first_seen_string() -> None:
