@@ -107,6 +107,7 @@ UNEQUAL = {
     "mixed numbers": [("2 3/4", "1.5"), ("3\\frac{1}{2}", "1.5"), ("2 5/4", "3.25")],
     "scientific notation": [
         ("1e20", "22.718282"),  # not Euler's number times 20
+        ("1e+20", "22.718282"),  # as JSON writes 1e20
         ("1e20", "2e20"),
         ("2.5e-7", "2.5"),
         ("1.5 \\times 10^{3}", "150"),
