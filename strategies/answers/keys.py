@@ -11,13 +11,12 @@ fingerprinted by evaluating them at fixed points), so votes are dictionary looku
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from strategies.answers import limits
+from strategies.answers.evaluate import numeric_key
 from strategies.answers.normalise import clean_answer
 from strategies.answers.numbers import simple_key, simple_verdict
-from strategies.answers.pool import clear_worker_caches, worker_pool, worker_pool_size
+from strategies.answers.pool import clear_worker_caches, worker_pool
 
 
 def within_guards(answer: str) -> bool:
@@ -74,7 +73,7 @@ def canonical_key(answer: str) -> str:
     (math-verify equates it with both); distinct exact numbers equal to 6 decimals share a key.
     """
     cleaned = clean_answer(answer)
-    simple = simple_key(cleaned)
+    simple = simple_key(cleaned) or numeric_key(cleaned)
     if simple is not None:
         return simple
     fallback = "s:" + cleaned
@@ -82,22 +81,6 @@ def canonical_key(answer: str) -> str:
         return fallback
     key = worker_pool().call({"op": "key", "answer": cleaned}, limits.MATH_VERIFY_TIMEOUT_S)
     return key if isinstance(key, str) else fallback
-
-
-def canonical_keys(answers: Sequence[str]) -> list[str]:
-    """``canonical_key`` of each answer; the ones math-verify must parse are spread over
-    the worker pool at once instead of waiting for each other."""
-    distinct = list(dict.fromkeys(answers))
-    needs_worker = [a for a in distinct if _needs_worker(a)]
-    if len(needs_worker) > 1:
-        with ThreadPoolExecutor(max_workers=worker_pool_size()) as threads:
-            list(threads.map(canonical_key, needs_worker))  # fills the cache
-    return [canonical_key(answer) for answer in answers]
-
-
-def _needs_worker(answer: str) -> bool:
-    cleaned = clean_answer(answer)
-    return bool(cleaned) and simple_key(cleaned) is None and within_guards(cleaned)
 
 
 def clear_caches() -> None:

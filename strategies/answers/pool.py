@@ -190,17 +190,12 @@ _pool: _WorkerPool | None = None
 _pool_lock = threading.Lock()
 
 
-def worker_pool_size() -> int:
-    """Workers per process: 2 to 4, by the machine's cores."""
-    return max(2, min(4, os.cpu_count() or 2))
-
-
 def worker_pool() -> _WorkerPool:
     """The process's pool, created on first use (and afresh in a forked child)."""
     global _pool
     with _pool_lock:
         if _pool is None or _pool.owner_pid != os.getpid():
-            _pool = _WorkerPool(size=worker_pool_size())
+            _pool = _WorkerPool(size=max(2, min(4, os.cpu_count() or 2)))
             atexit.register(_pool.shutdown)
         return _pool
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from strategies.answers.keys import canonical_keys
+from strategies.answers.keys import canonical_key
 
 NO_ANSWER = -1
 
@@ -26,14 +26,12 @@ def encode_answers(answers: Sequence[str | None]) -> tuple[np.ndarray, tuple[str
     code_of_string: dict[str, int] = {}
     representatives: list[str] = []
     codes = np.full(len(answers), NO_ANSWER, dtype=np.int64)
-    distinct = list(dict.fromkeys(answer for answer in answers if answer is not None))
-    key_of = dict(zip(distinct, canonical_keys(distinct), strict=True))
     for index, answer in enumerate(answers):
         if answer is None:
             continue
         code = code_of_string.get(answer)
         if code is None:
-            code = code_of_key.setdefault(key_of[answer], len(representatives))
+            code = code_of_key.setdefault(canonical_key(answer), len(representatives))
             if code == len(representatives):
                 representatives.append(answer)
             code_of_string[answer] = code
