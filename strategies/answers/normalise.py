@@ -50,7 +50,10 @@ _TRAILING_TEXT = re.compile(
     r"\\(?:text|textbf|textit|textnormal|textrm|mathrm|mbox)\s*\{[^{}]*\}"
     r"(?:\s*\^\s*\{?[23]\}?)?\s*$"
 )
-_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])")
+_DEGREES = re.compile(
+    r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![A-Za-z])|\\degree(?![A-Za-z]))"
+    r"(?:\s*[CF](?![A-Za-z]))?"
+)
 _PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:percent|per\s+cent|pct)\b\.?", re.IGNORECASE)
 _PERCENT_SIGN = re.compile(r"\\?%")
 _CURRENCY = re.compile(r"\\\$|[€£¥]|\\euro(?![A-Za-z])|\\pounds(?![A-Za-z])|\b(?:USD|EUR)\b")
