@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -23,22 +24,13 @@ from calibration.work_state import (
 from router.cli import main
 from strategies.cost import CostLedger
 
+ANALYSIS = shlex.split("--draws 8 --probe-k 2 --probe-draws 2 --bootstrap 20 --cv-repeats 1")
 SMALL = [
-    "calibrate",
-    "--problems", "simulator:8",
-    "--samples", "4",
-    "--budgets", "1,2",
-    "--strategies", "majority,weighted_best_of_n,beam_search:m=2",
-    "--seeds", "1",
-    "--draws", "8",
-    "--probe-k", "2",
-    "--probe-draws", "2",
-    "--bootstrap", "20",
-    "--cv-repeats", "1",
-    "--batch-size", "4",
+    *shlex.split("calibrate --problems simulator:8 --samples 4 --budgets 1,2 --seeds 1"),
+    *("--strategies", "majority,weighted_best_of_n,beam_search:m=2", "--batch-size", "4"),
+    *ANALYSIS,
     "--no-progress",
-]  # fmt: skip
-ANALYSIS = SMALL[SMALL.index("--draws") : SMALL.index("--batch-size")]
+]
 
 
 def _sample(text: str, answer: str | None, correct: bool) -> SampleRecord:
