@@ -29,6 +29,8 @@ def _worker_key(cleaned: str) -> object:
         ("\\sqrt[3]{27}", "n:3"),
         ("\\frac12", "n:0.5"),
         ("{\\frac{3}{4}}^{-1}", "n:1.333333"),
+        ("{\\pi^{30}}-{\\pi^{30}}+1", "n:1"),  # no digits lost to the cancellation
+        ("2^{256}", "n:" + str(2**256)),  # exact integers keep every digit
     ],
 )
 def test_numeric_expressions_are_valued_locally(text: str, key: str) -> None:
@@ -37,7 +39,18 @@ def test_numeric_expressions_are_valued_locally(text: str, key: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["x+1", "1.5\\sqrt2", "2\\frac{1}{3}", "2{3}", "(9)(2)", "(1,2)", "2^{100000}", "\\sqrt{-4}"],
+    [
+        "x+1",
+        "1.5\\sqrt2",
+        "2\\frac{1}{3}",
+        "2{3}",
+        "(9)(2)",
+        "(1,2)",
+        "2^{100000}",
+        "\\sqrt{-4}",
+        "\\pi^{200}",  # a large irrational: its key needs every integer digit
+        "{{{\\pi^{256}}^{256}}^{256}}",
+    ],
 )
 def test_what_math_verify_reads_its_own_way_is_left_to_it(text: str) -> None:
     assert numeric_key(text) is None

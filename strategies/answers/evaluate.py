@@ -28,6 +28,10 @@ PRECISION_DIGITS = 40
 # Largest integer exponent and operand size (bits) evaluated exactly here.
 MAX_EXPONENT = 256
 MAX_BITS = 4_096
+# Irrational values (and every one met on the way) stay below 2**64, about 1.8e19, so
+# 40 significant digits leave 20 decimals: the 6 of the key hold even after a
+# cancellation, and large irrationals (whose keys carry every integer digit) go to the worker.
+MAX_IRRATIONAL_BITS = 64
 
 _TOKEN = re.compile(
     r"\\(?:frac|dfrac|tfrac|sqrt|pi|cdot|times|div)(?![A-Za-z])|\d+|[-+*/^{}()\[\]]"
@@ -75,6 +79,7 @@ def _tokens(text: str) -> list[str] | None:
 def _key(value: Value, context: Any) -> str:
     if isinstance(value, Fraction):
         return fraction_key(value)
+    _check_size(value, context)
     text = context.nstr(value, PRECISION_DIGITS, min_fixed=-1)
     return "n:" + format_decimal(Decimal(text))
 
@@ -185,7 +190,10 @@ class _Parser:
         """Both exact, or both mpmath numbers (mpmath does not mix with Fraction)."""
         if isinstance(first, Fraction) and isinstance(second, Fraction):
             return first, second
-        return _to_mp(first, self.context), _to_mp(second, self.context)
+        return (
+            _check_size(_to_mp(first, self.context), self.context),
+            _check_size(_to_mp(second, self.context), self.context),
+        )
 
     def group(self) -> Value:
         self.take("{")
@@ -206,6 +214,12 @@ class _Parser:
         return Fraction(int(token[0]))
 
 
+def _check_size(value: Value, context: Any) -> Value:
+    if not isinstance(value, Fraction) and value and context.mag(value) > MAX_IRRATIONAL_BITS:
+        raise _Unsupported
+    return value
+
+
 def _to_mp(value: Value, context: Any) -> Value:
     if isinstance(value, Fraction):
         return context.mpf(value.numerator) / value.denominator
@@ -222,7 +236,7 @@ def _power(base: Value, exponent: Value, context: Any) -> Value:
             size = max(base.numerator.bit_length(), base.denominator.bit_length())
             if size * abs(exponent.numerator) > MAX_BITS:
                 raise _Unsupported
-        return base ** int(exponent)
+        return _check_size(base ** int(exponent), context)
     if isinstance(exponent, Fraction):
         if base < 0:
             raise _Unsupported  # a complex or sign-ambiguous root
