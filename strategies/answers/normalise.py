@@ -58,7 +58,7 @@ _PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:percent|per\s+cent|pct)\b\.?", re.I
 _PERCENT_SIGN = re.compile(r"\\?%")
 _CURRENCY = re.compile(r"\\\$|[€£¥]|\\euro(?![A-Za-z])|\\pounds(?![A-Za-z])|\b(?:USD|EUR)\b")
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
-_TRAILING_WORD = re.compile(r"\s+([A-Za-z]+(?:/[A-Za-z]+)?)(?:\s*\^\s*\{?[23]\}?)?\s*\.?\s*$")
+_UNIT_TOKEN = re.compile(r"([A-Za-z]+(?:/[A-Za-z]+)?)(?:\^\{?[23]\}?)?\.?")
 _LETTER_OUTSIDE_COMMANDS = re.compile(r"(?<![\\A-Za-z])[A-Za-z]")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
 _COMMAND_BEFORE_LETTER = re.compile(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])")
@@ -141,7 +141,7 @@ def clean_answer(answer: str) -> str:
     text = _UNESCAPED_DOLLAR.sub("", text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     text = _SPACING_COMMANDS.sub(lambda match: match.group(1) or " ", text)
-    text = _strip_unit_words(text, _TRAILING_TEXT)
+    text = _strip_trailing_text(text)
     text = _TEXT_COMMANDS.sub(lambda match: " " + match.group(1) + " ", text)
     text = _DEGREES.sub("", text)
     text = _PERCENT_WORD.sub("\\%", text)
@@ -175,16 +175,31 @@ def _strip_stray_characters(text: str) -> str:
     return text
 
 
-def _strip_unit_words(text: str, pattern: re.Pattern[str] = _TRAILING_WORD) -> str:
-    """ "10 square units" -> "10": trailing words (or ``\\text{}`` blocks) go when what
-    they follow has no letters of its own (outside LaTeX commands), so "x weeks" and
-    "3 xy" keep theirs."""
-    stripped = text
+def _strip_unit_words(text: str) -> str:
+    """ "10 square units" -> "10": trailing words go when what they follow has no letters
+    of its own (outside LaTeX commands), so "x weeks" and "3 xy" keep theirs. One word at
+    a time from the right, without a pattern over the whole text."""
+    stripped = text.rstrip()
     while True:
-        match = pattern.search(stripped)
-        if match is None or (match.groups() and not _is_unit_word(match.group(1))):
+        parts = stripped.rsplit(None, 1)
+        if len(parts) != 2:
             break
+        word = _UNIT_TOKEN.fullmatch(parts[1])
+        if word is None or not _is_unit_word(word.group(1)):
+            break
+        stripped = parts[0]
+    return _keep_if_numeric(text, stripped)
+
+
+def _strip_trailing_text(text: str) -> str:
+    """ "13\\textbf{R}", "5\\text{ cm}^2" -> the number (same condition as words)."""
+    stripped = text
+    while (match := _TRAILING_TEXT.search(stripped)) is not None:
         stripped = stripped[: match.start()]
+    return _keep_if_numeric(text, stripped)
+
+
+def _keep_if_numeric(text: str, stripped: str) -> str:
     if stripped == text:
         return text
     if _LETTER_OUTSIDE_COMMANDS.search(stripped) or not any(c.isdigit() for c in stripped):
