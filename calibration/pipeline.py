@@ -19,12 +19,12 @@ from typing import Any
 
 from calibration.analysis import AnalysisResult, AnalysisSettings, analyse
 from calibration.artifact import Manifest, write_artifact
-from calibration.sequential.stage import build_sequential_model
 from calibration.config import CalibrationConfig, ShardSpec
 from calibration.engines import build_generator, build_tree_generator, build_verifier
 from calibration.progress import stage_reporter
 from calibration.records import TreeRecord
 from calibration.sampling_stage import SamplingJob, run_sampling
+from calibration.sequential.stage import build_sequential_model
 from calibration.shard_store import ShardError, ShardWriter, read_shard
 from calibration.sources import ProblemSource, load_source, shard_problems
 from calibration.strategy_plan import StrategyPlan, plan_strategies, sampling_spec

@@ -6,6 +6,7 @@ import numpy as np
 
 from calibration.config import CalibrationConfig
 from calibration.pipeline import CalibrationOutcome
+from calibration.sequential.model import SequentialModel
 from calibration.strategy_names import short, strategy_tag, tag_legend
 from calibration.table import BinningTable, CalibrationTable
 
@@ -102,7 +103,38 @@ def format_summary(outcome: CalibrationOutcome) -> str:
         )
     else:
         lines.append("  predictor: not trained (too few problems)")
+    sequential = outcome.analysis.sequential if outcome.analysis is not None else None
+    lines += sequential_lines(sequential)
     return "\n".join(lines)
+
+
+def sequential_lines(model: SequentialModel | None) -> list[str]:
+    """What the router's decision model expects, and what each difficulty signal is worth."""
+    if model is None:
+        return ["  decision model: not fitted (too few problems or samples)"]
+    lines = [
+        f"  decision model: rungs {', '.join(map(str, model.rungs))} samples; held-out "
+        f"(two-fold) routing at price -> accuracy / generations per problem:"
+    ]
+    shown = [p for p in model.price_curve if p.price in (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)]
+    lines.append(
+        "    " + "  ".join(f"{p.price:g} -> {p.accuracy:.3f}/{p.mean_cost:.2f}" for p in shown)
+    )
+    lines.append(f"    auto price {model.auto_price():g}")
+    if model.signals:
+        parts = []
+        for name, entry in model.signals.items():
+            easy, hopeless = entry.get("auroc_easy"), entry.get("auroc_hopeless")
+            parts.append(
+                f"{name} (cost {entry.get('cost_generations')}): easy {_auroc(easy)}, "
+                f"hopeless {_auroc(hopeless)}"
+            )
+        lines.append("  difficulty signals, AUROC (5-fold CV by problem): " + "; ".join(parts))
+    return lines
+
+
+def _auroc(value: object) -> str:
+    return "-" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
 
 
 def _tree_engine_note(config: CalibrationConfig) -> str:

@@ -43,8 +43,8 @@ from router.fixed_runs import FixedRun, RunScores, fixed_run_steps, run_fixed_st
 from router.oracle import OracleLimit, oracle_limits
 from router.policies import BudgetPolicy, TotalPolicy, parse_policy
 from router.problem_source import calibration_overlap
-from router.records import AnswerRecord
 from router.recording import CallLog, RecordingGenerator, RecordingVerifier
+from router.records import AnswerRecord
 from router.solver import Router
 from strategies.problems import Problem
 

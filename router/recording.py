@@ -123,13 +123,18 @@ class RecordingGenerator:
             self.calls += 1
             fresh = self.inner.generate([prompts[i] for i in missing], params)
             self.log.put_many(
-                [(keys[i], [_completion_json(c) for c in out]) for i, out in zip(missing, fresh, strict=True)]
+                [
+                    (keys[i], [_completion_json(c) for c in out])
+                    for i, out in zip(missing, fresh, strict=True)
+                ]
             )
             for i, out in zip(missing, fresh, strict=True):
                 found[i] = [_completion_json(c) for c in out]
         return [[_completion(c) for c in value] for value in found]
 
-    def _whole_call(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
+    def _whole_call(
+        self, prompts: Sequence[Prompt], params: SamplingParams
+    ) -> list[list[Completion]]:
         key = _digest({"call": [prompt_key(p, params) for p in prompts]})
         value = self.log.get(key)
         if value is None:

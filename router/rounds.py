@@ -23,9 +23,8 @@ import numpy as np
 
 from calibration.sequential.model import Decision, SequentialModel
 from calibration.sequential.states import prompt_features, state_features
-from router.execution import ExecutionContext, describe_error
+from router.execution import ExecutionContext, describe_error, runnable_strategy
 from router.policies.base import BudgetPolicy, LiveProblem, RoundView
-from router.execution import runnable_strategy
 from strategies.cost import CostLedger
 from strategies.problems import Problem
 from strategies.search.result import Candidate, SearchResult
@@ -93,7 +92,9 @@ class RoundRunner:
             decisions = policy.decide(view)
             self.decision_s += time.perf_counter() - started
             if len(decisions) != len(live):
-                raise RuntimeError(f"policy {policy} decided {len(decisions)} of {len(live)} problems")
+                raise RuntimeError(
+                    f"policy {policy} decided {len(decisions)} of {len(live)} problems"
+                )
             still: list[ProblemRun] = []
             samplers: dict[int, list[ProblemRun]] = defaultdict(list)
             searches: dict[tuple[str, int], list[ProblemRun]] = defaultdict(list)
@@ -126,7 +127,9 @@ class RoundRunner:
     # ------------------------------------------------------------ state
 
     def _live(self, run: ProblemRun) -> LiveProblem:
-        features = state_features(run.problem.text, run.candidates, self.model.reduction, run.prompt)
+        features = state_features(
+            run.problem.text, run.candidates, self.model.reduction, run.prompt
+        )
         return LiveProblem(
             problem_id=run.problem.id,
             features=features,
@@ -142,10 +145,14 @@ class RoundRunner:
             return RunOutcome(run, None, None, None, None, "the budget ran out before any sample")
         choice = select(policy.answer_method, run.candidates, self.model.reduction)
         chosen = run.candidates[choice.index] if choice.index >= 0 else None
-        error = None if choice.answer is not None else (
-            f"no extractable answer in {len(run.candidates)} solutions"
+        error = (
+            None
+            if choice.answer is not None
+            else (f"no extractable answer in {len(run.candidates)} solutions")
         )
-        return RunOutcome(run, choice.answer, chosen, policy.answer_method, len(run.candidates), error)
+        return RunOutcome(
+            run, choice.answer, chosen, policy.answer_method, len(run.candidates), error
+        )
 
     def _sample(
         self, group: Sequence[ProblemRun], target: int, policy: BudgetPolicy
@@ -204,7 +211,9 @@ class RoundRunner:
                     continue
                 run = chunk[0]
                 run.generations += budget  # the search ran, at least in part
-                out.append(RunOutcome(run, None, None, key, budget, describe_error(exc), failed=True))
+                out.append(
+                    RunOutcome(run, None, None, key, budget, describe_error(exc), failed=True)
+                )
                 continue
             for run, result in zip(chunk, results, strict=True):
                 out.append(self._searched(run, result, key, budget))

@@ -35,8 +35,8 @@ from router.command_common import (
 from router.output import AnswersFileError, AnswersWriter
 from router.policies import BudgetPolicy, PolicyError, TotalPolicy, parse_policy
 from router.problem_source import ProblemSet, load_problem_set
-from router.records import AnswerRecord
 from router.recording import CallLog, RecordingGenerator, RecordingVerifier
+from router.records import AnswerRecord
 from router.solver import Router
 from router.summary import format_summary, summarize
 from strategies.problems import ProblemFormatError, ProblemSourceError

@@ -76,13 +76,17 @@ class Router:
     def price_for(self, policy: BudgetPolicy | str) -> float | None:
         return parse_policy(policy).price(self.model)
 
-    def check(self, policy: BudgetPolicy, num_problems: int, budget_left: float | None = None) -> None:
+    def check(
+        self, policy: BudgetPolicy, num_problems: int, budget_left: float | None = None
+    ) -> None:
         """Refuse a policy this batch cannot honour, before any compute is spent."""
         policy.check(self.artifact.table.budgets, num_problems)
         if isinstance(policy, TotalPolicy):
             one = 1.0 if self.cost_unit == "generations" else self.model.sample_flops
             available = policy.value if budget_left is None else budget_left
-            TotalPolicy(max(available, 0.0) or 1e-300).check_batch(num_problems, one, self.cost_unit)
+            TotalPolicy(max(available, 0.0) or 1e-300).check_batch(
+                num_problems, one, self.cost_unit
+            )
 
     def solve(
         self,
@@ -122,10 +126,9 @@ class Router:
         if problem.answer is not None and not outcome.failed:
             correct = grade(outcome.answer, problem.answer)
         run.cost.wall_time_s += time.perf_counter() - started
+        status = "ok" if outcome.answer is not None else "no_answer"
         if outcome.failed:
             status = "failed"
-        else:
-            status = "ok" if outcome.answer is not None else "no_answer"
         last = run.last
         return AnswerRecord(
             id=problem.id,

@@ -61,7 +61,19 @@ def test_policies_parse_validate_once_and_print_back(text, kind, printed):
 
 @pytest.mark.parametrize(
     "text",
-    ["0", "-2", "eight", "total:", "total:-3", "total:0", "price:x", "price:nan", "esc:", "beta:0", "esc:4:2:1"],
+    [
+        "0",
+        "-2",
+        "eight",
+        "total:",
+        "total:-3",
+        "total:0",
+        "price:x",
+        "price:nan",
+        "esc:",
+        "beta:0",
+        "esc:4:2:1",
+    ],
 )
 def test_bad_policies_say_which_forms_exist(text):
     with pytest.raises(PolicyError, match="--budget"):
@@ -112,7 +124,9 @@ def hand_model(stop: list[float], tree: float, continuation: list[float]) -> Seq
 
 def live(rung_index: int, spent: float = 0.0, pid: str = "p") -> LiveProblem:
     samples = (0, 1, 2, 4)[rung_index]
-    return LiveProblem(pid, np.zeros(1), tuple(candidate("7") for _ in range(samples)), rung_index, spent)
+    return LiveProblem(
+        pid, np.zeros(1), tuple(candidate("7") for _ in range(samples)), rung_index, spent
+    )
 
 
 def brute_force(model: SequentialModel, rung_index: int, price: float, cap: float) -> Decision:
@@ -130,7 +144,9 @@ def brute_force(model: SequentialModel, rung_index: int, price: float, cap: floa
         accuracy, cost = model.continuation(rung_index, np.zeros(1), price)
         options.append(("sample", accuracy, cost))
     best = max(options, key=lambda o: (o[1] - price * o[2], -o[2]))
-    return Decision("stop" if best[0] == "stop" else "tree" if "@" in best[0] else "sample", best[1], best[2])
+    return Decision(
+        "stop" if best[0] == "stop" else "tree" if "@" in best[0] else "sample", best[1], best[2]
+    )
 
 
 @pytest.mark.parametrize("price", [0.0, 0.01, 0.05, 0.2])
@@ -161,7 +177,9 @@ def test_fixed_budget_never_plans_past_its_cap():
     policy = FixedPolicy(3)
     for rung_index, spent in ((0, 0.0), (1, 1.0), (2, 2.0)):
         (decision,) = policy.decide(view(model, [live(rung_index, spent)]))
-        start = view(model, [live(rung_index, spent)]).decision_cost(decision, live(rung_index, spent))
+        start = view(model, [live(rung_index, spent)]).decision_cost(
+            decision, live(rung_index, spent)
+        )
         assert spent + start <= 3.0
         assert decision.kind != "tree"  # beam_search@4 would pass the cap
 
@@ -192,7 +210,9 @@ def test_total_budget_searches_the_price_that_spends_what_is_left():
     problems = [live(1, spent=1.0, pid=f"p{i}") for i in range(4)]
     rich = TotalPolicy(100.0).decide(view(model, problems, spent=4.0))
     poor = TotalPolicy(5.0).decide(view(model, problems, spent=4.0))
-    assert all(d.kind == "tree" for d in rich)  # 0.95 at cost 4 beats 0.5 at cost 0 when money is no object
+    assert all(
+        d.kind == "tree" for d in rich
+    )  # 0.95 at cost 4 beats 0.5 at cost 0 when money is no object
     assert sum(d.kind == "stop" for d in poor) >= 3  # one generation left: nobody can search
 
 
@@ -206,7 +226,11 @@ def test_least_squares_monte_carlo_learns_when_sampling_on_pays():
     rows = 400
     kind = np.repeat([0.0, 1.0], rows // 2)
     first_right = np.tile([0.0, 1.0], rows // 2)
-    features = [kind[:, None], np.column_stack([kind, first_right]), np.column_stack([kind, first_right])]
+    features = [
+        kind[:, None],
+        np.column_stack([kind, first_right]),
+        np.column_stack([kind, first_right]),
+    ]
     stop = [
         np.zeros(rows),
         first_right,
@@ -237,8 +261,12 @@ def test_least_squares_monte_carlo_learns_when_sampling_on_pays():
 
 def candidate(answer: str | None, score: float = 0.9) -> Candidate:
     return Candidate(
-        text=f"... $\\boxed{{{answer}}}$", steps=("s",), step_scores=(score,), answer=answer,
-        finish_reason="eos", num_tokens=10,
+        text=f"... $\\boxed{{{answer}}}$",
+        steps=("s",),
+        step_scores=(score,),
+        answer=answer,
+        finish_reason="eos",
+        num_tokens=10,
     )
 
 

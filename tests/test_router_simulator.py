@@ -2,15 +2,15 @@
 
 Held-out problems come from another simulator seed. Checked: the router under total:B
 is at least as accurate as the best fixed strategy at the same total compute (and the
-compute ratio is printed); the price policy spends less where problems are predicted
-easy; probe samples end up in the sampling strategies' pools and are not paid twice.
+compute ratio is printed); the price policy spends less where problems are easy; every
+sample a problem draws stays in its final vote and is counted once; the oracle limit
+bounds what the router saves.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +20,9 @@ from calibration.artifact import load_artifact
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
 from router.evaluation import Evaluation
-from router.execution import Job, execute
-from router.options import Option
-from router.policy import parse_policy
 from router.problem_source import load_problem_set
 from router.setup import Overrides, build_engines, resolve_settings
-from router.solver import Plan, Router
+from router.solver import Router
 
 CALIBRATION_PROBLEMS = 200
 HELD_OUT = "simulator:200:1"
@@ -84,7 +81,7 @@ def test_total_budget_router_matches_the_best_fixed_strategy_at_equal_compute(re
     top = report.matched[-1]
     assert top.budget == max(BUDGETS)
     routed = top.by_generations
-    # the same total compute, probe included (tree searches count N generations)
+    # the same total compute, everything included (tree searches count N generations)
     assert routed.mean_generations <= top.fixed.mean_generations + 1e-9
     match = next(c for c in report.to_match if c.budget == top.budget)
     print(
@@ -109,38 +106,32 @@ def test_flops_matched_router_is_not_worse_at_any_budget(report):
         assert low <= point <= high
 
 
-def test_price_policy_spends_less_on_problems_predicted_easy(evaluation):
-    plan = evaluation.router.choose(evaluation.prepared, parse_policy("price:0.02"))
-    extra_by_level: dict[int, list[float]] = defaultdict(list)
-    for item, option in zip(evaluation.prepared, plan.choices, strict=True):
-        extra_by_level[item.estimate.level].append(option.expected_cost)
-    means = {level: float(np.mean(costs)) for level, costs in sorted(extra_by_level.items())}
-    print(f"\nmean extra generations by predicted level at price 0.02: {means}")
-    assert means[1] == 0.0  # the probe's own samples already answer them
-    middle = max(means[level] for level in (2, 3, 4) if level in means)
-    assert means[1] < middle
+def test_price_policy_spends_less_on_easy_problems(router, held_out):
+    records = {r.id: r for r in router.solve(held_out.problems, "price:0.01")}
+    hidden = sorted(held_out.problems, key=lambda p: p.metadata["difficulty"])
+    third = len(hidden) // 3
+    easy = np.mean([records[p.id].compute.generations for p in hidden[:third]])
+    middle = np.mean([records[p.id].compute.generations for p in hidden[third : 2 * third]])
+    print(f"\nmean generations at price 0.01: easiest third {easy:.2f}, middle third {middle:.2f}")
+    assert easy < middle
 
 
-def test_probe_samples_are_reused_and_counted_once(router, evaluation):
-    k = router.probe_k
-    prepared = evaluation.prepared[:6]
-    option = Option("weighted_best_of_n", 16, 0.5, 12.0, True)
-    jobs = [Job(item.problem, option, item.probe) for item in prepared]
-    outcomes = {o.job.problem.id: o for o in execute(jobs, router.context)}
-    for item in prepared:
-        result = outcomes[item.problem.id].result
-        assert result is not None and result.error is None
-        probe_texts = [c.text for c in item.probe.candidates]
-        assert [c.text for c in result.candidates[:k]] == probe_texts
-        assert result.extra["reused_candidates"] == k
-        assert result.cost.generations == 16 - k  # only the top-up is generated
-        assert result.cost.probe_generations == 0
-    records = list(router.run(prepared, Plan([option] * len(prepared)), "test"))
-    for rec in records:
-        assert rec.reused_probe_samples == k
-        assert rec.cost.probe_generations == k
-        assert rec.cost.generations == 16
-        assert rec.compute.generations == 16
+def test_every_sample_stays_in_the_vote_and_is_counted_once(router, held_out):
+    for record in router.solve(held_out.problems[:30], "price:0.005"):
+        tree = record.strategy in ("beam_search", "dvts")
+        assert record.compute.generations == record.samples + (record.budget if tree else 0)
+        if not tree:  # stopped on its samples: the vote is over every one of them
+            assert record.budget == record.samples == record.cost.generations
+            assert record.route[-1] == "stop"
+            assert all(step.startswith("sample to") for step in record.route[:-1])
+
+
+def test_the_oracle_bounds_the_router(report):
+    for limit in report.oracle:
+        assert limit.oracle_generations is not None
+        assert limit.oracle_generations <= limit.fixed_generations
+        if limit.router_generations is not None:
+            assert limit.oracle_generations <= limit.router_generations + 1e-9
 
 
 def test_cli_evaluate_writes_a_table_and_json(artifact_dir, tmp_path, capsys):
@@ -170,8 +161,10 @@ def test_cli_evaluate_writes_a_table_and_json(artifact_dir, tmp_path, capsys):
     assert counts and [int(done) for done, _ in counts] == list(range(1, len(counts) + 1))
     assert {int(total) for _, total in counts} == {len(counts)}
     assert "Matched compute" in text and "Compute to match" in text and "Headline" in text
+    assert "The limit: a per-problem oracle" in text
     report = json.loads(out.read_text())
     assert {m["name"] for m in report["router"]} == {"router auto", "router price:0.02"}
+    assert [o["budget"] for o in report["oracle"]] == [8]
     assert {m["budget"] for m in report["fixed"]} == {8}
     assert report["num_problems"] == 40
     assert report["overlap_with_calibration"] == 0  # another simulator seed: held out

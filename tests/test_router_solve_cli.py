@@ -71,7 +71,7 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.mark.parametrize("budget", ["auto", "4", "total:150", "price:0.05"])
+@pytest.mark.parametrize("budget", ["auto", "4", "total:150", "price:0.05", "esc:8"])
 def test_every_policy_answers_every_problem(calibration, tmp_path, capsys, budget):
     out = tmp_path / "answers.jsonl"
     assert solve(calibration, out, "--budget", budget) == 0
@@ -80,15 +80,15 @@ def test_every_policy_answers_every_problem(calibration, tmp_path, capsys, budge
     for r in records:
         assert r["status"] in ("ok", "no_answer") and r["policy"] == budget
         assert r["correct"] is not None and r["reference"] is not None
-        distribution = r["difficulty"]["distribution"]
-        assert sum(distribution.values()) == pytest.approx(1.0, abs=1e-3)
-        assert r["difficulty"]["source"] == "predictor"
-        assert r["cost"]["probe_generations"] == 2  # k from the artifact
-        assert r["compute"]["generations"] >= 2 and r["compute"]["flops"] > 0
+        assert r["route"] and (r["route"][-1] == "stop" or "@" in r["route"][-1])
+        # every generation counts: the samples drawn, plus N for a tree search
+        tree = r["budget"] if r["strategy"] in ("beam_search", "dvts") else 0
+        assert r["compute"]["generations"] == r["samples"] + tree >= 1
+        assert r["compute"]["flops"] > 0
         if r["status"] == "ok":
             assert r["answer"] and r["solution"]
-    if budget == "4":
-        assert {r["budget"] for r in records} == {4}
+    if budget == "4":  # at most 4 per problem
+        assert max(r["compute"]["generations"] for r in records) <= 4
     if budget == "total:150":
         assert sum(r["compute"]["generations"] for r in records) <= 150
     summary = capsys.readouterr().out
@@ -137,8 +137,13 @@ def test_resume_after_a_kill_gives_the_uninterrupted_answers(calibration, tmp_pa
     assert 3 <= done < 24
     with out.open("a") as stream:  # a kill in the middle of writing a line
         stream.write('{"id": "sim-0023", "status": "ok", "answ')
+    calls = out.with_name(out.name + ".calls")
+    assert calls.exists()  # the killed run's generator and verifier calls, for the rerun
+    logged = len(calls.read_text().splitlines())
     assert solve(calibration, out, "--budget", "price:0.05") == 0
+    assert logged > 0 and not calls.exists()  # served from the log, removed once all finished
     assert len(lines(out)) == 24
+    # the same answers, and each problem's compute counted once (not again for the rerun)
     assert _comparable(out) == _comparable(whole)
 
 
@@ -161,7 +166,7 @@ def test_a_failing_problem_is_recorded_and_the_batch_goes_on(calibration, tmp_pa
     original = SimulatorGenerator.generate
 
     def broken_for_one(self, prompts, params):
-        if params.n != 2 and any(p.problem_key == "sim-0003" for p in prompts):  # not the probe
+        if any(p.problem_key.startswith("sim-0003") for p in prompts):
             raise GenerationError("replica lost", backend="simulator")
         return original(self, prompts, params)
 
@@ -173,7 +178,6 @@ def test_a_failing_problem_is_recorded_and_the_batch_goes_on(calibration, tmp_pa
     failed = [r for r in records.values() if r["status"] == "failed"]
     assert [r["id"] for r in failed] == ["sim-0003"]
     assert "GenerationError" in failed[0]["error"] and "replica lost" in failed[0]["error"]
-    assert failed[0]["cost"]["probe_generations"] == 2  # the probe it did spend is counted
     monkeypatch.setattr(SimulatorGenerator, "generate", original)
     assert solve(calibration, out, "--budget", "8") == 0  # the rerun retries only that one
     again = lines(out)
@@ -194,13 +198,17 @@ def test_a_malformed_problem_line_names_file_and_line(calibration, tmp_path, cap
     assert f"{problems}, line 2: invalid JSON" in err
 
 
-def test_a_fixed_budget_the_calibration_never_measured_is_refused_up_front(
-    calibration, tmp_path, capsys
+@pytest.mark.parametrize(
+    ("budget", "message"),
+    [("0", "must be >= 1"), ("total:10", "24 problems need at least 24")],
+)
+def test_a_budget_that_cannot_answer_every_problem_is_refused_up_front(
+    calibration, tmp_path, capsys, budget, message
 ):
     out = tmp_path / "answers.jsonl"
-    assert solve(calibration, out, "--budget", "6") == 2
-    assert "measured budgets [1, 2, 4, 8]" in capsys.readouterr().err
-    assert not out.exists()
+    assert solve(calibration, out, "--budget", budget) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() or not out.read_text()
 
 
 def test_simulator_artifact_refuses_problems_it_cannot_simulate(calibration, tmp_path, capsys):

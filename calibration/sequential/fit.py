@@ -58,13 +58,23 @@ class Replay:
     cost: np.ndarray
 
 
+def repeats(data: Trajectories) -> float:
+    """Rows per problem: the random orders of one pool are not independent evidence, so
+    the regularisation grows with them (a problem counts once, however often replayed)."""
+    problems = len(np.unique(data.problem))
+    return max(1.0, len(data) / max(problems, 1))
+
+
 def fit_action_models(data: Trajectories) -> list[RungModel]:
     """Stop and tree values per rung (no continuation yet)."""
     models = []
+    strength = 1.0 / repeats(data)
     for r, rung in enumerate(data.rungs):
         rows = data.features[r]
-        stop = None if rung == 0 else fit_logistic(rows, data.stop[r])
-        trees = {key: fit_logistic(rows, values) for key, values in data.trees.items()}
+        stop = None if rung == 0 else fit_logistic(rows, data.stop[r], strength=strength)
+        trees = {
+            key: fit_logistic(rows, values, strength=strength) for key, values in data.trees.items()
+        }
         models.append(RungModel(rung=rung, stop=stop, trees=trees))
     return models
 
@@ -95,6 +105,7 @@ def fit_continuations(
 ) -> list[RungModel]:
     """Least-squares Monte Carlo, top rung down, one regression pair per price."""
     top = len(data.rungs) - 1
+    alpha = repeats(data)
     per_rung: list[list[Continuation]] = [[] for _ in data.rungs]
     for price in prices:
         rows = data.features[top]
@@ -104,11 +115,13 @@ def fit_continuations(
             rows = data.features[r]
             inputs = actions[r].augmented(rows)
             future_cost = cost + step
-            value_model = fit_linear(inputs, accuracy - price * future_cost)
-            cost_model = fit_linear(inputs, future_cost)
+            value_model = fit_linear(inputs, accuracy - price * future_cost, alpha=alpha)
+            cost_model = fit_linear(inputs, future_cost, alpha=alpha)
             per_rung[r].append(Continuation(value_model, cost_model))
             keep_value = value_model.predict(inputs)
-            fixed_value, fixed_accuracy, fixed_cost, _ = _best_fixed(actions[r], rows, data, r, price)
+            fixed_value, fixed_accuracy, fixed_cost, _ = _best_fixed(
+                actions[r], rows, data, r, price
+            )
             go_on = keep_value > fixed_value
             accuracy = np.where(go_on, accuracy, fixed_accuracy)
             cost = np.where(go_on, future_cost, fixed_cost)

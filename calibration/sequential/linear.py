@@ -70,9 +70,7 @@ def _standardise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (rows - mean) / scale, mean, scale
 
 
-def fit_logistic(
-    rows: np.ndarray, target: np.ndarray, *, strength: float = 1.0
-) -> LinearModel:
+def fit_logistic(rows: np.ndarray, target: np.ndarray, *, strength: float = 1.0) -> LinearModel:
     """P(success) from features; ``target`` may be fractional (a mean over seeds), which
     is fitted as that share of a success and the rest a failure."""
     from sklearn.linear_model import LogisticRegression
@@ -84,7 +82,11 @@ def fit_logistic(
     if len(target) == 0 or share <= _EPS or share >= 1 - _EPS:
         clipped = min(max(share, 1e-3), 1 - 1e-3)
         return LinearModel(
-            tuple(mean), tuple(scale), (0.0,) * rows.shape[1], math.log(clipped / (1 - clipped)), True
+            tuple(mean),
+            tuple(scale),
+            (0.0,) * rows.shape[1],
+            math.log(clipped / (1 - clipped)),
+            True,
         )
     stacked = np.vstack([z, z])
     labels = np.concatenate([np.ones(len(z)), np.zeros(len(z))])
@@ -93,7 +95,11 @@ def fit_logistic(
     model = LogisticRegression(C=strength, max_iter=500)
     model.fit(stacked[keep], labels[keep], sample_weight=weights[keep])
     return LinearModel(
-        tuple(mean), tuple(scale), tuple(float(c) for c in model.coef_[0]), float(model.intercept_[0]), True
+        tuple(mean),
+        tuple(scale),
+        tuple(float(c) for c in model.coef_[0]),
+        float(model.intercept_[0]),
+        True,
     )
 
 
@@ -106,5 +112,9 @@ def fit_linear(rows: np.ndarray, target: np.ndarray, *, alpha: float = 1.0) -> L
     model = Ridge(alpha=alpha)
     model.fit(z, np.asarray(target, dtype=np.float64))
     return LinearModel(
-        tuple(mean), tuple(scale), tuple(float(c) for c in model.coef_), float(model.intercept_), False
+        tuple(mean),
+        tuple(scale),
+        tuple(float(c) for c in model.coef_),
+        float(model.intercept_),
+        False,
     )

@@ -16,7 +16,7 @@ solution each; a tree search at budget B costs B).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -199,7 +199,9 @@ class SequentialModel:
             return None
         return self.rungs[rung_index + 1] - self.rungs[rung_index]
 
-    def continuation(self, rung_index: int, features: np.ndarray, price: float) -> tuple[float, float]:
+    def continuation(
+        self, rung_index: int, features: np.ndarray, price: float
+    ) -> tuple[float, float]:
         """(expected accuracy, expected cost) of sampling on and deciding again, at ``price``
         (prices past the grid use its last point)."""
         gross, cost = self.continuation_rows(rung_index, np.atleast_2d(features), price)

@@ -44,7 +44,8 @@ def build_sequential_model(
 ) -> SequentialModel | None:
     """None when there are too few problems (or samples) to fit anything."""
     searched = evaluations[evaluations["strategy"].isin(list(tree_strategies))]
-    tree_keys = sorted({f"{s}@{int(b)}" for s, b in zip(searched["strategy"], searched["budget"])})
+    pairs = zip(searched["strategy"], searched["budget"], strict=True)
+    tree_keys = sorted({f"{s}@{int(b)}" for s, b in pairs})
     accuracies = tree_accuracies(searched, tree_keys)
     keys = sorted({k for per in accuracies.values() for k in per})
     pools = [p for p in training_pools(texts, samples, accuracies, delimiter) if p.candidates]
@@ -90,8 +91,8 @@ def _tree_flops(evaluations: pd.DataFrame, keys: Sequence[str]) -> dict[str, flo
     out: dict[str, float] = {}
     if evaluations.empty:
         return out
-    means = evaluations.groupby(["strategy", "budget"])["flops"].mean()
-    for (strategy, budget), value in means.items():
+    means = evaluations.groupby(["strategy", "budget"])["flops"].mean().reset_index()
+    for strategy, budget, value in means.itertuples(index=False):
         key = f"{strategy}@{int(budget)}"
         if key in keys:
             out[key] = float(value)

@@ -84,7 +84,9 @@ def build_trajectories(
     for index, pool in enumerate(pools):
         size = len(pool.candidates)
         if size < max(rungs):
-            raise ValueError(f"problem {pool.problem_id!r}: {size} samples, fewer than rung {max(rungs)}")
+            raise ValueError(
+                f"problem {pool.problem_id!r}: {size} samples, fewer than rung {max(rungs)}"
+            )
         encoded = EncodedPool.from_candidates(pool.candidates, reduction)
         rng = order_rng(pool.problem_id, seed)
         permutations = np.argsort(rng.random((orders, size)), axis=1, kind="stable")
@@ -100,7 +102,9 @@ def build_trajectories(
             stop_per_rung[r].extend(float(h) for h in hits)
             for prefix in prefixes:
                 rows_per_rung[r].append(
-                    state_features(pool.text, [pool.candidates[i] for i in prefix], reduction, prompt)
+                    state_features(
+                        pool.text, [pool.candidates[i] for i in prefix], reduction, prompt
+                    )
                 )
         owners.extend([index] * orders)
         for key in tree_keys:
@@ -114,14 +118,20 @@ def build_trajectories(
     )
 
 
-def tree_accuracies(evaluations: pd.DataFrame, tree_keys: Sequence[str]) -> dict[str, dict[str, float]]:
+def tree_accuracies(
+    evaluations: pd.DataFrame, tree_keys: Sequence[str]
+) -> dict[str, dict[str, float]]:
     """problem id -> "strategy@budget" -> mean accuracy over the recorded seeds."""
     wanted = set(tree_keys)
     out: dict[str, dict[str, float]] = {}
     if evaluations.empty:
         return out
-    means = evaluations.groupby(["problem_id", "strategy", "budget"], sort=False)["accuracy"].mean()
-    for (pid, strategy, budget), value in means.items():
+    means = (
+        evaluations.groupby(["problem_id", "strategy", "budget"], sort=False)["accuracy"]
+        .mean()
+        .reset_index()
+    )
+    for pid, strategy, budget, value in means.itertuples(index=False):
         key = f"{strategy}@{int(budget)}"
         if key in wanted:
             out.setdefault(str(pid), {})[key] = float(value)

@@ -88,8 +88,9 @@ class BudgetPolicy(ABC):
         """A file-name-safe form (for default output paths)."""
         return str(self).replace(":", "-")
 
-    def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:
-        """Refuse settings the calibration cannot serve, before any compute is spent."""
+    def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:  # noqa: B027
+        """Refuse settings the calibration cannot serve, before any compute is spent (a
+        hook: most policies can serve any calibration)."""
 
     @abstractmethod
     def decide(self, view: RoundView) -> list[Decision]:

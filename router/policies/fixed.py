@@ -7,8 +7,6 @@ more than N. N need not be a calibrated budget: every action whose cost fits is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from calibration.sequential.model import Decision, SequentialModel
 from router.policies.base import POLICIES, BudgetPolicy, PolicyError, RoundView, parse_count
 from router.policies.pricing import decide_at_price
@@ -30,9 +28,6 @@ class FixedPolicy(BudgetPolicy):
 
     def __str__(self) -> str:
         return str(self.budget)
-
-    def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:
-        return None
 
     def price(self, model: SequentialModel) -> float:
         return model.auto_price()

@@ -43,9 +43,6 @@ class TotalPolicy(BudgetPolicy):
     def __str__(self) -> str:
         return f"total:{format_number(self.value)}"
 
-    def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:
-        return None
-
     def minimum(self, view: RoundView) -> float:
         return sum(view.sample_cost(1) for p in view.problems if p.rung_index == 0)
 
@@ -106,5 +103,3 @@ class TotalPolicy(BudgetPolicy):
             left -= costs[index]
             reserve -= own
         return out
-
-
