@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from calibration.sequential.model import Decision
 from router.policies.base import RoundView
 
@@ -30,11 +32,19 @@ def decide_at_price(
 ) -> list[Decision]:
     """Each problem's best action at ``price`` (in the router's unit), within its cap."""
     per_generation = generation_price(view, price)
-    decisions = []
+    decisions: list[Decision | None] = [None] * len(view.problems)
+    by_rung: dict[int, list[int]] = {}
     for index, live in enumerate(view.problems):
-        cap = float("inf") if caps is None else generation_amount(view, caps[index])
-        decisions.append(view.model.decide(live.rung_index, live.features, per_generation, cap))
-    return decisions
+        by_rung.setdefault(live.rung_index, []).append(index)
+    for rung_index, members in by_rung.items():
+        rows = np.vstack([view.problems[i].features for i in members])
+        limits = None
+        if caps is not None:
+            limits = np.array([generation_amount(view, caps[i]) for i in members])
+        chosen = view.model.decide_rows(rung_index, rows, per_generation, limits)
+        for index, decision in zip(members, chosen, strict=True):
+            decisions[index] = decision
+    return [d for d in decisions if d is not None]
 
 
 def expected_spend(view: RoundView, decisions: Sequence[Decision]) -> float:
