@@ -16,7 +16,7 @@ from strategies.generation import Generator, Prompt, SamplingParams
 from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.search.accounting import BatchLedger
-from strategies.search.base import SearchStrategy, assemble_results
+from strategies.search.base import SearchStrategy, assemble_results, register_strategy
 from strategies.search.budget import BudgetPlan, check_budget, sampling_plan
 from strategies.search.result import Candidate, SearchResult
 from strategies.search.selection import check_reduction
@@ -46,10 +46,8 @@ class SamplingConfig:
 class SamplingStrategy(SearchStrategy):
     """Sample N solutions per problem, then select with ``method``."""
 
-    def __init__(self, name: str, method: str, config: SamplingConfig) -> None:
-        super().__init__(name, config)
-        self.method = method
-        self.needs_verifier = method != "majority"
+    config_type = SamplingConfig
+    reuses_samples = True
 
     def plan(self, budget: int) -> BudgetPlan:
         return sampling_plan(self.spec, budget, uses_verifier=self.needs_verifier)
@@ -107,6 +105,25 @@ class SamplingStrategy(SearchStrategy):
             extras=extras,
             ledger=ledger,
         )
+
+
+@register_strategy("majority", summary="most frequent final answer of N samples (self-consistency)")
+class Majority(SamplingStrategy):
+    method = "majority"
+    needs_verifier = False
+    hidden_parameters = frozenset({"reduction"})
+
+
+@register_strategy("best_of_n", summary="answer of the highest-scoring of N samples")
+class BestOfN(SamplingStrategy):
+    method = "best_of_n"
+
+
+@register_strategy(
+    "weighted_best_of_n", summary="answer with the largest summed score over N samples"
+)
+class WeightedBestOfN(SamplingStrategy):
+    method = "weighted_best_of_n"
 
 
 def sample_solutions(
