@@ -173,3 +173,16 @@ def test_solution_steps_keep_delimiters_and_align_with_verifier_steps():
     steps = solution_steps(text)
     assert "".join(steps) == text
     assert len(steps) == len(split_steps(text)) == 3
+
+
+@pytest.mark.parametrize("name", TREES)
+def test_each_beam_asks_for_what_is_left_of_its_own_token_budget(name):
+    cap, step = 4 * TOKENS_PER_STEP + 2, 2 * TOKENS_PER_STEP
+    scripts = {"p0": Script(steps=6, cut_first_step=True)}
+    _, generator = run(f"{name}:max_tokens={cap},step_tokens={step},depth=4", scripts, count=2)
+    for call in generator.calls:
+        last = not call.params.stop
+        for prompt in call.prompts:
+            used = TOKENS_PER_STEP * (prompt.partial.count("\n\n") + prompt.partial.count("cut"))
+            assert prompt.max_tokens == (cap - used if last else min(step, cap - used))
+        assert call.params.max_tokens == max(p.max_tokens for p in call.prompts)

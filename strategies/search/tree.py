@@ -222,7 +222,7 @@ class _TreeRun:
                 seed=self._seed(depth, 0),
             )
             results = self.ledger.generate(
-                [self._prompt(node) for node in parents],
+                [self._prompt(node, cap) for node, cap in zip(parents, caps, strict=True)],
                 params,
                 [node.problem for node in parents],
                 stage=f"step {depth + 1}" + (" (to EOS)" if last else ""),
