@@ -3,12 +3,11 @@ the search, calibration and routing tests rely on."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import functools
 import random
 import re
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from sklearn.metrics import roc_auc_score

@@ -1,11 +1,18 @@
 """Beam search and DVTS: two selectors over the same layout of N beams.
 
-Both keep ``kept`` nodes per group and expand each into M children (M = ``beam_width``):
+Both expand ``kept`` nodes per group into M children each (M = ``beam_width``), so a step
+costs at most N step generations:
 
-- **beam search** is one group per problem keeping its N/M best nodes;
-- **DVTS** (diverse verifier tree search) is N/M independent groups (subtrees) per
-  problem, each keeping its single best node. The first step's N children are dealt to
-  the subtrees in order, M each.
+- **beam search** is one group per problem: the N/M best unfinished children expand;
+  every child that finishes joins the final pool, whatever its rank, up to N solutions.
+- **DVTS** (diverse verifier tree search) is N/M independent subtrees per problem, each
+  continuing with its single best child; the first step's N children are dealt to the
+  subtrees in order, M each. A subtree ends when its best child has finished, and the
+  finished children of its last expansion (up to M) join the pool: up to N in all.
+
+The final answer is weighted best-of-N over the pool, which never holds an unfinished
+solution. At N = M the two differ only in that beam search keeps finished children of
+earlier steps while DVTS's single subtree keeps those of its last expansion.
 
 The width used is ``min(M, N)`` and N is rounded down to a multiple of it (N=2, M=4 runs
 with width 2 and one kept node; N=6, M=4 runs as N=4): ``plan(N).effective_budget``.
@@ -37,9 +44,7 @@ class TreeLayout:
 
 
 class LayoutSelector(Selector):
-    """Keep each group's ``kept`` best children (ties: the earlier child; with ``dedupe``
-    a child repeating a better one's text is skipped). A kept child that has finished
-    joins the pool; the others expand ``width`` children each."""
+    """What beam search and DVTS share: the layout, the first step's subtrees, the record."""
 
     def __init__(self, layout: TreeLayout, dedupe: bool) -> None:
         self.layout = layout
@@ -47,6 +52,57 @@ class LayoutSelector(Selector):
 
     def first_children(self) -> int:
         return self.layout.beams
+
+    def best_unfinished(self, nodes: list[Node], count: int) -> list[Node]:
+        """The ``count`` best unfinished nodes (with ``dedupe``, distinct texts only)."""
+        kept: list[Node] = []
+        seen: set[str] = set()
+        for node in ranked([n for n in nodes if not n.finished]):
+            if len(kept) == count:
+                break
+            if self.dedupe:
+                if node.text in seen:
+                    continue
+                seen.add(node.text)
+            kept.append(node)
+        return kept
+
+    def extra(self) -> dict[str, Any]:
+        return {
+            "effective_budget": self.layout.beams,
+            "layout": {
+                "groups": self.layout.groups,
+                "kept_per_group": self.layout.kept,
+                "beam_width": self.layout.width,
+            },
+        }
+
+
+class BeamSelector(LayoutSelector):
+    """Every finished child joins the pool, whatever its rank, until it holds N (the best
+    ranked of a step's finished children fill the last places); the N/M best unfinished
+    children expand M ways each. As in search-and-learn's beam search."""
+
+    def __init__(self, layout: TreeLayout, dedupe: bool) -> None:
+        super().__init__(layout, dedupe)
+        self.pooled = 0
+
+    def select(self, children: list[Node], depth: int) -> StepChoice:
+        room = self.layout.beams - self.pooled
+        finished = [child for child in children if child.finished]
+        solutions = finished if len(finished) <= room else ranked(finished)[:room]
+        self.pooled += len(solutions)
+        if self.pooled >= self.layout.beams:
+            return StepChoice(solutions=solutions)
+        kept = self.best_unfinished(children, self.layout.kept)
+        return StepChoice([Expansion(n, self.layout.width) for n in kept], solutions)
+
+
+class DVTSSelector(LayoutSelector):
+    """Each subtree (the first step's children, M at a time) continues with its best
+    child; when that child has finished, the subtree ends and every finished child of
+    its last expansion joins the pool (search-and-learn returns all M siblings, unfinished
+    ones too: its bug #57; here never an unfinished one)."""
 
     def select(self, children: list[Node], depth: int) -> StepChoice:
         if depth == 0:
@@ -58,32 +114,12 @@ class LayoutSelector(Selector):
             groups.setdefault(child.group, []).append(child)
         choice = StepChoice()
         for members in groups.values():
-            kept: list[Node] = []
-            seen: set[str] = set()
-            for member in ranked(members):
-                if len(kept) == self.layout.kept:
-                    break
-                if self.dedupe:
-                    if member.text in seen:
-                        continue
-                    seen.add(member.text)
-                kept.append(member)
-            for node in kept:
-                if node.finished:
-                    choice.solutions.append(node)
-                else:
-                    choice.expand.append(Expansion(node, self.layout.width))
+            best = ranked(members)[0]
+            if best.finished:
+                choice.solutions.extend(m for m in members if m.finished)
+            else:
+                choice.expand.append(Expansion(best, self.layout.width))
         return choice
-
-    def extra(self) -> dict[str, Any]:
-        return {
-            "effective_budget": self.layout.beams,
-            "layout": {
-                "groups": self.layout.groups,
-                "kept_per_group": self.layout.kept,
-                "beam_width": self.layout.width,
-            },
-        }
 
 
 class LayoutSearch(StepSearch):
@@ -108,12 +144,12 @@ class LayoutSearch(StepSearch):
             kept_per_group=layout.kept,
         )
 
-    def selector(self, budget: int, seed: int) -> Selector:
-        return LayoutSelector(self.layout(budget), self.config.dedupe)
-
 
 @register_strategy("beam_search", summary="N beams, keep the best N/M per step, expand each M ways")
 class BeamSearch(LayoutSearch):
+    def selector(self, budget: int, seed: int) -> Selector:
+        return BeamSelector(self.layout(budget), self.config.dedupe)
+
     def layout(self, budget: int) -> TreeLayout:
         """One group per problem keeping its top N/M nodes."""
         check_budget(budget)
@@ -123,6 +159,9 @@ class BeamSearch(LayoutSearch):
 
 @register_strategy("dvts", summary="N/M independent subtrees, each keeps its best of M per step")
 class DVTS(LayoutSearch):
+    def selector(self, budget: int, seed: int) -> Selector:
+        return DVTSSelector(self.layout(budget), self.config.dedupe)
+
     def layout(self, budget: int) -> TreeLayout:
         """N/M independent subtrees per problem, each keeping its single best node."""
         check_budget(budget)
