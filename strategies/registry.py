@@ -55,6 +55,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         self._loaded: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
+        self._modules: dict[str, str] = {}
         self._plugins = plugins
         self._discovered = plugins is None
 
@@ -71,7 +72,7 @@ class Registry(Generic[T]):
         """Decorator: register the decorated object under ``name``."""
 
         def decorate(item: T) -> T:
-            self._add(Entry(name, summary, lambda: item))
+            self._add(Entry(name, summary, lambda: item), _module_of(item))
             self._loaded[name] = item
             return item
 
@@ -79,7 +80,7 @@ class Registry(Generic[T]):
 
     def add(self, name: str, item: T, *, summary: str = "") -> None:
         """Register ``item`` directly (for objects that are not classes or functions)."""
-        self._add(Entry(name, summary, lambda: item))
+        self._add(Entry(name, summary, lambda: item), _module_of(item))
         self._loaded[name] = item
 
     def register_lazy(self, name: str, target: str, *, summary: str = "") -> None:
@@ -93,7 +94,7 @@ class Registry(Generic[T]):
             item: T = getattr(module, attribute)
             return item
 
-        self._add(Entry(name, summary, load))
+        self._add(Entry(name, summary, load), module_name)
 
     def alias(self, other: str, name: str) -> None:
         """Make ``other`` another name for the entry ``name``."""
@@ -101,10 +102,11 @@ class Registry(Generic[T]):
             raise DuplicateNameError(f"{self.kind} {other!r} is registered twice")
         self._aliases[other] = name
 
-    def _add(self, entry: Entry[T]) -> None:
+    def _add(self, entry: Entry[T], module: str) -> None:
         if entry.name in self._entries or entry.name in self._aliases:
             raise DuplicateNameError(f"{self.kind} {entry.name!r} is registered twice")
         self._entries[entry.name] = entry
+        self._modules[entry.name] = module
 
     def _resolve(self, name: str) -> str:
         self._discover()
@@ -122,7 +124,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         self._discover()
-        known = ", ".join(self._entries) or "none"
+        known = ", ".join(self.names()) or "none"
         candidates = [*self._entries, *self._aliases]
         close = difflib.get_close_matches(str(name), candidates, n=1, cutoff=0.6)
         if not close:  # a shortened name ("beam" for "beam_search")
@@ -131,8 +133,14 @@ class Registry(Generic[T]):
         return f"unknown {self.kind} {name!r}{hint} (known: {known})"
 
     def names(self) -> tuple[str, ...]:
+        """Registered names; a plug-in registry lists them by module, then in the order
+        each module registered them, so the order never depends on what was imported
+        first."""
         self._discover()
-        return tuple(self._entries)
+        if self._plugins is None:
+            return tuple(self._entries)
+        position = {name: i for i, name in enumerate(self._entries)}
+        return tuple(sorted(self._entries, key=lambda n: (self._modules[n], position[n])))
 
     def aliases(self) -> tuple[str, ...]:
         self._discover()
@@ -150,3 +158,7 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.names())
+
+
+def _module_of(item: object) -> str:
+    return str(getattr(item, "__module__", "") or "")

@@ -48,6 +48,9 @@ class SearchStrategy(ABC):
     reuses_samples: ClassVar[bool] = False
     #: how the final answer is chosen from the pool (strategies.search.selection)
     method: ClassVar[str] = "weighted_best_of_n"
+    #: a cell-sized name for text grids ("" = the registered name) and a legend label
+    short_name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
 
     def __init__(self, name: str, config: Any) -> None:
         self.name = name
@@ -101,6 +104,15 @@ def register_strategy(name: str, *, summary: str) -> Callable[[StrategyClass], S
         return cls
 
     return decorate
+
+
+def display_names(name: str) -> tuple[str, str]:
+    """(short name, label) of a registered strategy; an unknown one (an artifact made
+    with a plug-in not installed here) is shown by its name."""
+    if name not in STRATEGIES:
+        return name, name
+    cls = STRATEGIES.get(name)
+    return cls.short_name or name, cls.label or name
 
 
 def _format_value(value: Any) -> str:

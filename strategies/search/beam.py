@@ -147,6 +147,8 @@ class LayoutSearch(StepSearch):
 
 @register_strategy("beam_search", summary="N beams, keep the best N/M per step, expand each M ways")
 class BeamSearch(LayoutSearch):
+    short_name, label = "beam", "beam search"
+
     def selector(self, budget: int, seed: int) -> Selector:
         return BeamSelector(self.layout(budget), self.config.dedupe)
 
@@ -159,6 +161,8 @@ class BeamSearch(LayoutSearch):
 
 @register_strategy("dvts", summary="N/M independent subtrees, each keeps its best of M per step")
 class DVTS(LayoutSearch):
+    short_name, label = "dvts", "DVTS"
+
     def selector(self, budget: int, seed: int) -> Selector:
         return DVTSSelector(self.layout(budget), self.config.dedupe)
 

@@ -45,6 +45,12 @@ def check_budget(budget: int) -> None:
         raise ValueError(f"budget must be a positive integer, got {budget!r}")
 
 
+def max_distinct_counts(beams: int) -> int:
+    """The most distinct positive child counts whose sum is at most ``beams``: a bound on
+    the generator calls of a search that groups nodes by child count (1 + 2 + ... + k)."""
+    return int(((8 * beams + 1) ** 0.5 - 1) / 2)
+
+
 def sampling_plan(strategy: str, budget: int, *, uses_verifier: bool) -> BudgetPlan:
     check_budget(budget)
     return BudgetPlan(

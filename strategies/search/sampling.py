@@ -110,6 +110,7 @@ class SamplingStrategy(SearchStrategy):
 @register_strategy("majority", summary="most frequent final answer of N samples (self-consistency)")
 class Majority(SamplingStrategy):
     method = "majority"
+    short_name, label = "maj", "majority"
     needs_verifier = False
     hidden_parameters = frozenset({"reduction"})
 
@@ -117,6 +118,7 @@ class Majority(SamplingStrategy):
 @register_strategy("best_of_n", summary="answer of the highest-scoring of N samples")
 class BestOfN(SamplingStrategy):
     method = "best_of_n"
+    short_name, label = "bon", "best-of-N"
 
 
 @register_strategy(
@@ -124,6 +126,7 @@ class BestOfN(SamplingStrategy):
 )
 class WeightedBestOfN(SamplingStrategy):
     method = "weighted_best_of_n"
+    short_name, label = "wbon", "weighted BoN"
 
 
 def sample_solutions(

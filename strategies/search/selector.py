@@ -9,6 +9,7 @@ REBASE are selectors of a few dozen lines each.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -92,3 +93,15 @@ def merged(expansions: Iterable[Expansion]) -> list[Expansion]:
         node, count = by_text.get(expansion.node.text, (expansion.node, 0))
         by_text[expansion.node.text] = (node, count + expansion.children)
     return [Expansion(node, count) for node, count in by_text.values() if count > 0]
+
+
+def softmax(values: Sequence[float], temperature: float) -> list[float]:
+    """Probabilities proportional to exp(value / temperature), computed stably."""
+    if temperature <= 0:
+        raise ValueError(f"a softmax temperature must be > 0, got {temperature}")
+    if not values:
+        return []
+    top = max(values)
+    weights = [math.exp((v - top) / temperature) for v in values]
+    total = math.fsum(weights)
+    return [w / total for w in weights]

@@ -48,6 +48,7 @@ from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.search.accounting import BatchLedger
 from strategies.search.base import SearchStrategy, assemble_results
+from strategies.search.budget import BudgetPlan, check_budget, max_distinct_counts, tree_plan
 from strategies.search.result import Candidate, SearchResult
 from strategies.search.sampling import invalid_scores
 from strategies.search.selection import check_reduction, reduce_scores
@@ -86,6 +87,19 @@ class StepSearch(SearchStrategy):
 
     needs_verifier = True
     needs_step_verifier = True
+
+    def plan(self, budget: int) -> BudgetPlan:
+        """By default N nodes' steps per step, grouped by child count into calls."""
+        check_budget(budget)
+        config: TreeSearchConfig = self.config
+        return tree_plan(
+            self.spec,
+            budget,
+            beams=budget,
+            depth=config.depth,
+            lookahead=config.lookahead,
+            calls_per_step=max_distinct_counts(budget),
+        )
 
     @abstractmethod
     def selector(self, budget: int, seed: int) -> Selector:
