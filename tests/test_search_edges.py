@@ -89,7 +89,8 @@ def test_a_problem_without_extractable_answer_says_so(name):
 
 @pytest.mark.parametrize("name", ["best_of_n", "beam_search", "dvts"])
 @pytest.mark.parametrize(
-    ("corruption", "message"), [("drop", "step delimiter"), ("nan", "outside [0, 1]")]
+    ("corruption", "message"),
+    [("drop", "step delimiter"), ("nan", "outside [0, 1]"), ("error", "could not score")],
 )
 def test_unusable_verifier_scores_fail_only_that_problem(name, corruption, message):
     verifier = ScriptedVerifier(corrupt_for="number 1?", corruption=corruption)

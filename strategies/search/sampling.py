@@ -21,7 +21,7 @@ from strategies.search.budget import BudgetPlan, check_budget, sampling_plan
 from strategies.search.result import Candidate, SearchResult
 from strategies.search.selection import check_reduction
 from strategies.search.steps import build_candidate, verifier_steps
-from strategies.verification import ScoreRequest, Verifier
+from strategies.verification import ScoreRequest, StepScores, Verifier
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def score_solutions(
     errors: list[str | None] = [None] * len(pools)
     for (p_index, c_index), result in zip(where, scored, strict=True):
         candidate = updated[p_index][c_index]
-        problem = invalid_scores(ledger, result.scores, len(candidate.steps), delimiter)
+        problem = invalid_scores(ledger, result, len(candidate.steps), delimiter)
         if problem is not None:
             errors[p_index] = problem
             continue
@@ -221,10 +221,13 @@ def score_solutions(
 
 
 def invalid_scores(
-    ledger: BatchLedger, scores: Sequence[float], num_steps: int, delimiter: str
+    ledger: BatchLedger, result: StepScores, num_steps: int, delimiter: str
 ) -> str | None:
     """Why a verifier's scores for one solution cannot be used, or None when they can."""
     name = ledger.verifier.name if ledger.verifier is not None else "?"
+    if result.error is not None:
+        return f"verifier {name!r} could not score a solution: {result.error}"
+    scores = result.scores
     if len(scores) != num_steps:
         return (
             f"verifier {name!r} returned {len(scores)} scores for a solution of {num_steps} "

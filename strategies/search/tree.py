@@ -324,7 +324,7 @@ class _TreeRun:
         results = self.ledger.score(requests, owners, stage=f"step {depth + 1}")
         for (i, own_steps), result, request in zip(scored, results, requests, strict=True):
             child = children[i]
-            problem = invalid_scores(self.ledger, result.scores, len(request.steps), self.delimiter)
+            problem = invalid_scores(self.ledger, result, len(request.steps), self.delimiter)
             if problem is not None:
                 if self._ok(child.problem):
                     self.errors[child.problem] = problem
