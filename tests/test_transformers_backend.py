@@ -353,8 +353,10 @@ def test_registry_builds_transformers_from_a_local_folder(tiny_llama_dir):
 
 
 def test_registry_refuses_unknown_backends_listing_the_known_ones():
-    with pytest.raises(ValueError, match="openai, simulator, transformers, vllm"):
+    with pytest.raises(ValueError, match="known: transformers, vllm, openai, simulator"):
         build_generator("tgi", "smollm2")
+    with pytest.raises(ValueError, match="did you mean 'vllm'"):
+        build_generator("vlm", "smollm2")
     assert set(BACKENDS) == {"transformers", "vllm", "openai", "simulator"}
 
 
