@@ -123,12 +123,23 @@ class DVTSSelector(LayoutSelector):
 
 
 class LayoutSearch(StepSearch):
-    """A search defined by its layout of N beams."""
+    """A search defined by its layout of N beams: M-wide nodes in ``groups`` groups
+    (one group: beam search; N/M groups of one kept node: DVTS)."""
 
     config_type = TreeSearchConfig
+    selector_type: type[LayoutSelector]
+    one_group: bool
 
     def layout(self, budget: int) -> TreeLayout:
-        raise NotImplementedError
+        check_budget(budget)
+        width = min(self.config.beam_width, budget)
+        nodes = budget // width
+        if self.one_group:
+            return TreeLayout(groups=1, kept=nodes, width=width)
+        return TreeLayout(groups=nodes, kept=1, width=width)
+
+    def selector(self, budget: int, seed: int) -> Selector:
+        return self.selector_type(self.layout(budget), self.config.dedupe)
 
     def plan(self, budget: int) -> BudgetPlan:
         config: TreeSearchConfig = self.config
@@ -148,26 +159,10 @@ class LayoutSearch(StepSearch):
 @register_strategy("beam_search", summary="N beams, keep the best N/M per step, expand each M ways")
 class BeamSearch(LayoutSearch):
     short_name, label = "beam", "beam search"
-
-    def selector(self, budget: int, seed: int) -> Selector:
-        return BeamSelector(self.layout(budget), self.config.dedupe)
-
-    def layout(self, budget: int) -> TreeLayout:
-        """One group per problem keeping its top N/M nodes."""
-        check_budget(budget)
-        width = min(self.config.beam_width, budget)
-        return TreeLayout(groups=1, kept=budget // width, width=width)
+    selector_type, one_group = BeamSelector, True
 
 
 @register_strategy("dvts", summary="N/M independent subtrees, each keeps its best of M per step")
 class DVTS(LayoutSearch):
     short_name, label = "dvts", "DVTS"
-
-    def selector(self, budget: int, seed: int) -> Selector:
-        return DVTSSelector(self.layout(budget), self.config.dedupe)
-
-    def layout(self, budget: int) -> TreeLayout:
-        """N/M independent subtrees per problem, each keeping its single best node."""
-        check_budget(budget)
-        width = min(self.config.beam_width, budget)
-        return TreeLayout(groups=budget // width, kept=1, width=width)
+    selector_type, one_group = DVTSSelector, False
