@@ -25,6 +25,7 @@ from calibration.evaluations import EvaluationCube, evaluations_frame
 from calibration.predictor import DifficultyPredictor
 from calibration.predictor_stage import build_predictor
 from calibration.records import ProblemSamples, TreeRecord
+from calibration.sequential.model import SequentialModel
 from calibration.strategy_evaluation import evaluate_pools, tree_rows
 from calibration.strategy_plan import StrategyPlan
 from calibration.table import CalibrationTable
@@ -56,6 +57,7 @@ class AnalysisResult:
     predictor: DifficultyPredictor | None
     difficulties: dict[str, ProblemDifficulty]
     binnings: dict[str, Binning]
+    sequential: SequentialModel | None = None  # added by the pipeline after the table
 
 
 def predicted_binning(

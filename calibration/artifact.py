@@ -8,14 +8,18 @@ Layout of an artifact folder::
     table.json           the calibration table (calibration.table)
     problems.parquet     one row per problem: difficulty, levels in every binning
     evaluations.parquet  one row per (problem, strategy, budget, seed): accuracy, cost
-    predictor.joblib     the difficulty predictor's scikit-learn models
+    predictor.json       the difficulty predictor's fitted models as plain numbers
+                         (calibration.plain_models)
     shards/              the resumable working state of `ttc calibrate` (not hashed)
 
 The manifest is written last, so a folder without one is unfinished. Loading checks the
-schema versions and every file's sha256 *before* reading it; in particular
-predictor.joblib (a pickle) is never loaded unless its hash matches, and a mismatch is
-refused with a message naming the file. The hash catches corruption and accidental or
-casual edits; like any unsigned manifest it does not stop someone who rewrites both.
+schema versions and every file's sha256 *before* reading it. The hash catches corruption
+and accidental edits; like any unsigned manifest it does not stop someone who rewrites
+both, which is why nothing in an artifact can run code: every file is JSON or Parquet.
+Artifacts of schema version 1 stored the predictor as ``predictor.joblib``, a pickle,
+which runs arbitrary code when loaded. Such a file is refused unless the caller says it
+trusts it (``trust_pickle``, the ``--trust-pickle`` flag); :func:`convert_pickled_predictor`
+rewrites it as predictor.json once, after which no flag is needed.
 """
 
 from __future__ import annotations
@@ -32,17 +36,24 @@ from typing import Any
 
 import pandas as pd
 
-from calibration.predictor import DifficultyPredictor
+from calibration.plain_models import PlainModelError, from_sklearn
+from calibration.predictor import DifficultyPredictor, models_from_json
+from calibration.sequential.model import SequentialModel
 from calibration.table import TABLE_SCHEMA_VERSION, CalibrationTable
 
-ARTIFACT_SCHEMA_VERSION = 1
+ARTIFACT_SCHEMA_VERSION = 2
+# version 1: identical but for the predictor, stored as a pickle (LEGACY_PREDICTOR)
+READABLE_SCHEMA_VERSIONS = (1, 2)
 ARTIFACT_KIND = "ttc-router calibration"
 
 MANIFEST = "manifest.json"
 TABLE = "table.json"
 PROBLEMS = "problems.parquet"
 EVALUATIONS = "evaluations.parquet"
-PREDICTOR = "predictor.joblib"
+PREDICTOR = "predictor.json"
+LEGACY_PREDICTOR = "predictor.joblib"
+TRUST_PICKLE_FLAG = "--trust-pickle"
+SEQUENTIAL = "sequential_model.json"
 SHARDS = "shards"
 
 
@@ -121,6 +132,7 @@ class Artifact:
     problems: pd.DataFrame
     evaluations: pd.DataFrame
     predictor: DifficultyPredictor | None
+    sequential: SequentialModel | None = None
 
     @property
     def probe_k(self) -> int | None:
@@ -165,22 +177,28 @@ def write_artifact(
     problems: pd.DataFrame,
     evaluations: pd.DataFrame,
     predictor: DifficultyPredictor | None,
+    sequential: SequentialModel | None = None,
 ) -> Manifest:
     """Write every file, then the manifest with their hashes; returns the manifest."""
     (folder / MANIFEST).unlink(missing_ok=True)  # the folder is unfinished until the end
+    remove_stale_temporaries(folder)
     _write_json(folder / TABLE, table.to_json())
     _atomic_write(folder / PROBLEMS, lambda tmp: problems.to_parquet(tmp, index=False))
     _atomic_write(folder / EVALUATIONS, lambda tmp: evaluations.to_parquet(tmp, index=False))
     names = [TABLE, PROBLEMS, EVALUATIONS]
     predictor_metadata = None
+    (folder / LEGACY_PREDICTOR).unlink(missing_ok=True)
     if predictor is not None:
-        import joblib
-
-        _atomic_write(folder / PREDICTOR, lambda tmp: joblib.dump(predictor.models(), tmp))
+        _write_json(folder / PREDICTOR, predictor.models_to_json())
         names.append(PREDICTOR)
         predictor_metadata = predictor.metadata()
     else:
         (folder / PREDICTOR).unlink(missing_ok=True)
+    if sequential is not None:
+        _write_json(folder / SEQUENTIAL, sequential.to_json())
+        names.append(SEQUENTIAL)
+    else:
+        (folder / SEQUENTIAL).unlink(missing_ok=True)
     final = Manifest(
         schema_version=ARTIFACT_SCHEMA_VERSION,
         created=manifest.created,
@@ -200,8 +218,30 @@ def write_artifact(
     return final
 
 
-def load_artifact(folder: str | Path) -> Artifact:
-    """Load and verify an artifact folder; raises ArtifactError with the reason."""
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the ``.NAME.*.tmp`` files a kill during an earlier write left behind.
+
+    Only names this module writes are touched; callers hold the artifact lock, so no
+    other writer can be half-way through one of them.
+    """
+    names = (MANIFEST, TABLE, PROBLEMS, EVALUATIONS, PREDICTOR, LEGACY_PREDICTOR)
+    removed = [
+        stale
+        for name in names
+        for stale in folder.glob(f".{name}.*.tmp")
+        if stale.is_file() and not stale.is_symlink()
+    ]
+    for stale in removed:
+        stale.unlink(missing_ok=True)
+    return removed
+
+
+def load_artifact(folder: str | Path, *, trust_pickle: bool = False) -> Artifact:
+    """Load and verify an artifact folder; raises ArtifactError with the reason.
+
+    ``trust_pickle`` allows the pickled predictor of a schema-1 artifact to be loaded;
+    without it such an artifact is refused, since unpickling runs the file's code.
+    """
     path = Path(folder)
     manifest = read_manifest(path)
     for name, expected in manifest.files.items():
@@ -220,7 +260,8 @@ def load_artifact(folder: str | Path) -> Artifact:
         table = CalibrationTable.from_json(table_data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{path / TABLE} is malformed: {exc!r}") from None
-    predictor = _load_predictor(path, manifest)
+    predictor = _load_predictor(path, manifest, trust_pickle)
+    sequential = _load_sequential(path, manifest)
     return Artifact(
         path=path,
         manifest=manifest,
@@ -228,7 +269,18 @@ def load_artifact(folder: str | Path) -> Artifact:
         problems=pd.read_parquet(path / PROBLEMS),
         evaluations=pd.read_parquet(path / EVALUATIONS),
         predictor=predictor,
+        sequential=sequential,
     )
+
+
+def _load_sequential(folder: Path, manifest: Manifest) -> SequentialModel | None:
+    """The router's decision model (plain JSON numbers, verified by its sha256)."""
+    if SEQUENTIAL not in manifest.files:
+        return None
+    try:
+        return SequentialModel.from_json(_read_json(folder / SEQUENTIAL))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{folder / SEQUENTIAL} is malformed: {exc!r}") from None
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -248,7 +300,7 @@ def read_manifest(path: Path) -> Manifest:
     if data.get("kind") != ARTIFACT_KIND:
         raise ArtifactError(f"{manifest_path} is not a ttc-router calibration manifest")
     version = data.get("schema_version")
-    if version != ARTIFACT_SCHEMA_VERSION:
+    if version not in READABLE_SCHEMA_VERSIONS:
         raise ArtifactError(
             f"{manifest_path} has schema version {version}; this version of ttc-router "
             f"reads version {ARTIFACT_SCHEMA_VERSION}. Recalibrate with `ttc calibrate` "
@@ -287,24 +339,94 @@ def _verify_file(folder: Path, name: str, expected: str) -> None:
         )
 
 
-def _load_predictor(folder: Path, manifest: Manifest) -> DifficultyPredictor | None:
-    if PREDICTOR not in manifest.files:
+def _load_predictor(
+    folder: Path, manifest: Manifest, trust_pickle: bool
+) -> DifficultyPredictor | None:
+    listed = [name for name in (PREDICTOR, LEGACY_PREDICTOR) if name in manifest.files]
+    if not listed:
+        if manifest.predictor is not None:
+            raise ArtifactError(
+                f"{folder / MANIFEST} describes a difficulty predictor but lists no "
+                f"{PREDICTOR}: the file entry was removed. Without it the router would "
+                "route every problem by a uniform guess while still paying for probes; "
+                "restore the manifest or recalibrate"
+            )
+        for name in (PREDICTOR, LEGACY_PREDICTOR):
+            if (folder / name).exists():
+                raise ArtifactError(
+                    f"{folder / name} is not listed in {MANIFEST}, so it cannot be verified; "
+                    "restore the manifest or recalibrate"
+                )
         return None
     if manifest.predictor is None:
-        raise ArtifactError(f"{folder / MANIFEST} lists {PREDICTOR} but no predictor metadata")
+        raise ArtifactError(f"{folder / MANIFEST} lists {listed[0]} but no predictor metadata")
+    if PREDICTOR in manifest.files:
+        try:
+            models = models_from_json(_read_json(folder / PREDICTOR), str(folder / PREDICTOR))
+        except PlainModelError as exc:
+            raise ArtifactError(str(exc)) from None
+    else:
+        models = _load_pickled_models(folder, manifest, trust_pickle)
+    try:
+        return DifficultyPredictor.from_parts(models, manifest.predictor)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{folder / listed[0]}: {exc}") from None
+
+
+def _load_pickled_models(folder: Path, manifest: Manifest, trust_pickle: bool) -> dict[str, Any]:
+    """A schema-1 predictor.joblib, only when the user vouched for the file."""
+    path = folder / LEGACY_PREDICTOR
+    if not trust_pickle:
+        raise ArtifactError(
+            f"{path} is a pickle (an artifact of schema version 1), and loading a pickle runs "
+            "whatever code its author put in it; a matching sha256 proves nothing, since "
+            f"{MANIFEST} can be edited too. If you made this artifact or trust its source, "
+            f"pass {TRUST_PICKLE_FLAG} once, or convert it to plain data for good with "
+            f"`python -m scripts.convert_predictor {folder} --yes`; otherwise recalibrate"
+        )
     import joblib
     import sklearn
 
     trained_with = manifest.versions.get("scikit-learn")
     if trained_with and trained_with != sklearn.__version__:
         warnings.warn(
-            f"{folder / PREDICTOR} was written with scikit-learn {trained_with}; "
-            f"this is {sklearn.__version__}. Its predictions may differ; recalibrate if so.",
-            stacklevel=3,
+            f"{path} was written with scikit-learn {trained_with}; this is "
+            f"{sklearn.__version__}. Its predictions may differ; recalibrate if so.",
+            stacklevel=4,
         )
-    # Safe to unpickle: the file's sha256 was verified against the manifest above.
-    models = joblib.load(folder / PREDICTOR)
+    # The user vouched for this file (trust_pickle); its sha256 was checked above.
+    models = joblib.load(path)
+    if not isinstance(models, dict) or "classifiers" not in models or "regressor" not in models:
+        raise ArtifactError(f"{path} does not hold a ttc-router predictor")
     try:
-        return DifficultyPredictor.from_parts(models, manifest.predictor)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{folder / PREDICTOR}: {exc}") from None
+        return {
+            "classifiers": {
+                str(name): from_sklearn(model) for name, model in models["classifiers"].items()
+            },
+            "regressor": from_sklearn(models["regressor"]),
+        }
+    except PlainModelError as exc:
+        raise ArtifactError(f"{path}: {exc}") from None
+
+
+def convert_pickled_predictor(folder: str | Path) -> Manifest:
+    """Rewrite a schema-1 artifact's predictor.joblib as predictor.json (schema 2).
+
+    Loads the pickle, so call it only on a file you trust (the command that wraps it,
+    ``scripts/convert_predictor.py``, asks for --yes). Every other file stays byte for byte as
+    it was; the manifest gets the new file's hash and schema version 2.
+    """
+    path = Path(folder)
+    manifest = read_manifest(path)
+    if LEGACY_PREDICTOR not in manifest.files:
+        raise ArtifactError(f"{path} has no {LEGACY_PREDICTOR} to convert")
+    artifact = load_artifact(path, trust_pickle=True)
+    assert artifact.predictor is not None  # listed, so loaded or refused above
+    remove_stale_temporaries(path)
+    _write_json(path / PREDICTOR, artifact.predictor.models_to_json())
+    files = {name: sha for name, sha in manifest.files.items() if name != LEGACY_PREDICTOR}
+    files[PREDICTOR] = sha256_file(path / PREDICTOR)
+    data = {**manifest.raw, "schema_version": ARTIFACT_SCHEMA_VERSION, "files": files}
+    _write_json(path / MANIFEST, data)
+    (path / LEGACY_PREDICTOR).unlink()
+    return Manifest.from_json(data)

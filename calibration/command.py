@@ -9,6 +9,7 @@ Examples::
         --verifier rlhflow --samples 64 --budgets 1,2,4,8,16,32,64 --out runs/llama1b
     ttc calibrate ... --shard 0/4 --out DIR   # on each of four machines, then:
     ttc calibrate --merge --out DIR
+    ttc calibrate --regrade --out DIR
     ttc calibrate --problems simulator:200 --backend simulator --out runs/sim
 
 Rerunning the same command resumes: finished problems and searches are kept, and a
@@ -167,6 +168,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only join the shards in --out and write the artifact (settings come from the shards)",
     )
+    run.add_argument(
+        "--regrade",
+        action="store_true",
+        help="like --merge, after extracting and grading the recorded samples' answers again "
+        "with the current grader (no sampling; the shards are rewritten)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
         "--threads",
@@ -298,7 +305,17 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     from calibration.shard_store import ShardError
     from strategies.problems import ProblemFormatError, ProblemSourceError
 
-    return (ValueError, ShardError, ArtifactError, ProblemFormatError, ProblemSourceError, KeyError)
+    # ImportError: an engine whose package is not installed (--backend vllm without vllm);
+    # its message says what to install, and a traceback would only bury it.
+    return (
+        ValueError,
+        ShardError,
+        ArtifactError,
+        ProblemFormatError,
+        ProblemSourceError,
+        KeyError,
+        ImportError,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -307,9 +324,14 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out
     try:
-        if args.merge:
+        if args.merge or args.regrade:
+            flag = "--regrade" if args.regrade else "--merge"
             if out is None:
-                raise ValueError("--merge needs --out DIR (the folder holding the shards)")
+                raise ValueError(f"{flag} needs --out DIR (the folder holding the shards)")
+            if args.regrade:
+                from calibration.regrade import regrade_shards
+
+                print(regrade_shards(out).describe())
             analysis = {
                 "draws": args.draws,
                 "probe_k": args.probe_k,

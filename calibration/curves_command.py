@@ -80,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-bins, -coverage, -difficulty beside it; a folder gets overview.png, accuracy.png, ...",
     )
     parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load an old (schema 1) artifact whose predictor is a pickle, which runs its "
+        "author's code when loaded: only for artifacts you made or trust",
+    )
+    parser.add_argument(
         "--evaluation",
         metavar="FILE",
         help="`ttc evaluate` results (JSON) to show the router's policies; default: found in "
@@ -94,14 +100,14 @@ def run(args: argparse.Namespace) -> int:
     from calibration.curves_table import render
 
     try:
-        artifact = load_artifact(args.artifact)
+        artifact = load_artifact(args.artifact, trust_pickle=args.trust_pickle)
     except ArtifactError as exc:
-        print(f"ttc curves: {exc}", file=sys.stderr)
+        print(f"ttc curves: error: {exc}", file=sys.stderr)
         return 2
     if args.bins not in artifact.table.binnings:
         known = ", ".join(sorted(artifact.table.binnings))
         print(
-            f"ttc curves: {args.artifact} has no {args.bins!r} binning (it has: {known}); "
+            f"ttc curves: error: {args.artifact} has no {args.bins!r} binning (it has: {known}); "
             "predicted bins need a difficulty predictor, trained on 10 or more problems",
             file=sys.stderr,
         )
@@ -111,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             artifact.path, None if args.evaluation is None else Path(args.evaluation)
         )
     except EvaluationError as exc:
-        print(f"ttc curves: {exc}", file=sys.stderr)
+        print(f"ttc curves: error: {exc}", file=sys.stderr)
         return 2
     report = build_report(
         artifact,
@@ -126,7 +132,16 @@ def run(args: argparse.Namespace) -> int:
     if args.png:
         from calibration.curves_plots import write_plots
 
-        outcome = write_plots(report, artifact, args.png)
+        try:
+            outcome = write_plots(report, artifact, args.png)
+        except OSError as exc:  # a read-only folder, a full disk, a folder where a file goes
+            where = exc.filename or args.png
+            reason = exc.strerror or str(exc)
+            print(
+                f"ttc curves: error: --png {args.png}: cannot write {where}: {reason}",
+                file=sys.stderr,
+            )
+            return 2
         for name, path in outcome.written.items():
             print(f"wrote {name} plot: {path}", file=sys.stderr)
         for name, reason in outcome.skipped.items():

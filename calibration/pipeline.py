@@ -19,6 +19,7 @@ from typing import Any
 
 from calibration.analysis import AnalysisResult, AnalysisSettings, analyse
 from calibration.artifact import Manifest, write_artifact
+from calibration.sequential.stage import build_sequential_model
 from calibration.config import CalibrationConfig, ShardSpec
 from calibration.engines import build_generator, build_tree_generator, build_verifier
 from calibration.progress import stage_reporter
@@ -34,6 +35,7 @@ from calibration.work_state import (
     SessionLog,
     append_session,
     artifact_lock,
+    check_problem_hashes,
     check_settings,
     latest_plan,
     make_header,
@@ -54,6 +56,7 @@ ANALYSIS_STAGE_NUMBERS = {
     "strategy evaluation": "[3/6]",
     "difficulty predictor": "[5/6]",
     "table": "[4/6]",
+    "decision model": "[5/6]",
 }
 
 
@@ -102,6 +105,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     folder = shards_folder(config.out)
     check_settings(folder, SAMPLES, settings)
     check_settings(folder, TREE, tree_settings)
+    check_problem_hashes(folder, source.problems)
 
     shard = config.shard
     problems = shard_problems(source.problems, shard.index, shard.count)
@@ -115,7 +119,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     units = tree_units(problems, plan.tree, config.seed_values, config.batch_size)
     pending_samples = sum(p.id not in sampled_ids for p in problems)
     pending_searches = sum(key not in searched for unit in units for key in unit.search_keys())
-    notes: list[str] = []
+    notes: list[str] = list(plan.notes)
     sampled_now = searched_now = 0
 
     if pending_samples or pending_searches:
@@ -261,10 +265,11 @@ def merge_calibration(
             "same problems"
         )
     plan = _plan(config)
+    check_problem_hashes(folder, source.problems)
     waiting = _missing_work(config, source, plan)
     if waiting:
         raise ShardError(f"cannot merge {out} yet: {waiting}")
-    outcome = CalibrationOutcome(config, source, 0, 0, ())
+    outcome = CalibrationOutcome(config, source, 0, 0, plan.notes)
     return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
 
 
@@ -340,6 +345,19 @@ def _write_calibration(
         return stage(f"{ANALYSIS_STAGE_NUMBERS.get(name, '')} {name}".strip(), total)
 
     analysis = analyse(samples, tree_records, problem_ids, plan, settings, labelled)
+    with labelled("decision model", 2) as advance:
+        sequential = build_sequential_model(
+            {p.id: p.text for p in source.problems},
+            samples,
+            analysis.evaluations,
+            budgets=settings.budgets,
+            tree_strategies=[s.key for s in plan.tree],
+            reduction=config.reduction,
+            delimiter=prompt_config.step_delimiter,
+            seed=config.seed,
+            progress=advance,
+        )
+    analysis = replace(analysis, sequential=sequential)
     analysis_s = time.perf_counter() - started
     sessions = read_sessions(folder)
     manifest = Manifest(
@@ -365,6 +383,7 @@ def _write_calibration(
             problems=analysis.problems,
             evaluations=analysis.evaluations,
             predictor=analysis.predictor,
+            sequential=sequential,
         )
         advance(1)
     return replace(outcome, analysis=analysis, manifest=written)

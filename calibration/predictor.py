@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from calibration import plain_models
 from calibration.features import FEATURE_NAMES, probe_features
 from calibration.table import PredictorMetrics
 from strategies.search.result import Candidate
@@ -29,6 +30,7 @@ from strategies.search.result import Candidate
 PREDICTED_BINNINGS: tuple[str, ...] = ("oracle", "absolute")
 DEFAULT_PROBE_DRAWS = 8
 MAX_FOLDS = 5
+PREDICTOR_MODELS_KIND = "ttc-router difficulty predictor"
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,11 @@ class DifficultyPrediction:
 
 @dataclass
 class DifficultyPredictor:
-    """scikit-learn models plus what they need to be used correctly.
+    """Fitted models plus what they need to be used correctly.
 
-    Only ``classifiers`` and ``regressor`` go into predictor.joblib; everything else is
-    plain metadata kept in manifest.json, so the pickle holds no project classes.
+    ``classifiers`` and ``regressor`` are plain models (``calibration.plain_models``):
+    numbers, no code, stored as predictor.json by :meth:`models_to_json`; everything else
+    is metadata kept in manifest.json.
     """
 
     classifiers: dict[str, Any]
@@ -109,8 +112,16 @@ class DifficultyPredictor:
             "levels": {name: list(levels) for name, levels in self.levels.items()},
         }
 
-    def models(self) -> dict[str, Any]:
-        return {"classifiers": self.classifiers, "regressor": self.regressor}
+    def models_to_json(self) -> dict[str, Any]:
+        """The fitted models as plain JSON data (what predictor.json holds)."""
+        return {
+            "kind": PREDICTOR_MODELS_KIND,
+            "classifiers": {
+                name: plain_models.to_json(_plain(model))
+                for name, model in self.classifiers.items()
+            },
+            "regressor": plain_models.to_json(_plain(self.regressor)),
+        }
 
     @classmethod
     def from_parts(
@@ -131,6 +142,42 @@ class DifficultyPredictor:
             reduction=str(metadata["reduction"]),
             feature_names=feature_names,
         )
+
+
+def models_from_json(data: Any, where: str) -> dict[str, Any]:
+    """:meth:`DifficultyPredictor.models_to_json` read back and checked; raises
+    ``plain_models.PlainModelError`` naming ``where`` and the bad field."""
+    if not isinstance(data, Mapping) or data.get("kind") != PREDICTOR_MODELS_KIND:
+        raise plain_models.PlainModelError(
+            f"{where}: not a ttc-router predictor (expected kind {PREDICTOR_MODELS_KIND!r})"
+        )
+    classifiers = data.get("classifiers")
+    if not isinstance(classifiers, Mapping) or not classifiers:
+        raise plain_models.PlainModelError(f"{where}: 'classifiers' must be a non-empty object")
+    return {
+        "classifiers": {
+            str(name): _checked(model, f"{where}: classifiers.{name}", classifier=True)
+            for name, model in classifiers.items()
+        },
+        "regressor": _checked(data.get("regressor"), f"{where}: regressor", classifier=False),
+    }
+
+
+def _checked(data: Any, where: str, *, classifier: bool) -> plain_models.PlainModel:
+    model = plain_models.from_json(data, where)
+    if model.is_classifier != classifier:
+        wanted = "a classifier" if classifier else "a regressor"
+        raise plain_models.PlainModelError(f"{where}: expected {wanted}")
+    if model.num_features not in (None, len(FEATURE_NAMES)):
+        raise plain_models.PlainModelError(
+            f"{where}: takes {model.num_features} features; this version computes "
+            f"{len(FEATURE_NAMES)}"
+        )
+    return model
+
+
+def _plain(model: Any) -> plain_models.PlainModel:
+    return model if isinstance(model, plain_models.PlainModel) else plain_models.from_sklearn(model)
 
 
 def _probabilities_over_levels(model: Any, rows: np.ndarray, levels: Sequence[int]) -> np.ndarray:
@@ -195,7 +242,7 @@ def new_classifier(labels: np.ndarray) -> Any:
 
     Chosen over tree ensembles because a few hundred problems are a small training set:
     it gives smooth, reasonably calibrated probabilities (the router weighs accuracy
-    curves by them) and a pickle of a few kB. With a single class it falls back to the
+    curves by them) and a few hundred numbers to store. With a single class it falls back to the
     class prior, so tiny calibrations still produce a usable (if uninformative) model.
     """
     from sklearn.dummy import DummyClassifier
@@ -213,7 +260,7 @@ def new_regressor() -> Any:
 
     On the simulator's probes it matched gradient boosting's cross-validated Spearman
     correlation (0.867 against 0.870-0.873) at a fiftieth of the time, with no thread
-    pool to oversubscribe on a busy machine and a pickle of a few hundred bytes.
+    pool to oversubscribe on a busy machine and a few dozen numbers to store.
     """
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
@@ -251,9 +298,10 @@ def train_predictor(
         for name, labels in targets.levels.items()
     }
     regressor = _fit(new_regressor(), training.features, targets.pass_at_1[rows])
+    # Stored and used as plain models, so a fresh predictor predicts exactly as a loaded one.
     return DifficultyPredictor(
-        classifiers=classifiers,
-        regressor=regressor,
+        classifiers={name: plain_models.from_sklearn(m) for name, m in classifiers.items()},
+        regressor=plain_models.from_sklearn(regressor),
         levels=dict(targets.level_names),
         probe_k=probe_k,
         reduction=reduction,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from calibration.chunks import fixed_chunks
 from calibration.grading import Grader
 from calibration.records import ProblemSamples, SampleRecord
-from calibration.shard_store import ShardWriter
+from calibration.shard_store import PROBLEM_HASH, ShardWriter
 from strategies.generation import Generator
-from strategies.problems import Problem
+from strategies.problems import Problem, problem_sha256
 from strategies.prompts import PromptConfig
 from strategies.search.registry import get_strategy
 from strategies.search.result import SearchResult
@@ -72,7 +72,8 @@ def run_sampling(
         for problem, result in zip(batch, results, strict=True):
             if problem.id in done:
                 continue
-            writer.append([graded_pool(problem, result).to_json()])
+            record = graded_pool(problem, result).to_json()
+            writer.append([{**record, PROBLEM_HASH: problem_sha256(problem)}])
             done.add(problem.id)
             written += 1
             advance(1)

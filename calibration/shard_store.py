@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import IO, Any
 
 HEADER_KEY = "header"
+# On every record: the sha256 of the problem's text and reference (strategies.problems.
+# problem_sha256), checked against the problems of a run that resumes or merges.
+PROBLEM_HASH = "problem_sha256"
 
 
 class ShardError(RuntimeError):

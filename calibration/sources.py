@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from strategies.problems import Problem, load_problems, require_answers
+from strategies.problems import Problem, ProblemSourceError, load_problems, require_answers
 
 GENERATED_SOURCES = ("arithmetic", "simulator")
 
@@ -55,11 +55,11 @@ def _generated_spec(spec: str) -> tuple[str, int, int] | None:
         count = int(count_text)
         seed = int(seed_text) if seed_text else 0
     except ValueError:
-        raise ValueError(
-            f"--problems {spec!r}: expected {kind}:COUNT or {kind}:COUNT:SEED with integers"
+        raise ProblemSourceError(
+            f"problems {spec!r}: expected {kind}:COUNT or {kind}:COUNT:SEED with integers"
         ) from None
     if count < 1:
-        raise ValueError(f"--problems {spec!r}: COUNT must be >= 1")
+        raise ProblemSourceError(f"problems {spec!r}: COUNT must be >= 1, got {count}")
     return kind, count, seed
 
 
@@ -87,6 +87,10 @@ def load_source(spec: str) -> ProblemSource:
         digest = _problems_sha256(problems)
     else:
         problems = load_problems(spec)
+        if not problems:
+            raise ProblemSourceError(
+                f"--problems {spec} holds no problems (it is empty or has only blank lines)"
+            )
         file = Path(spec)
         if file.is_file():
             path = str(file.resolve())

@@ -12,7 +12,9 @@ Tree searches run at every budget N >= 2 (or, with ``--tree-budgets``, at the on
 on a CPU the big tree budgets dominate the run time) that the strategy spends exactly (see
 ``strategies.search.budget``: N=6 with beam width 4 would run as N=4, so it is
 skipped). N=1 is skipped because a one-beam search is one sample written step by step
-at extra verifier cost, never a contender.
+at extra verifier cost, never a contender. A skipped budget is never silent: the plan's
+``notes`` (printed with the summary) say which and why, and a budget named explicitly in
+``--tree-budgets`` that a tree strategy cannot spend exactly is an error.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class TreeStrategy:
 class StrategyPlan:
     pool: tuple[PoolStrategy, ...]
     tree: tuple[TreeStrategy, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -70,6 +73,7 @@ def plan_strategies(
 ) -> StrategyPlan:
     pool: list[PoolStrategy] = []
     tree: list[TreeStrategy] = []
+    notes: list[str] = []
     seen: set[str] = set()
     generation = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
     for spec in specs:
@@ -87,15 +91,28 @@ def plan_strategies(
             continue
         run_spec = _with_generation_settings(key, generation)
         runner = get_strategy(run_spec)
-        tree_budgets = tuple(
+        wanted = [
             b
             for b in sorted(set(budgets))
-            if b >= MIN_TREE_BUDGET
-            and runner.plan(b).effective_budget == b
-            and (tree_budgets is None or b in tree_budgets)
-        )
-        tree.append(TreeStrategy(key, run_spec, tree_budgets))
-    return StrategyPlan(tuple(pool), tuple(tree))
+            if b >= MIN_TREE_BUDGET and (tree_budgets is None or b in tree_budgets)
+        ]
+        inexact = {b: runner.plan(b).effective_budget for b in wanted}
+        inexact = {b: ran for b, ran in inexact.items() if ran != b}
+        if inexact:
+            shown = ", ".join(f"N={b} would run as N={ran}" for b, ran in inexact.items())
+            reason = (
+                f"{key} rounds a budget down to a multiple of its beam width ({shown}), so "
+                f"it is not run at N={', '.join(str(b) for b in inexact)}"
+            )
+            if tree_budgets is not None:
+                raise ValueError(
+                    f"--tree-budgets: {reason}. Choose tree budgets it spends exactly, or "
+                    "leave those out"
+                )
+            notes.append(f"{reason}; those budgets compare the sampling strategies only")
+        runs_at = tuple(b for b in wanted if b not in inexact)
+        tree.append(TreeStrategy(key, run_spec, runs_at))
+    return StrategyPlan(tuple(pool), tuple(tree), tuple(notes))
 
 
 def sampling_spec(*, temperature: float, top_p: float, max_tokens: int, reduction: str) -> str:

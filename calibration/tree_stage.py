@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from calibration.chunks import fixed_chunks
 from calibration.grading import Grader
 from calibration.records import TreeRecord
-from calibration.shard_store import ShardWriter
+from calibration.shard_store import PROBLEM_HASH, ShardWriter
 from calibration.strategy_plan import TreeStrategy
 from strategies.generation import Generator
-from strategies.problems import Problem
+from strategies.problems import Problem, problem_sha256
 from strategies.prompts import PromptConfig
 from strategies.search.base import SearchStrategy
 from strategies.search.registry import get_strategy
@@ -118,6 +118,7 @@ def run_tree_searches(
                     cost=result.cost,
                     error=result.error,
                 ).to_json()
+                | {PROBLEM_HASH: problem_sha256(problem)}
             )
             done.add(key)
         writer.append(records)

@@ -21,7 +21,14 @@ from typing import Any
 
 from calibration.config import PLAN_KEYS, describe_differences
 from calibration.records import ProblemSamples, TreeRecord
-from calibration.shard_store import ShardError, iter_shard_paths, read_shard, shard_path
+from calibration.shard_store import (
+    PROBLEM_HASH,
+    ShardError,
+    iter_shard_paths,
+    read_shard,
+    shard_path,
+)
+from strategies.problems import Problem, problem_sha256
 
 SAMPLES = "samples"
 TREE = "tree"
@@ -69,6 +76,23 @@ def check_settings(folder: Path, kind: str, settings: dict[str, Any]) -> None:
                 f"recorded settings to resume, or choose another --out folder for a new "
                 "calibration; mixing them would corrupt every figure."
             )
+
+
+def check_problem_hashes(folder: Path, problems: Iterable[Problem]) -> None:
+    """Refuse when a shard record answers a problem of the same id but another text or
+    reference (records from before this check carry no hash and are not checked)."""
+    expected = {problem.id: problem_sha256(problem) for problem in problems}
+    for kind in (SAMPLES, TREE):
+        for path in iter_shard_paths(folder, kind):
+            for number, data in enumerate(read_shard(path).records, start=2):
+                stored = data.get(PROBLEM_HASH)
+                pid = data.get("problem_id")
+                if stored is not None and pid in expected and stored != expected[pid]:
+                    raise ShardError(
+                        f"{path}:{number}: problem {pid!r} was sampled with another text or "
+                        "reference answer than the current problems have; rerun with the "
+                        "problems it was made with, or choose another --out folder"
+                    )
 
 
 def _records(folder: Path, kind: str, settings: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from calibration.artifact import Artifact, ArtifactError, load_artifact
+from calibration.artifact import TRUST_PICKLE_FLAG, Artifact, ArtifactError, load_artifact
 from router.problem_source import ProblemSet
 from router.setup import (
     DEFAULT_CALIBRATION,
@@ -34,6 +34,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help=f"calibration artifact folder from `ttc calibrate` (default: the shipped "
         f"{DEFAULT_CALIBRATION.parent.name}/{DEFAULT_CALIBRATION.name})",
+    )
+    parser.add_argument(
+        TRUST_PICKLE_FLAG,
+        action="store_true",
+        help="load an old (schema 1) calibration whose predictor is a pickle; a pickle runs "
+        "its author's code when loaded, so only for artifacts you made or trust",
     )
     parser.add_argument(
         "--cost-unit",
@@ -91,7 +97,7 @@ def parse_options(items: list[str], flag: str) -> dict[str, Any]:
     return options
 
 
-def load_calibration(path: Path | None) -> Artifact:
+def load_calibration(path: Path | None, trust_pickle: bool = False) -> Artifact:
     folder = path if path is not None else DEFAULT_CALIBRATION
     if path is None and not folder.exists():
         raise CommandError(
@@ -101,7 +107,7 @@ def load_calibration(path: Path | None) -> Artifact:
             "--calibration DIR"
         )
     try:
-        return load_artifact(folder)
+        return load_artifact(folder, trust_pickle=trust_pickle)
     except ArtifactError as exc:
         raise CommandError(f"cannot use the calibration: {exc}") from None
 
@@ -114,7 +120,7 @@ class Loaded:
 
 
 def load_setup(args: argparse.Namespace) -> Loaded:
-    artifact = load_calibration(args.calibration)
+    artifact = load_calibration(args.calibration, getattr(args, "trust_pickle", False))
     overrides = Overrides(
         model=args.model,
         backend=args.backend,

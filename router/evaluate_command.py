@@ -30,7 +30,7 @@ from router.command_common import (
 )
 from router.evaluation import Evaluation
 from router.evaluation_report import format_report
-from router.policy import PolicyError, check_policy, parse_policy
+from router.policies import PolicyError, parse_policy
 from router.problem_source import ProblemSet, calibration_texts, load_problem_set
 from strategies.problems import ProblemFormatError, ProblemSourceError
 
@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policies",
         help="comma-separated router policies to report besides the matched-compute runs "
-        "(default: auto and every calibration budget N)",
+        "(default: auto, every calibration budget N, and the stopping rules beta, esc and "
+        "margin at the largest N)",
     )
     parser.add_argument(
         "--budgets",
@@ -61,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
     parser.add_argument("--out", type=Path, help="report JSON (default under runs/evaluate/)")
     add_common_arguments(parser)
+
+
+def default_policies(budgets: list[int] | tuple[int, ...]) -> list[str]:
+    """auto, at most N for every calibrated N, and the published stopping rules at the
+    largest N (the baselines a sequential router must beat)."""
+    top = max(budgets)
+    return ["auto", *(str(b) for b in budgets), f"beta:{top}", f"esc:{top}", f"margin:{top}"]
 
 
 def _budgets(text: str | None) -> list[int] | None:
@@ -96,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
         policies = (
             [p.strip() for p in args.policies.split(",") if p.strip()]
             if args.policies
-            else ["auto", *(str(b) for b in table.budgets)]
+            else default_policies(table.budgets)
         )
         for policy in policies:
-            check_policy(parse_policy(policy), table.budgets)
+            parse_policy(policy)
         budgets = _budgets(args.budgets)
         problems = load_problem_set(args.problems)
         if args.drop_calibration_problems:

@@ -4,20 +4,24 @@ What it measures, all on the same problems with references:
 
 1. **Fixed strategies**: every (strategy, N) of the calibration table, run for real
    (``router.fixed_runs``), with accuracy and mean compute per problem.
-2. **Router policies** (``auto``, each fixed ``N``, any others asked for), with the probe
-   in their cost. All policies share one probe per problem, and runs that several
-   policies choose are made once.
+2. **Router policies** (``auto``, each fixed ``N``, the published stopping rules, any
+   others asked for), every generation in their cost. The engines are wrapped in
+   recorders (``router.recording``), so a request that several policies (or the fixed
+   runs) make is generated once.
 3. **Matched compute**: at each budget N, the best fixed strategy against the router
    under ``total:B`` with B = the fixed strategy's total compute, once in generations
    and once in FLOPs (``--cost-unit flops``), with a paired bootstrap interval of the
    accuracy difference.
 4. **Compute to match**: the router's accuracy under ``total:B`` over a grid of
-   per-problem budgets from the probe alone up to the largest budget plus the probe;
+   per-problem budgets from one generation up to the largest budget;
    for each N, the compute at which the router first reaches the best fixed strategy's
    accuracy (linear between grid points), and the ratio (the paper's "4x fewer
    generations"); once against the best of all fixed strategies, once against the best
    sampling strategy (majority, best-of-N: the paper's baseline). Generations count
-   full-solution equivalents, probe included (``router.records.Compute``).
+   full-solution equivalents, every round included (``router.records.Compute``).
+5. **The limit**: a per-problem oracle that gives each problem the cheapest fixed run
+   that solved it (and nothing to those none solved), and the compute it needs to
+   match the best fixed strategy; the router's share of the gap between the two.
 
 Intervals are 95% percentile intervals of a paired bootstrap over problems.
 """
@@ -26,22 +30,22 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from router.bootstrap import PairedBootstrap
-from router.execution import ResultCache
+from router.execution import reuses_samples
 from router.fixed_runs import FixedRun, RunScores, fixed_run_steps, run_fixed_strategies
-from router.options import CostModel, CostUnit, reuses_probe
-from router.policy import BudgetPolicy, parse_policy
+from router.oracle import OracleLimit, oracle_limits
+from router.policies import BudgetPolicy, TotalPolicy, parse_policy
 from router.problem_source import calibration_overlap
 from router.records import AnswerRecord
-from router.solver import BudgetWarning, Prepared, Router
+from router.recording import CallLog, RecordingGenerator, RecordingVerifier
+from router.solver import Router
 from strategies.problems import Problem
 
 SWEEP_STEP = 2**0.25
@@ -120,6 +124,7 @@ class EvaluationReport:
     sweep: list[SweepPoint]
     to_match: list[ComputeToMatch]
     to_match_sampling: list[ComputeToMatch] = field(default_factory=list)
+    oracle: list[OracleLimit] = field(default_factory=list)
     overlap_with_calibration: int | None = None
     wall_time_s: float = 0.0
 
@@ -170,8 +175,8 @@ def record_scores(records: Sequence[AnswerRecord], problems: Sequence[Problem]) 
 
 
 class Evaluation:
-    """Holds the shared probes, the run cache and the fixed baselines while policies are
-    compared; ``run`` does everything in the module doc's order."""
+    """Holds the recorders and the fixed baselines while policies are compared; ``run``
+    does everything in the module doc's order."""
 
     def __init__(
         self,
@@ -196,21 +201,19 @@ class Evaluation:
                 f"budgets {unknown} are not in the calibration (it has "
                 f"{list(router.artifact.table.budgets)})"
             )
+        memory = CallLog(None)
+        router.context = replace(
+            router.context,
+            generator=RecordingGenerator(router.context.generator, memory),
+            verifier=RecordingVerifier(router.context.verifier, memory),
+        )
         self.router = router
         self.budgets = None if budgets is None else sorted(set(budgets))
         self.problems = list(problems)
         self.bootstrap = PairedBootstrap(len(problems), resamples, router.context.seed)
-        self.cache: ResultCache = {}
         self.progress = progress
-        self._prepared: list[Prepared] | None = None
+        self._fixed_runs: list[FixedRun] = []
         self._fixed_correct: dict[str, np.ndarray] = {}
-
-    @property
-    def prepared(self) -> list[Prepared]:
-        if self._prepared is None:
-            self.progress(f"probing {len(self.problems)} problems (k={self.router.probe_k})")
-            self._prepared = self.router.prepare(self.problems)
-        return self._prepared
 
     def fixed(self) -> list[MethodSummary]:
         table = self.router.artifact.table
@@ -226,13 +229,9 @@ class Evaluation:
             self.progress(f"fixed runs: {done} of {total} done, {elapsed / 60:.1f} min")
 
         runs: list[FixedRun] = run_fixed_strategies(
-            table,
-            self.problems,
-            self.router.context,
-            self.budgets,
-            advance=advance,
-            cache=self.cache,
+            table, self.problems, self.router.context, self.budgets, advance=advance
         )
+        self._fixed_runs = runs
         summaries = []
         for run in runs:
             name = f"{run.strategy}@{run.budget}"
@@ -250,17 +249,17 @@ class Evaluation:
         return summaries
 
     def route(
-        self, policy: BudgetPolicy, cost_unit: CostUnit | None = None
+        self, policy: BudgetPolicy, cost_unit: str | None = None
     ) -> tuple[MethodSummary, RunScores]:
         """The router under ``policy``, counting cost in ``cost_unit`` (default: the
         router's own, i.e. ``--cost-unit``)."""
-        cost_unit = cost_unit or self.router.cost_model.unit
-        model = CostModel(cost_unit, self.router.probe_k)
-        with warnings.catch_warnings():
-            # below the probe's own cost is expected here; the table shows the real compute
-            warnings.simplefilter("ignore", BudgetWarning)
-            plan = self.router.choose(self.prepared, policy, cost_model=model)
-        records = list(self.router.run(self.prepared, plan, str(policy), self.cache))
+        cost_unit = cost_unit or self.router.cost_unit
+        saved = self.router.cost_unit
+        self.router.cost_unit = cost_unit
+        try:
+            records = list(self.router.solve(self.problems, policy))
+        finally:
+            self.router.cost_unit = saved
         scores = record_scores(records, self.problems)
         mix = Counter(f"{r.strategy}@{r.budget}" for r in records if r.strategy is not None)
         name = f"router {policy}" + (" (FLOPs)" if cost_unit == "flops" else "")
@@ -284,9 +283,12 @@ class Evaluation:
             best = best_of([m for m in fixed if m.budget == budget])
             best_correct = self._fixed_correct[best.name]
             by_gen, gen_scores = self.route(
-                BudgetPolicy("total", best.mean_generations * n), "generations"
+                TotalPolicy(max(best.mean_generations * n, n)), "generations"
             )
-            by_flops, flops_scores = self.route(BudgetPolicy("total", best.mean_flops * n), "flops")
+            by_flops, flops_scores = self.route(
+                TotalPolicy(max(best.mean_flops * n, n * self.router.model.sample_flops, 1.0)),
+                "flops",
+            )
             out.append(
                 MatchedComparison(
                     budget=budget,
@@ -304,16 +306,16 @@ class Evaluation:
         return float(a.mean() - b.mean()), low, high
 
     def sweep(self) -> list[SweepPoint]:
-        """The router under ``total:B`` from the probe alone to the largest budget + probe."""
-        k = self.router.probe_k
-        top = max(self.router.artifact.table.budgets) + k
-        grid = [float(k)]
+        """The router under ``total:B`` from one generation per problem to the largest
+        budget (a little past it: the router may beat the fixed strategies there)."""
+        top = max(self.router.artifact.table.budgets) * 1.25
+        grid = [1.0]
         while grid[-1] * SWEEP_STEP < top:
             grid.append(grid[-1] * SWEEP_STEP)
         grid.append(float(top))
         points = []
         for budget in grid:
-            policy = BudgetPolicy("total", budget * len(self.problems))
+            policy = TotalPolicy(budget * len(self.problems))
             summary, _ = self.route(policy, "generations")
             points.append(
                 SweepPoint(budget, summary.accuracy, summary.mean_generations, summary.mean_flops)
@@ -324,6 +326,8 @@ class Evaluation:
         """Fixed baselines, each policy, matched compute, the sweep; see the module doc."""
         started = time.perf_counter()
         parsed = [parse_policy(p) for p in policies]  # fail before any compute is spent
+        for policy in parsed:
+            self.router.check(policy, len(self.problems))
         fixed = self.fixed()
         self.progress("routing under each policy")
         router = [self.route(policy)[0] for policy in parsed]
@@ -331,6 +335,7 @@ class Evaluation:
         matched = self.matched(fixed)
         self.progress("sweeping the router's total budget")
         sweep = self.sweep()
+        to_match = compute_to_match(fixed, sweep)
         return EvaluationReport(
             overlap_with_calibration=calibration_overlap(
                 self.router.artifact.manifest.dataset, self.problems
@@ -340,17 +345,18 @@ class Evaluation:
             calibration=str(self.router.artifact.path),
             model=self.router.settings.model,
             verifier=self.router.settings.verifier,
-            probe_k=self.router.probe_k,
+            probe_k=self.router.first_rung,
             seed=self.router.context.seed,
             resamples=len(self.bootstrap.indices),
             fixed=fixed,
             router=router,
             matched=matched,
             sweep=sweep,
-            to_match=compute_to_match(fixed, sweep),
+            to_match=to_match,
             to_match_sampling=compute_to_match(
-                [m for m in fixed if m.strategy is not None and reuses_probe(m.strategy)], sweep
+                [m for m in fixed if m.strategy is not None and reuses_samples(m.strategy)], sweep
             ),
+            oracle=oracle_limits(self._fixed_runs, fixed, to_match),
             wall_time_s=time.perf_counter() - started,
         )
 

@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Sequence
 
 from router.evaluation import ComputeToMatch, EvaluationReport, MethodSummary
+from router.oracle import OracleLimit
 
 
 def _pct(value: float) -> str:
@@ -81,10 +82,26 @@ def _matched_rows(report: EvaluationReport, unit: str) -> list[str]:
         )
     if over:
         rows.append(
-            "  * more than B: the probe alone costs more, or (FLOPs) the run cost more than "
-            "the table's estimate"
+            "  * more than B: (FLOPs) a run cost more than the calibration's estimate of it"
         )
     return rows
+
+
+def _oracle_rows(rows: Sequence[OracleLimit]) -> list[str]:
+    out = [
+        "The limit: a per-problem oracle (the cheapest fixed run that solves each problem)",
+        "  N     target  fixed gens  oracle gens  oracle saving  router gens  gap closed",
+    ]
+    for o in rows:
+        oracle = "-" if o.oracle_generations is None else f"{o.oracle_generations:11.2f}"
+        ratio = "-" if o.oracle_ratio is None else f"{o.oracle_ratio:.2f}x"
+        router = "-" if o.router_generations is None else f"{o.router_generations:11.2f}"
+        gap = "-" if o.gap_closed is None else f"{100 * o.gap_closed:.0f}%"
+        out.append(
+            f"  {o.budget:<4}  {_pct(o.target_accuracy)}%  {o.fixed_generations:10.2f}  "
+            f"{oracle:>11}  {ratio:>12}  {router:>11}  {gap:>10}"
+        )
+    return out
 
 
 def _overlap_lines(report: EvaluationReport) -> list[str]:
@@ -103,9 +120,9 @@ def format_report(report: EvaluationReport) -> str:
     lines = [
         f"ttc evaluate: {report.num_problems} held-out problems ({report.problems})",
         f"  calibration {report.calibration}: model {report.model}, verifier "
-        f"{report.verifier}, probe k={report.probe_k}, seed {report.seed}",
+        f"{report.verifier}, first tranche {report.probe_k} sample(s), seed {report.seed}",
         f"  intervals: 95% paired bootstrap over problems ({report.resamples} resamples)",
-        "  gens/prob: full-solution generations per problem, probe included",
+        "  gens/prob: full-solution generations per problem, every round included",
         *_overlap_lines(report),
         "",
         "Fixed strategies (every problem at budget N)",
@@ -141,6 +158,8 @@ def format_report(report: EvaluationReport) -> str:
             "baseline)",
             *_match_rows(report.to_match_sampling),
         ]
+    if report.oracle:
+        lines += ["", *_oracle_rows(report.oracle)]
     headline = report.headline()
     lines.append("")
     if headline is not None and headline.ratio is not None:

@@ -1,46 +1,24 @@
-"""Running the chosen (strategy, budget) of every problem, batched, reusing the probe.
+"""What running a strategy for the router needs, and how a failure is reported.
 
-Problems that drew the same (strategy, budget) go through one ``strategy.run`` call per
-chunk of ``batch_size``, so a batch costs a handful of generator calls rather than one
-per problem. Sampling strategies get the problem's probe samples as ``reuse`` and only
-top them up. A chunk whose run raises (a server error, a crashed engine) is retried one
-problem at a time, so a single bad problem costs only its own answer; whatever still
-fails comes back with its error and the batch goes on.
+``ExecutionContext`` bundles the engines and the calibration's settings; ``runnable``
+turns a table key (``beam_search``) into a strategy with the calibration's sampling
+settings filled in, because the table's accuracies hold only for those settings.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections import defaultdict
-from collections.abc import Iterator, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 
-from router.options import Option
-from router.probe import ProbeResult, runnable_strategy
 from router.setup import GenerationSettings
 from strategies.generation import Generator
-from strategies.problems import Problem
 from strategies.prompts import PromptConfig
-from strategies.search.result import SearchResult
+from strategies.search.base import SearchStrategy
+from strategies.search.registry import get_strategy
 from strategies.verification import Verifier
 
-# Results already computed, by (problem id, strategy, budget): `ttc evaluate` runs many
-# policies over the same problems, and most of their choices coincide.
-ResultCache = MutableMapping[tuple[str, str, int], SearchResult]
-
-
-@dataclass(frozen=True)
-class Job:
-    problem: Problem
-    option: Option
-    probe: ProbeResult
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    job: Job
-    result: SearchResult | None
-    error: str | None = None
+POOL_STRATEGY = "weighted_best_of_n"
 
 
 @dataclass(frozen=True)
@@ -53,50 +31,45 @@ class ExecutionContext:
     batch_size: int = 32
 
 
-def execute(
-    jobs: Sequence[Job], context: ExecutionContext, cache: ResultCache | None = None
-) -> Iterator[JobOutcome]:
-    """Yield one outcome per job, group by group (not in job order)."""
-    groups: dict[tuple[str, int], list[Job]] = defaultdict(list)
-    for job in jobs:
-        cached = None if cache is None else cache.get(_key(job))
-        if cached is not None:
-            yield JobOutcome(job, cached)
-            continue
-        groups[(job.option.strategy, job.option.budget)].append(job)
-    for (strategy, budget), members in sorted(groups.items()):
-        for start in range(0, len(members), context.batch_size):
-            chunk = members[start : start + context.batch_size]
-            for outcome in _run_chunk(strategy, budget, chunk, context):
-                if cache is not None and outcome.result is not None:
-                    cache[_key(outcome.job)] = outcome.result
-                yield outcome
+def runnable_strategy(key: str, generation: GenerationSettings) -> SearchStrategy:
+    """The table's strategy ``key`` with the calibration's sampling settings filled in.
+
+    Table keys leave out sampling settings (``beam_search``), but the calibration ran
+    them with its own temperature, top_p and max_tokens, and so must the router; a
+    setting the key does name is kept.
+    """
+    strategy = get_strategy(key)
+    config = strategy.config
+    named = {f.name for f in fields(config) if getattr(config, f.name) != f.default}
+    wanted = {
+        "temperature": generation.temperature,
+        "top_p": generation.top_p,
+        "max_tokens": generation.max_tokens,
+    }
+    available = {f.name for f in fields(config)}
+    extra = [f"{k}={v}" for k, v in wanted.items() if k in available and k not in named]
+    if not extra:
+        return strategy
+    given = strategy.spec.partition(":")[2]
+    spec = strategy.name + ":" + ",".join(filter(None, [given, *extra]))
+    return get_strategy(spec)
 
 
-def _key(job: Job) -> tuple[str, str, int]:
-    return (job.problem.id, job.option.strategy, job.option.budget)
+def pool_strategy(generation: GenerationSettings) -> SearchStrategy:
+    """Weighted best-of-N under the calibration's settings: draws and scores a pool."""
+    return runnable_strategy(f"{POOL_STRATEGY}:reduction={generation.reduction}", generation)
 
 
-def _run_chunk(
-    strategy_key: str, budget: int, chunk: Sequence[Job], context: ExecutionContext
-) -> list[JobOutcome]:
-    strategy = runnable_strategy(strategy_key, context.generation)
-    reuse = [list(job.probe.candidates) for job in chunk] if chunk[0].option.reuses_probe else None
-    try:
-        results = strategy.run(
-            [job.problem for job in chunk],
-            budget,
-            context.generator,
-            context.verifier,
-            prompt_config=context.prompt_config,
-            seed=context.seed,
-            reuse=reuse,
-        )
-    except Exception as exc:  # one problem's failure must not sink the batch
-        if len(chunk) > 1:
-            return [o for job in chunk for o in _run_chunk(strategy_key, budget, [job], context)]
-        return [JobOutcome(chunk[0], None, describe_error(exc))]
-    return [JobOutcome(job, result) for job, result in zip(chunk, results, strict=True)]
+@lru_cache(maxsize=64)
+def reuses_samples(key: str) -> bool:
+    """Whether a strategy selects from independent samples (so it can share a pool)."""
+    return bool(getattr(get_strategy(key), "reuses_samples", _is_sampling(key)))
+
+
+def _is_sampling(key: str) -> bool:
+    from strategies.search.sampling import SamplingStrategy
+
+    return isinstance(get_strategy(key), SamplingStrategy)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.table import CalibrationTable
-from router.execution import ExecutionContext, ResultCache
-from router.options import reuses_probe
-from router.probe import probe_strategy, runnable_strategy
+from router.execution import ExecutionContext, pool_strategy, reuses_samples, runnable_strategy
 from strategies.answers import grade
 from strategies.problems import Problem
 from strategies.search.result import SearchResult
@@ -53,14 +51,11 @@ def run_fixed_strategies(
     context: ExecutionContext,
     budgets: Sequence[int] | None = None,
     advance: Callable[[int], object] = lambda n: None,
-    cache: ResultCache | None = None,
 ) -> list[FixedRun]:
     """Every table strategy at every table budget (or only ``budgets``).
 
-    Tree-search results go into ``cache``: when the router later picks the same search
-    for a problem, that run (same seed, same problem) is the one it would make, so it is
-    reused rather than paid for twice. Sampling runs are not shared: the router's pools
-    start from its probe.
+    Run with a recording generator (``router.recording``), the router's later runs of
+    the same searches and samples are served from what these runs drew.
     """
     runs: list[FixedRun] = []
     for budget, pool_keys, tree_keys in _fixed_plan(table, budgets):
@@ -71,9 +66,6 @@ def run_fixed_strategies(
             advance(1)
         for key in tree_keys:
             results = _chunked(problems, context, budget, key)
-            if cache is not None:
-                for problem, result in zip(problems, results, strict=True):
-                    cache[(problem.id, key, budget)] = result
             runs.append(FixedRun(key, budget, _scores(problems, results, float(budget))))
             advance(1)
     return runs
@@ -95,8 +87,8 @@ def _fixed_plan(
         plan.append(
             (
                 budget,
-                [s for s in table.strategies if reuses_probe(s) and s in measured],
-                [s for s in table.strategies if not reuses_probe(s) and s in measured],
+                [s for s in table.strategies if reuses_samples(s) and s in measured],
+                [s for s in table.strategies if not reuses_samples(s) and s in measured],
             )
         )
     return plan
@@ -107,7 +99,7 @@ def _chunked(
 ) -> list[SearchResult]:
     """``key``'s results at ``budget``, or (None) the scored sample pool of that size."""
     strategy = (
-        probe_strategy(context.generation)
+        pool_strategy(context.generation)
         if key is None
         else runnable_strategy(key, context.generation)
     )

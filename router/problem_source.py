@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from strategies.problems import Problem, load_problems
+from strategies.problems import Problem, ProblemSourceError, load_problems
 
 GENERATED_PREFIXES = ("arithmetic:", "simulator:")
 
@@ -34,12 +34,20 @@ class ProblemSet:
 
 
 def load_problem_set(spec: str) -> ProblemSet:
+    """The problems of ``spec``; ProblemSourceError when there are none (an empty file
+    would otherwise end in a silent success that answered nothing)."""
     if spec.startswith(GENERATED_PREFIXES) and not Path(spec).is_file():
         from calibration.sources import load_source
 
         source = load_source(spec)
         return ProblemSet(spec, list(source.problems), source.world)
-    return ProblemSet(spec, load_problems(spec))
+    problems = load_problems(spec)
+    if not problems:
+        raise ProblemSourceError(
+            f"{spec} holds no problems (it is empty or has only blank lines); give a JSONL "
+            "file with one problem per line"
+        )
+    return ProblemSet(spec, problems)
 
 
 def calibration_texts(dataset: dict[str, Any]) -> set[str] | None:

@@ -57,6 +57,8 @@ class AnswerRecord:
     cost: CostLedger = field(default_factory=CostLedger)
     error: str | None = None
     elapsed_s: float = 0.0
+    route: tuple[str, ...] = ()  # the policy's decision in each round
+    samples: int = 0  # full solutions drawn (a tree search's are in its budget)
 
     @property
     def finished(self) -> bool:
@@ -80,6 +82,8 @@ class AnswerRecord:
             "cost": self.cost.to_dict(),
             "error": self.error,
             "elapsed_s": round(self.elapsed_s, 4),
+            "route": list(self.route),
+            "samples": self.samples,
             "solution": self.solution,
         }
 
@@ -106,4 +110,6 @@ class AnswerRecord:
             cost=CostLedger.from_dict(data.get("cost", {})),
             error=data.get("error"),
             elapsed_s=float(data.get("elapsed_s", 0.0)),
+            route=tuple(str(step) for step in data.get("route", [])),
+            samples=int(data.get("samples", 0)),
         )

@@ -24,6 +24,9 @@ class SolveSummary:
     wall_time_s: float
     resumed: int = 0
     choices: dict[str, int] = field(default_factory=dict)
+    # failed problems that had a reference: accuracy is unknown because of them, not
+    # because the problems have no references
+    failed_with_reference: int = 0
 
     @property
     def accuracy(self) -> float | None:
@@ -55,6 +58,9 @@ def summarize(
         wall_time_s=wall_time_s,
         resumed=resumed,
         choices=dict(choices.most_common()),
+        failed_with_reference=sum(
+            r.status == "failed" and r.reference is not None for r in records
+        ),
     )
 
 
@@ -70,6 +76,11 @@ def format_summary(summary: SolveSummary, *, header: str = "") -> str:
         lines.append(
             f"  accuracy   {summary.correct}/{summary.graded} = {100 * summary.accuracy:.1f}% "
             "(problems with a reference answer)"
+        )
+    elif summary.failed_with_reference:
+        lines.append(
+            f"  accuracy   unknown: none of the problems with a reference answer finished "
+            f"({summary.failed_with_reference} failed)"
         )
     else:
         lines.append("  accuracy   unknown (no reference answers)")

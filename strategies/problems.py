@@ -17,16 +17,25 @@ Every other field of a record goes into ``Problem.metadata`` unchanged (``level`
 ``subject``, ``solution``, ...). A record without an id gets ``"<file stem>-<line>"``.
 A missing, null or empty ``answer`` means the reference is unknown: such a problem can
 be solved but not used for calibration (see :func:`require_answers`).
+
+A reference keeps the text the user wrote. A JSON *number* has no single text once Python
+holds it as a float (``1e20`` prints as ``1e+20``, ``0.00000025`` as ``2.5e-07``), and an
+exponent is what a grader misreads (e as Euler's number), so numbers become plain decimal
+strings from the digits in the file: ``1e20`` -> ``"100000000000000000000"``, ``2.5e-7`` ->
+``"0.00000025"``, ``1.50`` -> ``"1.50"``. A number too long to write out that way is
+refused with the line named: write it as a string.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +48,16 @@ class Problem:
     text: str
     answer: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+def problem_sha256(problem: Problem) -> str:
+    """A fingerprint of what an answer to ``problem`` depends on: its text and reference.
+
+    Stored beside every answer and sample record, because ids repeat across problem sets
+    (``sim-0000`` of two simulator seeds are different problems).
+    """
+    payload = json.dumps([problem.text, problem.answer], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 class ProblemFormatError(ValueError):
@@ -80,6 +99,62 @@ HUB_DATASETS: dict[str, HubDataset] = {
 # Fields a record's layout consumes; they never reach metadata. Writing uses the generic
 # layout, so metadata may not carry keys that would change how the record is read back.
 _RESERVED_METADATA_KEYS = frozenset({"id", "problem", "answer", "unique_id"})
+# Longest reference written out from a JSON number, and longest integer literal read
+# (Python refuses to convert integers over 4300 digits; a clear message beats that).
+MAX_NUMBER_CHARS = 1000
+
+
+class _JsonFloat(float):
+    """A JSON number with a fraction or exponent that remembers how the file wrote it."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _JsonFloat:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_CHARS:
+        raise ValueError(
+            f"an integer of {len(text.lstrip('-'))} digits; write numbers longer than "
+            f"{MAX_NUMBER_CHARS} digits as strings"
+        )
+    return int(text)
+
+
+def _plain_floats(value: Any) -> Any:
+    """Metadata as plain JSON values (the float subclass above back to float)."""
+    if isinstance(value, _JsonFloat):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _plain_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_floats(item) for item in value]
+    return value
+
+
+def plain_decimal(text: str) -> str:
+    """A number's text as a plain decimal: digits kept, exponent written out.
+
+    Raises ValueError for NaN, infinities and numbers whose plain form would be longer
+    than MAX_NUMBER_CHARS.
+    """
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite numbers have an integer exponent
+    if abs(exponent) + len(number.as_tuple().digits) > MAX_NUMBER_CHARS:
+        raise ValueError(
+            f"the number {text.strip()} has over {MAX_NUMBER_CHARS} digits written out; "
+            "give the reference answer as a string"
+        )
+    return format(number, "f")
 
 
 def load_problems(source: str | Path, *, limit: int | None = None) -> list[Problem]:
@@ -185,8 +260,8 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             if not text.strip():
                 continue
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError as error:
+                value = json.loads(text, parse_float=_JsonFloat, parse_int=_json_int)
+            except ValueError as error:  # JSONDecodeError, or a number refused above
                 raise ProblemFormatError(str(path), number, f"invalid JSON ({error})") from None
             yield number, value
 
@@ -284,7 +359,14 @@ def _answer_field(record: Mapping[str, Any], where: _Where) -> str | None:
         raise where.error(
             f"field 'answer' must be a string, a number or null, got {_json_type(answer)}"
         )
-    return str(answer).strip() or None
+    if isinstance(answer, str):
+        return answer.strip() or None
+    if isinstance(answer, int):
+        return str(answer)
+    try:  # the file's own digits when read from JSON text, else Python's shortest repr
+        return plain_decimal(answer.text if isinstance(answer, _JsonFloat) else repr(answer))
+    except ValueError as error:
+        raise where.error(f"field 'answer': {error}") from None
 
 
 def _gsm8k_reference(solution: Any, where: _Where) -> str:
@@ -313,7 +395,7 @@ def _id_field(record: Mapping[str, Any], key: str, where: _Where) -> str:
 
 
 def _rest(record: Mapping[str, Any], consumed: Sequence[str]) -> dict[str, Any]:
-    return {key: value for key, value in record.items() if key not in consumed}
+    return {key: _plain_floats(value) for key, value in record.items() if key not in consumed}
 
 
 def _json_type(value: Any) -> str:

@@ -2,12 +2,18 @@
 
 Few-shot examples are part of a prompt configuration because the right ones depend on
 the model: SmolLM2-135M only writes \\boxed{} after one worked example (DESIGN.md s.4).
+So is the way final answers are read (``extraction``, the tiers of
+``strategies.answers.extract_answer``): the published MATH-500 setup reads boxes only
+(``boxed``, for parity with its figures), while a model that often ends with "The final
+answer is 7." instead of a box needs the whole cascade (``full``), or those answers are
+lost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from strategies.answers import check_extraction_mode
 from strategies.generation import ChatMessage, Prompt
 
 # Meta's evaluation prompt for Llama 3.2 (a functional string: keep it exactly).
@@ -32,12 +38,21 @@ STEP_DELIMITER = "\n\n"
 
 @dataclass(frozen=True)
 class PromptConfig:
-    """How a problem becomes a chat. ``few_shot`` holds (user, assistant) pairs."""
+    """How a problem becomes a chat, and how its answers are read.
+
+    ``few_shot`` holds (user, assistant) pairs; ``extraction`` is one of
+    ``strategies.answers.EXTRACTION_MODES``. The defaults are the published Llama/MATH-500
+    setup (Meta's prompt, boxed answers only).
+    """
 
     name: str = "llama-math"
     system_prompt: str | None = LLAMA_MATH_SYSTEM_PROMPT
     few_shot: tuple[tuple[str, str], ...] = ()
     step_delimiter: str = STEP_DELIMITER
+    extraction: str = "boxed"
+
+    def __post_init__(self) -> None:
+        check_extraction_mode(self.extraction)
 
     def messages(self, problem_text: str) -> tuple[ChatMessage, ...]:
         chat: list[ChatMessage] = []
@@ -62,6 +77,8 @@ SMOLLM2_ARITHMETIC = PromptConfig(
             "## Step 1: Add the numbers\n9 + 6 = 15\n\nThe final answer is $\\boxed{15}$.",
         ),
     ),
+    # Half its solutions end "The final answer is 7." or "... = 7" without a box.
+    extraction="full",
 )
 
 PROMPT_CONFIGS: dict[str, PromptConfig] = {

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies import answers
-from strategies.answers import canonical_key, is_equivalent, majority_vote
+from strategies.answers import canonical_key, is_equivalent, majority_vote, numbers, pool
 
 PROPERTY_SETTINGS = settings(
     max_examples=30,
@@ -132,7 +131,7 @@ def test_is_equivalent_is_reflexive(item: tuple[Value, str]) -> None:
     _, text = item
     assert is_equivalent(text, text)
     # The same through math-verify itself, past the string shortcut.
-    verdict = answers._worker_pool().call({"op": "equiv", "pred": text, "gold": text}, 30)
+    verdict = pool.worker_pool().call({"op": "equiv", "pred": text, "gold": text}, 30)
     assert verdict is True, text
 
 
@@ -317,12 +316,12 @@ simple_answers = st.one_of(
 @given(simple_answers, simple_answers)
 def test_local_reading_of_simple_answers_agrees_with_math_verify(first: str, second: str) -> None:
     """Simple answers skip the worker; math-verify must give the same verdicts and keys."""
-    pool = answers._worker_pool()
-    local = answers._simple_verdict(first, second)
+    workers = pool.worker_pool()
+    local = numbers.simple_verdict(first, second)
     if local is not None:
-        assert local == pool.call({"op": "equiv", "pred": first, "gold": second}, 30), (
+        assert local == workers.call({"op": "equiv", "pred": first, "gold": second}, 30), (
             first,
             second,
         )
     for text in (first, second):
-        assert answers._simple_key(text) == pool.call({"op": "key", "answer": text}, 30), text
+        assert numbers.simple_key(text) == workers.call({"op": "key", "answer": text}, 30), text

@@ -44,13 +44,15 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
     ],
 )
 def test_extract_answer_cases(text: str, expected: str | None) -> None:
-    assert extract_answer(text) == expected
+    """Boxes and stated answers; the last-expression tier (mode "full") is tested apart."""
+    assert extract_answer(text, "stated") == expected
 
 
 def test_box_beats_final_answer_phrase_and_gsm8k_marker() -> None:
     text = "#### 3\nThe final answer is 4. Indeed $\\boxed{5}$"
     assert extract_answer(text) == "5"
     assert extract_answer("#### 3\nThe final answer is 4.") == "4"
+    assert extract_answer("The final answer is 4.\n#### 3") == "3"  # the one stated last
 
 
 def test_every_gsm8k_reference_gives_the_number_after_the_marker() -> None:
@@ -80,3 +82,56 @@ def test_every_gsm8k_reference_gives_the_number_after_the_marker() -> None:
 )
 def test_normalize_answer_string(raw: str, normal: str) -> None:
     assert normalize_answer_string(raw) == normal
+
+
+UNBOXED = "## Step 1: Add\n3 + 4 = 7\n\nThe final answer is 7."
+WORKED_ONLY = "## Step 1: Add\n3 + 4 = 7"
+
+
+@pytest.mark.parametrize(
+    ("text", "boxed", "stated", "full"),
+    [
+        ("So \\boxed{7}.", "7", "7", "7"),
+        (UNBOXED, None, "7", "7"),
+        (WORKED_ONLY, None, None, "7"),
+        ("Nothing to see.", None, None, None),
+    ],
+)
+def test_each_mode_reads_only_its_tiers(
+    text: str, boxed: str | None, stated: str | None, full: str | None
+) -> None:
+    assert extract_answer(text, "boxed") == boxed
+    assert extract_answer(text, "stated") == stated
+    assert extract_answer(text, "full") == full
+    assert extract_answer(text) == full  # the forgiving reader is the function's default
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown answer extraction mode 'box'"):
+        extract_answer("\\boxed{1}", "box")
+
+
+def test_extraction_is_a_property_of_the_prompt_configuration() -> None:
+    from strategies.prompts import PromptConfig, get_prompt_config
+    from strategies.search.steps import build_candidate
+
+    llama, smol = get_prompt_config("llama-math"), get_prompt_config("smollm2-arithmetic")
+    assert llama.extraction == "boxed"  # parity with the published MATH-500 setup
+    assert smol.extraction == "full"  # SmolLM2 rarely boxes
+    assert PromptConfig().extraction == "boxed"
+    with pytest.raises(ValueError, match="extraction mode"):
+        PromptConfig(extraction="everything")
+    for config, expected in ((llama, None), (smol, "7")):
+        candidate = build_candidate(
+            UNBOXED, (), "eos", 12, config.step_delimiter, config.extraction
+        )
+        assert candidate.answer == expected
+
+
+def test_a_beam_ends_at_a_stated_answer_never_at_a_worked_line() -> None:
+    from strategies.answers import states_final_answer
+
+    assert states_final_answer("The final answer is 7.", "full")
+    assert not states_final_answer("The final answer is 7.", "boxed")
+    assert states_final_answer("So $\\boxed{7}$.", "boxed")
+    assert not states_final_answer("3 + 4 = 7\n\n", "full")

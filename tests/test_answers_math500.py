@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from strategies import answers
-from strategies.answers import canonical_key, extract_answer, is_equivalent
+from strategies.answers import canonical_key, extract_answer, is_equivalent, limits, normalise, pool
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -41,10 +40,10 @@ def test_math_verify_itself_parses_and_matches_math500_answers() -> None:
         boxed = extract_answer(record["solution"]) or ""
         request = {
             "op": "equiv",
-            "pred": answers._light_clean(boxed),
-            "gold": answers._light_clean(record["answer"]),
+            "pred": normalise.clean_answer(boxed),
+            "gold": normalise.clean_answer(record["answer"]),
         }
-        if answers._worker_pool().call(request, answers.MATH_VERIFY_TIMEOUT_S) is True:
+        if pool.worker_pool().call(request, limits.MATH_VERIFY_TIMEOUT_S) is True:
             verified += 1
         else:
             exceptions.append((record["unique_id"], "math-verify", boxed, record["answer"]))

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from strategies import answers
-from strategies.answers import canonical_key, is_equivalent
+from strategies.answers import canonical_key, is_equivalent, limits
+from strategies.answers.pool import worker_pool
 
 GUARD_S = 10.0
 
@@ -88,10 +88,10 @@ def test_a_worker_stuck_past_the_guards_is_killed_and_replaced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The last line of defence: an input no guard catches runs into the deadline."""
-    monkeypatch.setattr(answers, "MAX_BRACKET_DEPTH", 1_000)
-    monkeypatch.setattr(answers, "MATH_VERIFY_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(limits, "MAX_BRACKET_DEPTH", 1_000)
+    monkeypatch.setattr(limits, "MATH_VERIFY_TIMEOUT_S", 1.0)
     slow = "{" * 18 + "1" + "}" * 18  # ANTLR needs minutes for this
-    workers = answers._worker_pool()
+    workers = worker_pool()
     killed_before = workers.discarded
     verdict, elapsed = timed(is_equivalent, slow, "2")
     assert verdict is False and elapsed < GUARD_S, elapsed
@@ -103,7 +103,7 @@ def test_a_worker_stuck_past_the_guards_is_killed_and_replaced(
     assert all(verdict is False and elapsed < GUARD_S for verdict, elapsed in results), results
     assert workers.discarded == killed_before + 3
     # The pool recovers: fresh workers answer normally.
-    monkeypatch.setattr(answers, "MATH_VERIFY_TIMEOUT_S", 4.0)
+    monkeypatch.setattr(limits, "MATH_VERIFY_TIMEOUT_S", 4.0)
     assert is_equivalent("\\frac{3}{4}", "0.75")
     assert canonical_key("\\frac{3}{4}") == canonical_key("0.75")
 
@@ -112,7 +112,8 @@ COLD_START_SCRIPT = """
 import json
 from concurrent.futures import ThreadPoolExecutor
 import strategies.answers as answers
-answers.MATH_VERIFY_TIMEOUT_S = 2.0  # shorter than a worker's start-up on a busy machine
+from strategies.answers import limits
+limits.MATH_VERIFY_TIMEOUT_S = 2.0  # shorter than a worker's start-up on a busy machine
 pairs = [("2\\\\sqrt{2}", "\\\\sqrt{8}"), ("\\\\pi", "3.14159265358979"), ("x^2-1", "(x-1)(x+1)")] * 4
 with ThreadPoolExecutor(max_workers=12) as pool:
     print(json.dumps(list(pool.map(lambda pair: answers.is_equivalent(*pair), pairs))))

@@ -330,6 +330,49 @@ def test_a_down_server_gives_an_error_naming_its_url(tiny_llama_dir, servers):
     assert dead_url in str(error) and "3 attempts" in str(error) and healthy.url not in str(error)
 
 
+def _count_posts(generator: OpenAICompatibleGenerator) -> list[str]:
+    posted: list[str] = []
+    original = generator._client.post
+
+    def counting(url: str, *args: Any, **kwargs: Any) -> Any:
+        posted.append(url)
+        return original(url, *args, **kwargs)
+
+    generator._client.post = counting  # type: ignore[method-assign]
+    return posted
+
+
+def test_a_dead_server_costs_the_full_backoff_once_then_fails_fast(tiny_llama_dir):
+    dead_url = f"http://127.0.0.1:{free_port()}"
+    generator = _generator(tiny_llama_dir, [dead_url], max_retries=3, backoff_s=0.05)
+    posted = _count_posts(generator)
+    with pytest.raises(GenerationError, match="4 attempts"):
+        generator.generate([A], SamplingParams(n=1, max_tokens=3))
+    assert len(posted) == 4
+    for _ in range(3):  # the next problems: one try each, no backoff
+        with pytest.raises(GenerationError, match=r"still down.*one try per request"):
+            generator.generate([A], SamplingParams(n=1, max_tokens=3))
+    assert len(posted) == 4 + 3
+
+
+def test_requests_avoid_a_server_marked_down_and_it_comes_back_when_it_answers(
+    tiny_llama_dir, servers
+):
+    healthy = servers.start()
+    dead_url = f"http://127.0.0.1:{free_port()}"
+    generator = _generator(tiny_llama_dir, [healthy.url, dead_url], max_retries=1)
+    with pytest.raises(GenerationError, match=dead_url):
+        generator.generate([A, B], SamplingParams(n=1, max_tokens=3))
+    before = len(healthy.requests)
+    rows = generator.generate([A, B, A, B], SamplingParams(n=1, max_tokens=3))
+    assert len(rows) == 4 and len(healthy.requests) == before + 4  # all went to the live one
+    generator.recheck_s = 0.0  # time to look at the down server again: it is back
+    generator.base_urls = [healthy.url, healthy.url + "/v1"]
+    generator._down_since[healthy.url + "/v1"] = 0.0
+    assert len(generator.generate([A, B], SamplingParams(n=1, max_tokens=3))) == 2
+    assert healthy.url + "/v1" not in generator._down_since  # marked up again
+
+
 def test_a_server_dropping_connections_mid_run_fails_cleanly(tiny_llama_dir, servers):
     dying = servers.start(FakeBehaviour(drop_after=2, delay_s=0.02))
     healthy = servers.start(FakeBehaviour(delay_s=0.02))

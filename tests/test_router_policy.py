@@ -1,223 +1,311 @@
-"""Options, frontiers and the four budget policies, on hand-built calibration tables."""
+"""Budget policies on hand-built states and pools, checked against brute force.
+
+No engine runs here: the decision model is fitted on hand-built trajectories whose
+outcomes are known, and the stopping rules read hand-built answer sequences.
+"""
 
 from __future__ import annotations
 
-import itertools
+import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calibration.table import (
-    BinningTable,
-    BudgetCell,
-    CalibrationTable,
-    CostSummary,
-    RoutingFigures,
-    StrategyStats,
-)
-from router.auto_price import AUTO_TOLERANCE, auto_price, price_curve
-from router.options import CostModel, Option, frontier, problem_options, step_slopes
-from router.policy import (
-    BudgetPolicy,
+from calibration.sequential.fit import fit_model, replay
+from calibration.sequential.linear import LinearModel
+from calibration.sequential.model import Continuation, Decision, RungModel, SequentialModel
+from calibration.sequential.trajectories import Trajectories
+from router.policies import (
+    AutoPolicy,
+    FixedPolicy,
+    LiveProblem,
     PolicyError,
-    allocate_total,
-    choose_by_price,
-    choose_fixed,
+    PricePolicy,
+    RoundView,
+    TotalPolicy,
     parse_policy,
 )
+from router.policies.adaptive_consistency import AdaptiveConsistencyPolicy
+from router.policies.early_stopping import EarlyStoppingPolicy
+from router.policies.verifier_margin import VerifierMarginPolicy
+from strategies.search.result import Candidate
 
-
-def stats(accuracy: float, flops: float = 1.0) -> StrategyStats:
-    return StrategyStats(accuracy, accuracy, accuracy, CostSummary(1.0, 1.0, 1.0, flops), 10, 10)
-
-
-def make_table(accuracies: dict[tuple[int, int], dict[str, float]]) -> CalibrationTable:
-    """A table whose oracle binning has the given (level, budget) -> strategy -> accuracy."""
-    levels = tuple(sorted({level for level, _ in accuracies}))
-    budgets = tuple(sorted({budget for _, budget in accuracies}))
-    names = tuple(dict.fromkeys(s for cell in accuracies.values() for s in cell))
-    cells = {
-        key: BudgetCell(
-            key[0],
-            key[1],
-            {s: stats(a, flops=10.0 * key[1]) for s, a in cell.items()},
-            max(cell, key=lambda s: cell[s]),
-        )
-        for key, cell in accuracies.items()
-    }
-    binning = BinningTable(
-        name="oracle",
-        measure="pass@1",
-        levels=levels,
-        sizes=dict.fromkeys(levels, 10),
-        value_ranges={},
-        cells=cells,
-        routing=RoutingFigures({}, {}, {}, 1),
-    )
-    return CalibrationTable(
-        1, budgets, names, 1, 10 * len(levels), {"oracle": binning}, {}, {}, None
-    )
-
-
-# Level 1 is easy (solved by anything), 2 is the middle (beam search climbs), 3 is hopeless.
-TABLE = make_table(
-    {
-        (1, 1): {"majority": 0.95, "best_of_n": 0.95},
-        (1, 4): {"majority": 1.0, "best_of_n": 1.0, "beam_search": 1.0},
-        (1, 16): {"majority": 1.0, "best_of_n": 1.0, "beam_search": 1.0},
-        (2, 1): {"majority": 0.3, "best_of_n": 0.3},
-        (2, 4): {"majority": 0.35, "best_of_n": 0.5, "beam_search": 0.7},
-        (2, 16): {"majority": 0.4, "best_of_n": 0.6, "beam_search": 0.95},
-        (3, 1): {"majority": 0.0, "best_of_n": 0.0},
-        (3, 4): {"majority": 0.0, "best_of_n": 0.01, "beam_search": 0.02},
-        (3, 16): {"majority": 0.0, "best_of_n": 0.01, "beam_search": 0.03},
-    }
-)
-K4 = CostModel("generations", probe_k=4)
-
-
-def test_options_cost_what_they_add_to_the_probe():
-    options = {(o.strategy, o.budget): o for o in problem_options(TABLE, {2: 1.0}, K4)}
-    # sampling strategies take the 4 probe samples into their pool; tree searches cannot
-    assert options[("majority", 4)].expected_cost == 0
-    assert options[("best_of_n", 16)].expected_cost == 12
-    assert options[("beam_search", 4)].expected_cost == 4
-    assert options[("beam_search", 16)].expected_cost == 16
-    assert options[("best_of_n", 4)].reuses_probe and not options[("beam_search", 4)].reuses_probe
-    flops = {
-        (o.strategy, o.budget): o for o in problem_options(TABLE, {2: 1.0}, CostModel("flops", 4))
-    }
-    assert flops[("best_of_n", 16)].expected_cost == pytest.approx(160.0 * 12 / 16)
-    assert flops[("beam_search", 4)].expected_cost == pytest.approx(40.0)
-
-
-def test_accuracy_is_the_level_curves_weighted_by_the_distribution():
-    blended = {(o.strategy, o.budget): o for o in problem_options(TABLE, {1: 0.25, 2: 0.75}, K4)}
-    assert blended[("beam_search", 16)].expected_accuracy == pytest.approx(0.25 + 0.75 * 0.95)
-    # a strategy missing from a level with weight (beam search at N=1) is not offered
-    assert ("beam_search", 1) not in blended
-
-
-def test_frontier_is_concave_and_starts_with_the_free_option():
-    hull = frontier(problem_options(TABLE, {2: 1.0}, K4))
-    assert hull[0].expected_cost == 0 and hull[0].strategy == "best_of_n" and hull[0].budget == 4
-    costs = [o.expected_cost for o in hull]
-    accuracies = [o.expected_accuracy for o in hull]
-    assert costs == sorted(set(costs)) and accuracies == sorted(set(accuracies))
-    slopes = step_slopes(hull)
-    assert all(a > b for a, b in itertools.pairwise(slopes))
-    assert hull[-1].expected_accuracy == pytest.approx(0.95)
-
-
-def test_price_policy_climbs_while_steps_pay():
-    options = problem_options(TABLE, {2: 1.0}, K4)
-    assert choose_by_price(options, 0.0).expected_accuracy == pytest.approx(0.95)
-    assert choose_by_price(options, 1.0).expected_cost == 0
-    # from best_of_n@4 (0.5, free): beam@4 gains 0.2 for 4 (0.05/gen), beam@16 0.25 for 12 more
-    middle = choose_by_price(options, 0.03)
-    assert (middle.strategy, middle.budget) == ("beam_search", 4)
-    easy = choose_by_price(problem_options(TABLE, {1: 1.0}, K4), 0.001)
-    hopeless = choose_by_price(problem_options(TABLE, {3: 1.0}, K4), 0.01)
-    assert easy.expected_cost == 0 and hopeless.expected_cost == 0
-
-
-def test_fixed_policy_takes_the_best_strategy_at_its_budget():
-    chosen = choose_fixed(problem_options(TABLE, {2: 1.0}, K4), 16)
-    assert (chosen.strategy, chosen.budget) == ("beam_search", 16)
-    with pytest.raises(PolicyError, match=r"budgets \[1, 4, 16\]"):
-        choose_fixed(problem_options(TABLE, {2: 1.0}, K4), 8)
-
-
-def test_total_budget_goes_to_the_middle():
-    menus = [problem_options(TABLE, {level: 1.0}, K4) for level in (1, 2, 3)]
-    allocation = allocate_total(menus, extra_budget=16)
-    easy, middle, hopeless = allocation.choices
-    assert easy.expected_cost == 0 and hopeless.expected_cost == 0
-    assert (middle.strategy, middle.budget) == ("beam_search", 16)
-    assert allocation.spent == 16 and allocation.left == 0
-    nothing = allocate_total(menus, extra_budget=0)
-    assert [o.expected_cost for o in nothing.choices] == [0, 0, 0]
-
-
-def _brute_force_best(hulls: list[list[Option]], budget: float) -> float:
-    best = 0.0
-    for picks in itertools.product(*hulls):
-        if sum(o.expected_cost for o in picks) <= budget + 1e-9:
-            best = max(best, sum(o.expected_accuracy for o in picks))
-    return best
-
-
-@st.composite
-def menus(draw):
-    problems = []
-    for _ in range(draw(st.integers(1, 4))):
-        count = draw(st.integers(1, 4))
-        costs = draw(st.lists(st.integers(0, 20), min_size=count, max_size=count))
-        accuracies = draw(st.lists(st.floats(0, 1), min_size=count, max_size=count))
-        problems.append(
-            [
-                Option("s", i + 1, a, float(c), False)
-                for i, (c, a) in enumerate(zip(costs, accuracies, strict=True))
-            ]
-        )
-    return problems
-
-
-@settings(max_examples=150, deadline=None)
-@given(menus(), st.integers(0, 60))
-def test_greedy_allocation_is_within_one_step_of_the_optimum(problems, budget):
-    hulls = [frontier(options) for options in problems]
-    allocation = allocate_total(problems, float(budget))
-    cheapest = sum(h[0].expected_cost for h in hulls)
-    if cheapest <= budget:
-        assert allocation.spent <= budget + 1e-9
-    achieved = sum(o.expected_accuracy for o in allocation.choices)
-    optimum = _brute_force_best(hulls, budget) if cheapest <= budget else achieved
-    largest_step = max(
-        [
-            b.expected_accuracy - a.expected_accuracy
-            for h in hulls
-            for a, b in itertools.pairwise(h)
-        ],
-        default=0.0,
-    )
-    assert achieved <= optimum + 1e-9
-    assert achieved >= optimum - largest_step - 1e-9
-    more = allocate_total(problems, float(budget) + 5)
-    assert sum(o.expected_accuracy for o in more.choices) >= achieved - 1e-12
-
-
-def test_auto_price_stops_within_a_point_of_the_best_accuracy():
-    curve = price_curve(TABLE, K4)
-    best = max(p.accuracy for p in curve)
-    point = auto_price(TABLE, K4)
-    assert point.accuracy >= best - AUTO_TOLERANCE
-    # it is the cheapest such point: any higher price on the curve loses more than a point
-    assert all(p.accuracy < best - AUTO_TOLERANCE for p in curve if p.price > point.price)
-    # hopeless problems gain 2 points at 16 generations: less than a point overall, skipped
-    assert point.mean_cost < max(p.mean_cost for p in curve)
+# ---------------------------------------------------------------- parsing
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("text", "kind", "printed"),
     [
-        ("auto", BudgetPolicy("auto")),
-        ("8", BudgetPolicy("fixed", 8.0)),
-        ("total:800", BudgetPolicy("total", 800.0)),
-        ("total:2.5e15", BudgetPolicy("total", 2.5e15)),
-        ("price:0.01", BudgetPolicy("price", 0.01)),
+        ("auto", AutoPolicy, "auto"),
+        ("8", FixedPolicy, "8"),
+        ("fixed:8", FixedPolicy, "8"),
+        ("total:800", TotalPolicy, "total:800"),
+        ("total:2.5e15", TotalPolicy, "total:2.5e+15"),
+        ("price:0.01", PricePolicy, "price:0.01"),
+        ("beta:16", AdaptiveConsistencyPolicy, "beta:16"),
+        ("beta:16:0.9", AdaptiveConsistencyPolicy, "beta:16:0.9"),
+        ("esc:16:2", EarlyStoppingPolicy, "esc:16:2"),
+        ("margin:8", VerifierMarginPolicy, "margin:8"),
     ],
 )
-def test_policies_parse_and_print_back(text, expected):
+def test_policies_parse_validate_once_and_print_back(text, kind, printed):
     policy = parse_policy(text)
-    assert policy == expected
+    assert type(policy) is kind
+    assert str(policy) == printed
     assert parse_policy(str(policy)) == policy
+    if isinstance(policy, FixedPolicy):
+        assert isinstance(policy.budget, int)
 
 
 @pytest.mark.parametrize(
-    "text", ["0", "eight", "total:", "total:-3", "total:0", "price:x", "max:3", "price:nan"]
+    "text",
+    ["0", "-2", "eight", "total:", "total:-3", "total:0", "price:x", "price:nan", "esc:", "beta:0", "esc:4:2:1"],
 )
 def test_bad_policies_say_which_forms_exist(text):
     with pytest.raises(PolicyError, match="--budget"):
         parse_policy(text)
+
+
+def test_an_unknown_policy_suggests_the_closest_name():
+    with pytest.raises(PolicyError, match=r"did you mean 'total'"):
+        parse_policy("totl:100")
+
+
+# ---------------------------------------------------------------- a hand-built model
+
+
+def constant(probability: float, width: int, logistic: bool = True) -> LinearModel:
+    """A model that ignores its input and predicts ``probability``."""
+    value = math.log(probability / (1 - probability)) if logistic else probability
+    return LinearModel((0.0,) * width, (1.0,) * width, (0.0,) * width, value, logistic)
+
+
+def hand_model(stop: list[float], tree: float, continuation: list[float]) -> SequentialModel:
+    """Rungs 0, 1, 2, 4: stopping at rung r is right with stop[r]; beam_search@4 with
+    ``tree``; sampling on is worth continuation[r] (net value), at every price."""
+    rungs = (0, 1, 2, 4)
+    models = []
+    for index, rung in enumerate(rungs):
+        width = 1
+        conts = ()
+        if index < len(rungs) - 1:
+            augmented = width + (0 if rung == 0 else 1 + width) + 1
+            conts = tuple(
+                Continuation(
+                    constant(continuation[index], augmented, logistic=False),
+                    constant(float(rungs[index + 1] - rung), augmented, logistic=False),
+                )
+                for _ in (0.0, 1.0)
+            )
+        models.append(
+            RungModel(
+                rung=rung,
+                stop=None if rung == 0 else constant(stop[index], width),
+                trees={"beam_search@4": constant(tree, width)},
+                continuation=conts,
+            )
+        )
+    return SequentialModel("last", rungs, (0.0, 1.0), tuple(models), sample_flops=10.0)
+
+
+def live(rung_index: int, spent: float = 0.0, pid: str = "p") -> LiveProblem:
+    samples = (0, 1, 2, 4)[rung_index]
+    return LiveProblem(pid, np.zeros(1), tuple(candidate("7") for _ in range(samples)), rung_index, spent)
+
+
+def brute_force(model: SequentialModel, rung_index: int, price: float, cap: float) -> Decision:
+    """Enumerate every allowed action and take the best value minus price x cost."""
+    stop, trees = model.rung_models[rung_index].action_values(np.zeros(1))
+    options = []
+    if stop is not None:
+        options.append(("stop", stop, 0.0))
+    for key, value in trees.items():
+        budget = int(key.rpartition("@")[2])
+        if budget <= cap:
+            options.append((key, value, float(budget)))
+    step = model.next_step(rung_index)
+    if step is not None and (step <= cap or not options):
+        accuracy, cost = model.continuation(rung_index, np.zeros(1), price)
+        options.append(("sample", accuracy, cost))
+    best = max(options, key=lambda o: (o[1] - price * o[2], -o[2]))
+    return Decision("stop" if best[0] == "stop" else "tree" if "@" in best[0] else "sample", best[1], best[2])
+
+
+@pytest.mark.parametrize("price", [0.0, 0.01, 0.05, 0.2])
+@pytest.mark.parametrize("cap", [math.inf, 3.0, 0.5])
+def test_decisions_are_the_brute_force_best_action(price, cap):
+    model = hand_model(stop=[0.0, 0.6, 0.7, 0.8], tree=0.9, continuation=[0.55, 0.63, 0.74, 0.0])
+    for rung_index in range(4):
+        got = model.decide(rung_index, np.zeros(1), price, cap)
+        want = brute_force(model, rung_index, price, cap)
+        assert (got.kind, round(got.expected_accuracy - price * got.expected_cost, 9)) == (
+            want.kind,
+            round(want.expected_accuracy - price * want.expected_cost, 9),
+        )
+
+
+def test_a_problem_with_nothing_drawn_always_gets_a_first_step():
+    model = hand_model(stop=[0.0, 0.6, 0.7, 0.8], tree=0.9, continuation=[0.1, 0.6, 0.7, 0.0])
+    decision = model.decide(0, np.zeros(1), price=0.0, cap=0.0)
+    assert decision.kind == "sample" and decision.budget == 1
+
+
+def view(model: SequentialModel, problems: list[LiveProblem], spent: float = 0.0) -> RoundView:
+    return RoundView(model=model, problems=problems, spent=spent, cost_unit="generations")
+
+
+def test_fixed_budget_never_plans_past_its_cap():
+    model = hand_model(stop=[0.0, 0.5, 0.55, 0.6], tree=0.99, continuation=[0.9, 0.9, 0.9, 0.0])
+    policy = FixedPolicy(3)
+    for rung_index, spent in ((0, 0.0), (1, 1.0), (2, 2.0)):
+        (decision,) = policy.decide(view(model, [live(rung_index, spent)]))
+        start = view(model, [live(rung_index, spent)]).decision_cost(decision, live(rung_index, spent))
+        assert spent + start <= 3.0
+        assert decision.kind != "tree"  # beam_search@4 would pass the cap
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    total=st.floats(min_value=4.0, max_value=60.0),
+    rungs=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=8),
+    spent=st.floats(min_value=0.0, max_value=3.0),
+    tree=st.floats(min_value=0.05, max_value=0.99),
+)
+def test_total_budget_never_overspends_in_a_round(total, rungs, spent, tree):
+    model = hand_model(stop=[0.0, 0.5, 0.6, 0.7], tree=tree, continuation=[0.6, 0.65, 0.7, 0.0])
+    problems = [live(r, pid=f"p{i}") for i, r in enumerate(rungs)]
+    already = spent + sum(p.spent for p in problems)
+    policy = TotalPolicy(max(total, already + len(rungs)))
+    state = view(model, problems, spent=already)
+    decisions = policy.decide(state)
+    cost = sum(state.decision_cost(d, p) for d, p in zip(decisions, problems, strict=True))
+    assert already + cost <= policy.value + 1e-9
+    for decision, problem in zip(decisions, problems, strict=True):
+        if problem.rung_index == 0:  # nothing drawn yet: it must get a first step
+            assert decision.kind in ("sample", "tree")
+
+
+def test_total_budget_searches_the_price_that_spends_what_is_left():
+    model = hand_model(stop=[0.0, 0.5, 0.6, 0.7], tree=0.95, continuation=[0.6, 0.65, 0.7, 0.0])
+    problems = [live(1, spent=1.0, pid=f"p{i}") for i in range(4)]
+    rich = TotalPolicy(100.0).decide(view(model, problems, spent=4.0))
+    poor = TotalPolicy(5.0).decide(view(model, problems, spent=4.0))
+    assert all(d.kind == "tree" for d in rich)  # 0.95 at cost 4 beats 0.5 at cost 0 when money is no object
+    assert sum(d.kind == "stop" for d in poor) >= 3  # one generation left: nobody can search
+
+
+# ---------------------------------------------------------------- fitting on hand-built trajectories
+
+
+def test_least_squares_monte_carlo_learns_when_sampling_on_pays():
+    """Two kinds of problem, told apart by a feature: on kind A a second sample fixes a
+    wrong first one, on kind B nothing helps. Fitted at a low price, the model samples on
+    exactly where the brute-force best policy does."""
+    rows = 400
+    kind = np.repeat([0.0, 1.0], rows // 2)
+    first_right = np.tile([0.0, 1.0], rows // 2)
+    features = [kind[:, None], np.column_stack([kind, first_right]), np.column_stack([kind, first_right])]
+    stop = [
+        np.zeros(rows),
+        first_right,
+        np.where(kind == 0, 1.0, first_right),  # A: two samples always right
+    ]
+    data = Trajectories(
+        rungs=(0, 1, 2),
+        problem=np.arange(rows),
+        features=features,
+        stop=stop,
+        trees={"beam_search@8": np.zeros(rows)},
+    )
+    model = fit_model(data, reduction="last", prices=(0.0, 0.1, 0.6, 1.5))
+    outcome = replay(model, data, price=0.1)
+    kind_a = kind == 0
+    # brute force per row: on A stop when the first is right, else draw the second (which
+    # is right); on B a second sample never helps, so stop after one
+    best_cost = np.where(kind_a, 2.0 - first_right, 1.0)
+    best_accuracy = np.where(kind_a, 1.0, first_right)
+    assert np.array_equal(outcome.cost, best_cost)
+    assert np.array_equal(outcome.accuracy, best_accuracy)
+    expensive = replay(model, data, price=1.5)
+    assert expensive.cost.mean() == 1.0  # at 1.5 per generation nothing beyond the first pays
+
+
+# ---------------------------------------------------------------- stopping rules
+
+
+def candidate(answer: str | None, score: float = 0.9) -> Candidate:
+    return Candidate(
+        text=f"... $\\boxed{{{answer}}}$", steps=("s",), step_scores=(score,), answer=answer,
+        finish_reason="eos", num_tokens=10,
+    )
+
+
+def run_rule(policy, answers: list[str], scores: list[float] | None = None) -> int:
+    """Replay a stopping rule on a fixed answer sequence; how many samples it draws."""
+    model = hand_model(stop=[0.0, 0.5, 0.6, 0.7], tree=0.5, continuation=[0.5, 0.5, 0.5, 0.0])
+    drawn = 0
+    for _ in range(100):
+        pool = tuple(
+            candidate(a, (scores or [0.9] * len(answers))[i]) for i, a in enumerate(answers[:drawn])
+        )
+        state = view(model, [LiveProblem("p", np.zeros(1), pool, 0, float(drawn))])
+        (decision,) = policy.decide(state)
+        if decision.kind == "stop":
+            return drawn
+        drawn = int(decision.budget or 0)
+    raise AssertionError("the rule never stopped")
+
+
+def beta_brute_force(answers: list[str], budget: int, confidence: float) -> int:
+    """Adaptive-Consistency by numerical integration of the Beta posterior."""
+    grid = np.linspace(0, 1, 20001)
+    for n in range(1, budget + 1):
+        counts = sorted((answers[:n].count(a) for a in set(answers[:n])), reverse=True)
+        a, b = counts[0], counts[1] if len(counts) > 1 else 0
+        density = grid**a * (1 - grid) ** b
+        above = density[grid > 0.5].sum() / density.sum()
+        if above >= confidence:
+            return n
+    return budget
+
+
+def esc_brute_force(answers: list[str], budget: int, window: int) -> int:
+    for end in range(window, budget + 1, window):
+        if len(set(answers[end - window : end])) == 1:
+            return end
+    return budget
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stopping_rules_stop_where_brute_force_says(seed):
+    rng = np.random.default_rng(seed)
+    answers = [str(x) for x in rng.choice([1, 1, 1, 2, 3], size=16)]
+    assert run_rule(AdaptiveConsistencyPolicy(16), answers) == beta_brute_force(answers, 16, 0.95)
+    assert run_rule(EarlyStoppingPolicy(16, 4), answers) == esc_brute_force(answers, 16, 4)
+    for window in (2, 3):
+        assert run_rule(EarlyStoppingPolicy(12, window), answers) == min(
+            12, esc_brute_force(answers + answers, 12, window)
+        )
+
+
+def margin_brute_force(answers: list[str], scores: list[float], budget: int, share: float) -> int:
+    n = 1
+    while n < budget:
+        mass: dict[str, float] = {}
+        for answer, score in zip(answers[:n], scores[:n], strict=True):
+            mass[answer] = mass.get(answer, 0.0) + score
+        if n >= 2 and max(mass.values()) / sum(mass.values()) >= share:
+            return n
+        n = min(budget, 2 * n)
+    return budget
+
+
+def test_verifier_margin_stops_when_the_leader_holds_its_share():
+    answers = ["5", "4", "4", "4", "4", "4", "4", "4"]
+    # the lone "5" is confident and leads at first; the "4"s take over as they pile up
+    scores = [0.9, 0.3, 0.3, 0.3, 0.9, 0.9, 0.9, 0.9]
+    for share, expected in ((0.7, 2), (0.8, 8)):
+        drawn = run_rule(VerifierMarginPolicy(8, share), answers, scores)
+        assert drawn == margin_brute_force(answers, scores, 8, share) == expected

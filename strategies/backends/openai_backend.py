@@ -14,6 +14,11 @@ Why each choice:
 - Every wait is bounded: a per-request timeout, a fixed number of retries with
   exponential backoff on 429, 5xx and connection errors, and then a GenerationError that
   names the URL, so a dead replica stops the run loudly instead of hanging it.
+- A server that failed a whole round of retries is marked down: later requests go to
+  the other servers, and when none is left each request to it gets a single try. Without
+  this, a dead server cost every problem of a `ttc solve` the full backoff (about 16 s)
+  before it was recorded as failed; now only the first one pays it. A down server is
+  tried again ``recheck_s`` later, and one answer marks it up.
 - ``generate`` stays synchronous (a thread pool over one ``httpx.Client``), so callers
   need no event loop.
 
@@ -27,7 +32,9 @@ server.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -81,6 +88,7 @@ class OpenAICompatibleGenerator:
         num_parameters: int | None = None,
         want_logprobs: bool = True,
         max_backoff_s: float = 30.0,
+        recheck_s: float = 30.0,
     ) -> None:
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:
@@ -103,8 +111,10 @@ class OpenAICompatibleGenerator:
         self.num_parameters = (
             num_parameters if num_parameters is not None else _model_parameters(resolved)
         )
+        self.recheck_s = recheck_s
         self._next_url = 0
         self._rotation_lock = threading.Lock()
+        self._down_since: dict[str, float] = {}  # url -> monotonic time it was marked down
         self._client = _make_client(timeout_s, max_concurrency, api_key)
 
     # -- public ------------------------------------------------------------------------
@@ -149,10 +159,24 @@ class OpenAICompatibleGenerator:
     # -- one request -------------------------------------------------------------------
 
     def _assign_urls(self, count: int) -> list[str]:
+        """Round-robin over the servers not marked down (over all when every one is)."""
+        now = time.monotonic()
         with self._rotation_lock:
+            live = [
+                url
+                for url in self.base_urls
+                if now - self._down_since.get(url, -math.inf) >= self.recheck_s
+            ] or self.base_urls
             start = self._next_url
-            self._next_url = (start + count) % len(self.base_urls)
-        return [self.base_urls[(start + i) % len(self.base_urls)] for i in range(count)]
+            self._next_url = start + count
+        return [live[(start + i) % len(live)] for i in range(count)]
+
+    def _mark(self, url: str, down: bool) -> None:
+        with self._rotation_lock:
+            if down:
+                self._down_since[url] = time.monotonic()
+            else:
+                self._down_since.pop(url, None)
 
     def _payload(
         self, prompt_ids: list[int], params: SamplingParams, seed: int, max_tokens: int
@@ -195,7 +219,9 @@ class OpenAICompatibleGenerator:
         import httpx
 
         endpoint = completions_endpoint(url)
-        attempts = self.max_retries + 1
+        with self._rotation_lock:
+            known_down = url in self._down_since
+        attempts = 1 if known_down else self.max_retries + 1
         last_problem = ""
         for attempt in range(attempts):
             if abort.is_set():
@@ -207,6 +233,7 @@ class OpenAICompatibleGenerator:
                 last_problem = f"{type(error).__name__}: {error}".rstrip(": ")
             else:
                 if response.status_code == 200:
+                    self._mark(url, down=False)
                     try:
                         body = response.json()
                     except ValueError as error:
@@ -236,8 +263,15 @@ class OpenAICompatibleGenerator:
                     delay = max(delay, min(retry_after, self.max_backoff_s))
                 if abort.wait(delay):
                     raise _Aborted
+        self._mark(url, down=True)
+        what = (
+            "is still down (it failed a whole round of retries earlier, so it gets one try "
+            "per request until it answers)"
+            if known_down
+            else f"is down or failing: {attempts} attempts"
+        )
         raise GenerationError(
-            f"server {url} is down or failing: {attempts} attempts, last: {last_problem}",
+            f"server {url} {what}, last: {last_problem}",
             backend=BACKEND,
             details={"url": url, "last_error": last_problem},
         )

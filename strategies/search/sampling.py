@@ -166,7 +166,12 @@ def sample_solutions(
         for index, completions in zip(indices, outputs, strict=True):
             pools[index] = [
                 build_candidate(
-                    c.text, (), c.finish_reason, c.num_tokens, prompt_config.step_delimiter
+                    c.text,
+                    (),
+                    c.finish_reason,
+                    c.num_tokens,
+                    prompt_config.step_delimiter,
+                    prompt_config.extraction,
                 )
                 for c in completions
             ]

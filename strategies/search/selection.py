@@ -10,7 +10,9 @@ candidate-level helpers (``majority``, ``best_of_n``, ``weighted_best_of_n``) ar
 same function applied to a single draw of the whole pool, so the two paths cannot drift.
 
 Answers are grouped by ``strategies.answers.canonical_key``, computed once per distinct
-string; answers are never compared pairwise (DESIGN.md s.2).
+string; answers are never compared pairwise (DESIGN.md s.2). The vote itself is
+``strategies.answers.votes.vote_codes``, the project's one voting implementation, which
+``answers.majority_vote`` and ``answers.weighted_vote`` run on a single row.
 
 Rules, in one place:
 - A solution without an extractable answer never wins; a pool where no solution has an
@@ -36,6 +38,7 @@ from typing import Literal
 import numpy as np
 
 from strategies.answers import canonical_key
+from strategies.answers.votes import NO_ANSWER, encode_answers, vote_codes
 from strategies.search.result import Candidate
 
 Reduction = Literal["last", "min", "prod"]
@@ -44,7 +47,7 @@ REDUCTIONS: tuple[str, ...] = ("last", "min", "prod")
 SelectionMethod = Literal["majority", "best_of_n", "weighted_best_of_n"]
 SELECTION_METHODS: tuple[str, ...] = ("majority", "best_of_n", "weighted_best_of_n")
 
-NO_CHOICE = -1
+NO_CHOICE = NO_ANSWER
 
 
 def check_reduction(reduction: str) -> None:
@@ -95,28 +98,14 @@ class EncodedPool:
         cls, answers: Sequence[str | None], scores: Sequence[float] | None = None
     ) -> EncodedPool:
         """Encode answers by canonical key (one key computation per distinct string)."""
-        code_of_key: dict[str, int] = {}
-        code_of_string: dict[str, int] = {}
-        representatives: list[str] = []
-        codes = np.full(len(answers), NO_CHOICE, dtype=np.int64)
-        for i, answer in enumerate(answers):
-            if answer is None:
-                continue
-            code = code_of_string.get(answer)
-            if code is None:
-                key = canonical_key(answer)
-                code = code_of_key.setdefault(key, len(representatives))
-                if code == len(representatives):
-                    representatives.append(answer)
-                code_of_string[answer] = code
-            codes[i] = code
+        codes, representatives = encode_answers(answers)
         if scores is None:
             score_array = np.zeros(len(answers), dtype=np.float64)
         else:
             if len(scores) != len(answers):
                 raise ValueError(f"{len(scores)} scores for {len(answers)} answers")
             score_array = np.asarray(scores, dtype=np.float64)
-        return cls(codes=codes, scores=score_array, answers=tuple(representatives))
+        return cls(codes=codes, scores=score_array, answers=representatives)
 
     @classmethod
     def from_candidates(
@@ -156,32 +145,14 @@ def choose(method: str, pool: EncodedPool, draws: np.ndarray) -> np.ndarray:
         position = masked_scores.argmax(axis=1)
         winner = codes[np.arange(num_draws), position]
     else:
-        winner = _vote(codes, scores if method == "weighted_best_of_n" else None, len(pool.answers))
+        winner = vote_codes(
+            codes, scores if method == "weighted_best_of_n" else None, len(pool.answers)
+        )
     in_winner = codes == winner[:, None]
     position = np.where(in_winner, masked_scores, -np.inf).argmax(axis=1)
     picked = draws[np.arange(num_draws), position]
     chosen[has_answer] = picked[has_answer]
     return chosen
-
-
-def _vote(codes: np.ndarray, weights: np.ndarray | None, num_classes: int) -> np.ndarray:
-    """Per row, the answer class with the largest total weight (count when unweighted)."""
-    num_draws, width = codes.shape
-    rows = np.repeat(np.arange(num_draws), width).reshape(num_draws, width)
-    answered = codes >= 0
-    flat = rows[answered] * num_classes + codes[answered]
-    size = num_draws * max(num_classes, 1)
-    weight_values = None if weights is None else weights[answered]
-    totals = np.bincount(flat, weights=weight_values, minlength=size).reshape(num_draws, -1)
-    first = np.full((num_draws, max(num_classes, 1)), width, dtype=np.int64)
-    positions = np.broadcast_to(np.arange(width), codes.shape)
-    np.minimum.at(first, (rows[answered], codes[answered]), positions[answered])
-    present = first < width
-    totals = np.where(present, totals, -np.inf)
-    best = totals.max(axis=1, keepdims=True)
-    first_of_best = np.where(present & (totals == best), first, width + 1)
-    result: np.ndarray = first_of_best.argmin(axis=1)
-    return result
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,10 @@ def build_candidate(
     finish_reason: str,
     num_tokens: int,
     delimiter: str = "\n\n",
+    extraction: str = "full",
 ) -> Candidate:
-    """A Candidate with its steps split at ``delimiter`` and its final answer extracted."""
+    """A Candidate with its steps split at ``delimiter`` and its final answer extracted
+    by the tiers ``extraction`` allows (the prompt configuration's)."""
     steps = solution_steps(text, delimiter)
     if step_scores and len(step_scores) != len(steps):
         raise ValueError(f"{len(step_scores)} step scores for {len(steps)} steps")
@@ -53,7 +55,7 @@ def build_candidate(
         text=text,
         steps=steps,
         step_scores=step_scores,
-        answer=extract_answer(text),
+        answer=extract_answer(text, extraction),
         finish_reason=finish_reason,
         num_tokens=num_tokens,
     )

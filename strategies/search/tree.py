@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from strategies.answers import extract_answer
+from strategies.answers import states_final_answer
 from strategies.generation import ChatMessage, Completion, Generator, Prompt, SamplingParams
 from strategies.problems import Problem
 from strategies.prompts import PromptConfig
@@ -165,6 +165,7 @@ class _TreeRun:
         self.selectors = selectors
         self.config = config
         self.delimiter = prompt_config.step_delimiter
+        self.extraction = prompt_config.extraction
         self.ledger = ledger
         self.seed = seed
         count = len(problems)
@@ -255,7 +256,7 @@ class _TreeRun:
             or completion.finish_reason == "eos"
             or not completion.text
             or tokens >= self.config.max_tokens
-            or _has_final_answer(completion.text)
+            or states_final_answer(completion.text, self.extraction)
         )
         return Node(
             problem=parent.problem,
@@ -302,7 +303,7 @@ class _TreeRun:
                 if (
                     completion.finish_reason != "eos"
                     and completion.text
-                    and not _has_final_answer(completion.text)
+                    and not states_final_answer(completion.text, self.extraction)
                 ):
                     still_active.append(i)
             active = still_active
@@ -368,7 +369,12 @@ class _TreeRun:
                 pools.append(
                     [
                         build_candidate(
-                            n.text, n.step_scores, n.finish_reason, n.num_tokens, self.delimiter
+                            n.text,
+                            n.step_scores,
+                            n.finish_reason,
+                            n.num_tokens,
+                            self.delimiter,
+                            self.extraction,
                         )
                         for n in nodes
                     ]
@@ -387,8 +393,3 @@ class _TreeRun:
             }
             for i in range(len(self.problems))
         ]
-
-
-def _has_final_answer(step: str) -> bool:
-    """A step that states a boxed final answer ends its beam (cheap test first)."""
-    return "\\boxed" in step and extract_answer(step) is not None

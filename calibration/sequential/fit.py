@@ -1,0 +1,190 @@
+"""Fitting the decision model on calibration trajectories.
+
+Action values (stop, each tree search) are logistic regressions of what the action
+scored on the state's features, one per rung. The worth of sampling on is the hard
+part: it depends on what the router will do next, which depends on the price. It is
+fitted backwards from the top rung (least-squares Monte Carlo, as for optimal stopping):
+at each rung, the realised payoff of following the policy from the next rung on is
+regressed on this rung's state, once per price on a grid.
+
+The price curve behind ``--budget auto`` is measured held out: fitted on one half of
+the problems, replayed on the other, and the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibration.sequential.linear import fit_linear, fit_logistic
+from calibration.sequential.model import (
+    Continuation,
+    PricePoint,
+    RungModel,
+    SequentialModel,
+    split_tree_key,
+)
+from calibration.sequential.trajectories import Trajectories
+
+DEFAULT_PRICES: tuple[float, ...] = (
+    0.0,
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Per trajectory row: realised accuracy and cost of the policy from rung 0."""
+
+    accuracy: np.ndarray
+    cost: np.ndarray
+
+
+def fit_action_models(data: Trajectories) -> list[RungModel]:
+    """Stop and tree values per rung (no continuation yet)."""
+    models = []
+    for r, rung in enumerate(data.rungs):
+        rows = data.features[r]
+        stop = None if rung == 0 else fit_logistic(rows, data.stop[r])
+        trees = {key: fit_logistic(rows, values) for key, values in data.trees.items()}
+        models.append(RungModel(rung=rung, stop=stop, trees=trees))
+    return models
+
+
+def _best_fixed(
+    model: RungModel, rows: np.ndarray, data: Trajectories, r: int, price: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: predicted net value, realised accuracy and cost of the best of stop/trees."""
+    count = len(rows)
+    value = np.full(count, -np.inf)
+    accuracy = np.zeros(count)
+    cost = np.zeros(count)
+    if model.stop is not None:
+        value = model.stop.predict(rows)
+        accuracy = data.stop[r].copy()
+    for key in sorted(model.trees):
+        _, budget = split_tree_key(key)
+        net = model.trees[key].predict(rows) - price * budget
+        better = net > value
+        value = np.where(better, net, value)
+        accuracy = np.where(better, data.trees[key], accuracy)
+        cost = np.where(better, float(budget), cost)
+    return value, accuracy, cost, np.isfinite(value)
+
+
+def fit_continuations(
+    actions: Sequence[RungModel], data: Trajectories, prices: Sequence[float]
+) -> list[RungModel]:
+    """Least-squares Monte Carlo, top rung down, one regression pair per price."""
+    top = len(data.rungs) - 1
+    per_rung: list[list[Continuation]] = [[] for _ in data.rungs]
+    for price in prices:
+        rows = data.features[top]
+        _, accuracy, cost, _ = _best_fixed(actions[top], rows, data, top, price)
+        for r in range(top - 1, -1, -1):
+            step = data.rungs[r + 1] - data.rungs[r]
+            rows = data.features[r]
+            inputs = actions[r].augmented(rows)
+            future_cost = cost + step
+            value_model = fit_linear(inputs, accuracy - price * future_cost)
+            cost_model = fit_linear(inputs, future_cost)
+            per_rung[r].append(Continuation(value_model, cost_model))
+            keep_value = value_model.predict(inputs)
+            fixed_value, fixed_accuracy, fixed_cost, _ = _best_fixed(actions[r], rows, data, r, price)
+            go_on = keep_value > fixed_value
+            accuracy = np.where(go_on, accuracy, fixed_accuracy)
+            cost = np.where(go_on, future_cost, fixed_cost)
+    return [
+        RungModel(a.rung, a.stop, a.trees, tuple(per_rung[r]) if r < top else ())
+        for r, a in enumerate(actions)
+    ]
+
+
+def replay(model: SequentialModel, data: Trajectories, price: float) -> Replay:
+    """Run the policy at ``price`` on recorded trajectories (realised outcomes)."""
+    count = len(data)
+    accuracy = np.zeros(count)
+    cost = np.zeros(count)
+    active = np.arange(count)
+    for r in range(len(data.rungs)):
+        if not len(active):
+            break
+        decisions = model.decide_rows(r, data.features[r][active], price)
+        going_on = []
+        for row, decision in zip(active, decisions, strict=True):
+            if decision.kind == "stop":
+                accuracy[row] = data.stop[r][row]
+            elif decision.kind == "tree":
+                accuracy[row] = data.trees[f"{decision.strategy}@{decision.budget}"][row]
+                cost[row] += float(decision.budget or 0)
+            else:
+                cost[row] += float(model.next_step(r) or 0)
+                going_on.append(row)
+        active = np.array(going_on, dtype=np.int64)
+    return Replay(accuracy, cost)
+
+
+def fit_model(
+    data: Trajectories,
+    *,
+    reduction: str,
+    prices: Sequence[float] = DEFAULT_PRICES,
+    sample_flops: float = 0.0,
+    tree_flops: dict[str, float] | None = None,
+) -> SequentialModel:
+    actions = fit_action_models(data)
+    rung_models = fit_continuations(actions, data, prices)
+    return SequentialModel(
+        reduction=reduction,
+        rungs=data.rungs,
+        prices=tuple(prices),
+        rung_models=tuple(rung_models),
+        sample_flops=sample_flops,
+        tree_flops=dict(tree_flops or {}),
+    )
+
+
+def heldout_price_curve(
+    data: Trajectories,
+    *,
+    reduction: str,
+    prices: Sequence[float] = DEFAULT_PRICES,
+    seed: int = 0,
+    progress: Callable[[int], object] = lambda n: None,
+) -> list[PricePoint]:
+    """Two-fold by problem: accuracy and mean cost at each price on the half not fitted."""
+    problems = np.unique(data.problem)
+    rng = np.random.default_rng([seed, 97])
+    half = set(rng.permutation(problems)[: len(problems) // 2].tolist())
+    in_first = np.array([p in half for p in data.problem])
+    accuracy = {p: np.zeros(len(data)) for p in prices}
+    cost = {p: np.zeros(len(data)) for p in prices}
+    for train, test in ((in_first, ~in_first), (~in_first, in_first)):
+        if not train.any() or not test.any():
+            continue
+        model = fit_model(data.subset(np.flatnonzero(train)), reduction=reduction, prices=prices)
+        held = data.subset(np.flatnonzero(test))
+        for price in prices:
+            outcome = replay(model, held, price)
+            accuracy[price][test] = outcome.accuracy
+            cost[price][test] = outcome.cost
+            progress(1)
+    return [PricePoint(p, float(accuracy[p].mean()), float(cost[p].mean())) for p in prices]

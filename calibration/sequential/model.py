@@ -1,0 +1,288 @@
+"""The fitted decision model: in each state, what stopping, sampling on and each tree
+search are worth, and what they will cost.
+
+Per rung (samples drawn so far) it holds
+- ``stop``: P(the weighted vote of the samples drawn is right);
+- ``trees``: P(tree search t at budget B is right), one per calibrated (t, B);
+- ``continuation[i]``: at price ``prices[i]``, the expected value of drawing up to the
+  next rung and deciding again there (accuracy minus price x compute, fitted by
+  least-squares Monte Carlo on calibration trajectories), and its expected compute.
+
+A decision maximises value minus price x cost over the actions allowed; prices between
+grid points interpolate the continuation linearly. Costs are in generations (one full
+solution each; a tree search at budget B costs B).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from calibration.sequential.linear import LinearModel
+
+MODEL_FORMAT = 1
+ActionKind = Literal["stop", "sample", "tree"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One action for one problem. ``budget``: the tree's N, or the rung to sample up to.
+
+    ``expected_accuracy`` is the model's P(final answer right) under this action (and the
+    policy after it); ``expected_cost`` the further generations it expects to spend.
+    """
+
+    kind: ActionKind
+    expected_accuracy: float
+    expected_cost: float
+    strategy: str | None = None
+    budget: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "tree":
+            return f"{self.strategy}@{self.budget}"
+        return "stop" if self.kind == "stop" else f"sample to {self.budget}"
+
+
+@dataclass(frozen=True)
+class Continuation:
+    value: LinearModel
+    cost: LinearModel
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value.to_json(), "cost": self.cost.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Continuation:
+        return cls(LinearModel.from_json(data["value"]), LinearModel.from_json(data["cost"]))
+
+
+@dataclass(frozen=True)
+class RungModel:
+    rung: int
+    stop: LinearModel | None
+    trees: dict[str, LinearModel]  # key "strategy@budget"
+    continuation: tuple[Continuation, ...] = ()  # one per price; empty at the top rung
+
+    def action_values(self, features: np.ndarray) -> tuple[float | None, dict[str, float]]:
+        stop = None if self.stop is None else float(self.stop.predict(features)[0])
+        trees = {key: float(model.predict(features)[0]) for key, model in self.trees.items()}
+        return stop, trees
+
+    def augmented(self, rows: np.ndarray) -> np.ndarray:
+        """The continuation's inputs for each row of features: the features, the action
+        values (they carry most of what a state says about how the problem will go), and
+        the features times the value of stopping, so that what more samples are worth can
+        depend on how sure the vote already is."""
+        rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        parts = [rows]
+        if self.stop is not None:
+            stop = self.stop.predict(rows)[:, None]
+            parts += [stop, rows * stop]
+        parts.extend(self.trees[k].predict(rows)[:, None] for k in sorted(self.trees))
+        return np.hstack(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rung": self.rung,
+            "stop": None if self.stop is None else self.stop.to_json(),
+            "trees": {k: m.to_json() for k, m in sorted(self.trees.items())},
+            "continuation": [c.to_json() for c in self.continuation],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RungModel:
+        return cls(
+            rung=int(data["rung"]),
+            stop=None if data["stop"] is None else LinearModel.from_json(data["stop"]),
+            trees={str(k): LinearModel.from_json(v) for k, v in data["trees"].items()},
+            continuation=tuple(Continuation.from_json(c) for c in data["continuation"]),
+        )
+
+
+def tree_key(strategy: str, budget: int) -> str:
+    return f"{strategy}@{budget}"
+
+
+def split_tree_key(key: str) -> tuple[str, int]:
+    strategy, _, budget = key.rpartition("@")
+    return strategy, int(budget)
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    """The calibration problems routed at one price (held-out two-fold figures)."""
+
+    price: float
+    accuracy: float
+    mean_cost: float
+
+
+@dataclass(frozen=True)
+class SequentialModel:
+    reduction: str
+    rungs: tuple[int, ...]
+    prices: tuple[float, ...]
+    rung_models: tuple[RungModel, ...]
+    price_curve: tuple[PricePoint, ...] = ()
+    sample_flops: float = 0.0
+    tree_flops: dict[str, float] = field(default_factory=dict)
+    signals: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ decisions
+
+    def decide(
+        self, rung_index: int, features: np.ndarray, price: float, cap: float = float("inf")
+    ) -> Decision:
+        """The best action at ``price`` among those whose cost fits ``cap``.
+
+        Stopping is always allowed once a sample exists; with nothing drawn and no action
+        that fits, the first step (one rung of samples) is returned anyway: a problem
+        cannot be answered for free.
+        """
+        return self.decide_rows(rung_index, np.atleast_2d(features), price, np.array([cap]))[0]
+
+    def decide_rows(
+        self, rung_index: int, rows: np.ndarray, price: float, caps: np.ndarray | None = None
+    ) -> list[Decision]:
+        """``decide`` for many states on one rung at once (one matrix product per model)."""
+        count = len(rows)
+        caps = np.full(count, np.inf) if caps is None else np.asarray(caps, dtype=np.float64)
+        model = self.rung_models[rung_index]
+        labels: list[tuple[ActionKind, str | None, int | None]] = []
+        accuracy: list[np.ndarray] = []
+        cost: list[np.ndarray] = []
+        allowed: list[np.ndarray] = []
+        if model.stop is not None:
+            labels.append(("stop", None, None))
+            accuracy.append(model.stop.predict(rows))
+            cost.append(np.zeros(count))
+            allowed.append(np.ones(count, dtype=bool))
+        for key in sorted(model.trees):
+            strategy, budget = split_tree_key(key)
+            labels.append(("tree", strategy, budget))
+            accuracy.append(model.trees[key].predict(rows))
+            cost.append(np.full(count, float(budget)))
+            allowed.append(budget <= caps + 1e-9)
+        step = self.next_step(rung_index)
+        if step is not None:
+            gross, expected = self.continuation_rows(rung_index, rows, price)
+            labels.append(("sample", None, self.rungs[rung_index + 1]))
+            accuracy.append(gross)
+            cost.append(expected)
+            fits = step <= caps + 1e-9
+            nothing_else = ~np.any(np.vstack(allowed), axis=0) if allowed else np.ones(count, bool)
+            allowed.append(fits | nothing_else)
+        if not labels:
+            raise ValueError("no action fits: the first rung needs at least one generation")
+        acc = np.vstack(accuracy)
+        spend = np.vstack(cost)
+        net = np.where(np.vstack(allowed), acc - price * spend, -np.inf)
+        # ties: the cheaper action (subtract a hair per unit of cost)
+        best = np.argmax(net - 1e-12 * spend, axis=0)
+        out = []
+        for row, choice in enumerate(best):
+            kind, strategy, budget = labels[choice]
+            out.append(
+                Decision(kind, float(acc[choice, row]), float(spend[choice, row]), strategy, budget)
+            )
+        return out
+
+    def next_step(self, rung_index: int) -> int | None:
+        """Generations to reach the next rung (None at the top)."""
+        if rung_index + 1 >= len(self.rungs):
+            return None
+        return self.rungs[rung_index + 1] - self.rungs[rung_index]
+
+    def continuation(self, rung_index: int, features: np.ndarray, price: float) -> tuple[float, float]:
+        """(expected accuracy, expected cost) of sampling on and deciding again, at ``price``
+        (prices past the grid use its last point)."""
+        gross, cost = self.continuation_rows(rung_index, np.atleast_2d(features), price)
+        return float(gross[0]), float(cost[0])
+
+    def continuation_rows(
+        self, rung_index: int, rows: np.ndarray, price: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        model = self.rung_models[rung_index]
+        if not model.continuation:
+            raise ValueError(f"rung {self.rungs[rung_index]} is the top rung: nothing to continue")
+        inputs = model.augmented(rows)
+        low, high, share = self._bracket(price)
+        value = (1 - share) * model.continuation[low].value.predict(inputs)
+        cost = (1 - share) * model.continuation[low].cost.predict(inputs)
+        if share > 0:
+            value = value + share * model.continuation[high].value.predict(inputs)
+            cost = cost + share * model.continuation[high].cost.predict(inputs)
+        fitted_price = (1 - share) * self.prices[low] + share * self.prices[high]
+        step = float(self.next_step(rung_index) or 0)
+        cost = np.maximum(cost, step)
+        return value + fitted_price * cost, cost
+
+    def _bracket(self, price: float) -> tuple[int, int, float]:
+        grid = self.prices
+        if price <= grid[0]:
+            return 0, 0, 0.0
+        if price >= grid[-1]:
+            return len(grid) - 1, len(grid) - 1, 0.0
+        high = bisect.bisect_left(grid, price)
+        low = high - 1
+        return low, high, (price - grid[low]) / (grid[high] - grid[low])
+
+    def rung_index(self, samples: int) -> int:
+        """The rung a problem with ``samples`` drawn sits on (the highest not above it)."""
+        return max(0, bisect.bisect_right(self.rungs, samples) - 1)
+
+    def auto_price(self, tolerance: float = 0.01) -> float:
+        """The highest price whose held-out calibration accuracy is within ``tolerance`` of
+        the best: where extra compute stops paying."""
+        if not self.price_curve:
+            return 0.0
+        best = max(p.accuracy for p in self.price_curve)
+        return max(p.price for p in self.price_curve if p.accuracy >= best - tolerance)
+
+    # ------------------------------------------------------------ storage
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "kind": "ttc-router sequential model",
+            "reduction": self.reduction,
+            "rungs": list(self.rungs),
+            "prices": list(self.prices),
+            "rung_models": [m.to_json() for m in self.rung_models],
+            "price_curve": [vars(p) for p in self.price_curve],
+            "sample_flops": self.sample_flops,
+            "tree_flops": dict(sorted(self.tree_flops.items())),
+            "signals": self.signals,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SequentialModel:
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(
+                f"sequential model format {data.get('format')!r}; this version reads {MODEL_FORMAT}"
+            )
+        model = cls(
+            reduction=str(data["reduction"]),
+            rungs=tuple(int(r) for r in data["rungs"]),
+            prices=tuple(float(p) for p in data["prices"]),
+            rung_models=tuple(RungModel.from_json(m) for m in data["rung_models"]),
+            price_curve=tuple(
+                PricePoint(float(p["price"]), float(p["accuracy"]), float(p["mean_cost"]))
+                for p in data.get("price_curve", [])
+            ),
+            sample_flops=float(data.get("sample_flops", 0.0)),
+            tree_flops={str(k): float(v) for k, v in data.get("tree_flops", {}).items()},
+            signals=dict(data.get("signals", {})),
+        )
+        if len(model.rung_models) != len(model.rungs) or list(model.prices) != sorted(model.prices):
+            raise ValueError("sequential model: rungs and rung models differ, or prices unsorted")
+        for index, rung in enumerate(model.rung_models[:-1]):
+            if len(rung.continuation) != len(model.prices):
+                raise ValueError(f"sequential model: rung {index} lacks a continuation per price")
+        return model

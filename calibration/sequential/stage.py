@@ -1,0 +1,132 @@
+"""The calibration stage that fits the router's decision model, and what it reports.
+
+Runs on finished shards like the other analysis stages (no model, no verifier). Besides
+the model it measures what each difficulty signal is worth against its cost: AUROC for
+"pass@1 >= 0.5" (easy) and "pass@1 = 0" (hopeless), five-fold cross-validated by
+problem, from the prompt alone (free) and from the first 1, 2 and 4 samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from calibration.records import ProblemSamples
+from calibration.sequential.fit import fit_model, heldout_price_curve
+from calibration.sequential.model import SequentialModel
+from calibration.sequential.states import rung_ladder
+from calibration.sequential.trajectories import (
+    Trajectories,
+    build_trajectories,
+    training_pools,
+    tree_accuracies,
+)
+
+ORDERS = 16
+MIN_PROBLEMS = 10
+SIGNAL_RUNGS = (0, 1, 2, 4)
+
+
+def build_sequential_model(
+    texts: Mapping[str, str],
+    samples: Mapping[str, ProblemSamples],
+    evaluations: pd.DataFrame,
+    *,
+    budgets: Sequence[int],
+    tree_strategies: Sequence[str],
+    reduction: str,
+    delimiter: str,
+    seed: int,
+    progress: Callable[[int], object] = lambda n: None,
+) -> SequentialModel | None:
+    """None when there are too few problems (or samples) to fit anything."""
+    searched = evaluations[evaluations["strategy"].isin(list(tree_strategies))]
+    tree_keys = sorted({f"{s}@{int(b)}" for s, b in zip(searched["strategy"], searched["budget"])})
+    accuracies = tree_accuracies(searched, tree_keys)
+    keys = sorted({k for per in accuracies.values() for k in per})
+    pools = [p for p in training_pools(texts, samples, accuracies, delimiter) if p.candidates]
+    if len(pools) < MIN_PROBLEMS:
+        return None
+    pool_size = min(len(p.candidates) for p in pools)
+    rungs = rung_ladder(budgets, pool_size)
+    # only problems with every tree search recorded: a missing one would read as wrong
+    pools = [p for p in pools if all(k in p.tree_accuracy for k in keys)]
+    if len(pools) < MIN_PROBLEMS or len(rungs) < 2:
+        return None
+    data = build_trajectories(pools, rungs, keys, orders=ORDERS, reduction=reduction, seed=seed)
+    progress(1)
+    model = fit_model(
+        data,
+        reduction=reduction,
+        sample_flops=_sample_flops(samples),
+        tree_flops=_tree_flops(evaluations, keys),
+    )
+    curve = heldout_price_curve(data, reduction=reduction, seed=seed)
+    pass_at_1 = np.array([p.correct.mean() for p in pools])
+    signals = signal_report(data, pass_at_1, seed)
+    progress(1)
+    return SequentialModel(
+        reduction=model.reduction,
+        rungs=model.rungs,
+        prices=model.prices,
+        rung_models=model.rung_models,
+        price_curve=tuple(curve),
+        sample_flops=model.sample_flops,
+        tree_flops=model.tree_flops,
+        signals=signals,
+    )
+
+
+def _sample_flops(samples: Mapping[str, ProblemSamples]) -> float:
+    flops = sum(s.cost.total_flops for s in samples.values())
+    count = sum(len(s.samples) for s in samples.values())
+    return flops / count if count else 0.0
+
+
+def _tree_flops(evaluations: pd.DataFrame, keys: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if evaluations.empty:
+        return out
+    means = evaluations.groupby(["strategy", "budget"])["flops"].mean()
+    for (strategy, budget), value in means.items():
+        key = f"{strategy}@{int(budget)}"
+        if key in keys:
+            out[key] = float(value)
+    return out
+
+
+def signal_report(data: Trajectories, pass_at_1: np.ndarray, seed: int) -> dict[str, Any]:
+    """AUROC of each signal for easy (pass@1 >= 0.5) and hopeless (pass@1 = 0) problems."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    owners = data.problem
+    report: dict[str, Any] = {}
+    for rung in SIGNAL_RUNGS:
+        if rung not in data.rungs:
+            continue
+        rows = data.features[data.rungs.index(rung)]
+        entry: dict[str, Any] = {"cost_generations": rung}
+        for name, target in (("easy", pass_at_1 >= 0.5), ("hopeless", pass_at_1 == 0)):
+            labels = target[owners]
+            if labels.all() or not labels.any():
+                entry[f"auroc_{name}"] = None
+                continue
+            folds = min(5, len(np.unique(owners)))
+            predicted = np.zeros(len(labels))
+            for train, test in GroupKFold(n_splits=folds).split(rows, labels, owners):
+                if labels[train].all() or not labels[train].any():
+                    predicted[test] = labels[train].mean()
+                    continue
+                model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+                model.fit(rows[train], labels[train])
+                predicted[test] = model.predict_proba(rows[test])[:, 1]
+            entry[f"auroc_{name}"] = round(float(roc_auc_score(labels, predicted)), 3)
+        report["prompt" if rung == 0 else f"{rung} sample{'s' if rung > 1 else ''}"] = entry
+    return report

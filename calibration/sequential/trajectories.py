@@ -1,0 +1,152 @@
+"""Calibration pools replayed as the router would meet them: random orders of each
+problem's recorded samples, with the state after every rung and what stopping there
+would have scored.
+
+Many random orders per problem stand in for many fresh runs (as the pool estimators do
+for best-of-N), and every tree search's recorded accuracy (mean over seeds) is what
+switching to it would have scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from calibration.sequential.states import prompt_features, state_features
+from strategies.search.result import Candidate
+from strategies.search.selection import EncodedPool, choose
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from calibration.records import ProblemSamples
+
+STOP_METHOD = "weighted_best_of_n"
+
+
+@dataclass(frozen=True)
+class TrainingPool:
+    """One calibration problem: its text, graded pool, and tree searches' accuracy."""
+
+    problem_id: str
+    text: str
+    candidates: tuple[Candidate, ...]
+    correct: np.ndarray  # bool per candidate
+    tree_accuracy: Mapping[str, float]  # "strategy@budget" -> mean accuracy over seeds
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """``features[r]``: (rows, features) at rung ``rungs[r]``; ``stop[r]``: whether the
+    vote at that rung is right (rung 0: zeros, unused); ``trees[key]``: per row."""
+
+    rungs: tuple[int, ...]
+    problem: np.ndarray  # row -> pool index
+    features: list[np.ndarray]
+    stop: list[np.ndarray]
+    trees: dict[str, np.ndarray]
+
+    def subset(self, rows: np.ndarray) -> Trajectories:
+        return Trajectories(
+            rungs=self.rungs,
+            problem=self.problem[rows],
+            features=[f[rows] for f in self.features],
+            stop=[s[rows] for s in self.stop],
+            trees={k: v[rows] for k, v in self.trees.items()},
+        )
+
+    def __len__(self) -> int:
+        return len(self.problem)
+
+
+def order_rng(problem_id: str, seed: int) -> np.random.Generator:
+    word = int.from_bytes(hashlib.sha256(problem_id.encode()).digest()[:8], "little")
+    return np.random.default_rng([seed, word, 31])
+
+
+def build_trajectories(
+    pools: Sequence[TrainingPool],
+    rungs: Sequence[int],
+    tree_keys: Sequence[str],
+    *,
+    orders: int,
+    reduction: str,
+    seed: int,
+) -> Trajectories:
+    rows_per_rung: list[list[np.ndarray]] = [[] for _ in rungs]
+    stop_per_rung: list[list[float]] = [[] for _ in rungs]
+    owners: list[int] = []
+    trees: dict[str, list[float]] = {k: [] for k in tree_keys}
+    for index, pool in enumerate(pools):
+        size = len(pool.candidates)
+        if size < max(rungs):
+            raise ValueError(f"problem {pool.problem_id!r}: {size} samples, fewer than rung {max(rungs)}")
+        encoded = EncodedPool.from_candidates(pool.candidates, reduction)
+        rng = order_rng(pool.problem_id, seed)
+        permutations = np.argsort(rng.random((orders, size)), axis=1, kind="stable")
+        prompt = prompt_features(pool.text)
+        for r, rung in enumerate(rungs):
+            if rung == 0:
+                rows_per_rung[r].extend([prompt] * orders)
+                stop_per_rung[r].extend([0.0] * orders)
+                continue
+            prefixes = permutations[:, :rung]
+            chosen = choose(STOP_METHOD, encoded, prefixes)
+            hits = np.where(chosen < 0, False, pool.correct[np.maximum(chosen, 0)])
+            stop_per_rung[r].extend(float(h) for h in hits)
+            for prefix in prefixes:
+                rows_per_rung[r].append(
+                    state_features(pool.text, [pool.candidates[i] for i in prefix], reduction, prompt)
+                )
+        owners.extend([index] * orders)
+        for key in tree_keys:
+            trees[key].extend([float(pool.tree_accuracy.get(key, 0.0))] * orders)
+    return Trajectories(
+        rungs=tuple(rungs),
+        problem=np.array(owners, dtype=np.int64),
+        features=[np.vstack(rows) for rows in rows_per_rung],
+        stop=[np.array(s, dtype=np.float64) for s in stop_per_rung],
+        trees={k: np.array(v, dtype=np.float64) for k, v in trees.items()},
+    )
+
+
+def tree_accuracies(evaluations: pd.DataFrame, tree_keys: Sequence[str]) -> dict[str, dict[str, float]]:
+    """problem id -> "strategy@budget" -> mean accuracy over the recorded seeds."""
+    wanted = set(tree_keys)
+    out: dict[str, dict[str, float]] = {}
+    if evaluations.empty:
+        return out
+    means = evaluations.groupby(["problem_id", "strategy", "budget"], sort=False)["accuracy"].mean()
+    for (pid, strategy, budget), value in means.items():
+        key = f"{strategy}@{int(budget)}"
+        if key in wanted:
+            out.setdefault(str(pid), {})[key] = float(value)
+    return out
+
+
+def training_pools(
+    texts: Mapping[str, str],
+    samples: Mapping[str, ProblemSamples],
+    accuracies: Mapping[str, Mapping[str, float]],
+    delimiter: str,
+) -> list[TrainingPool]:
+    """The pools of every problem with samples, in ``texts`` order."""
+    pools = []
+    for pid, text in texts.items():
+        recorded = samples.get(pid)
+        if recorded is None or not recorded.samples:
+            continue
+        pools.append(
+            TrainingPool(
+                problem_id=pid,
+                text=text,
+                candidates=tuple(s.to_candidate(delimiter) for s in recorded.samples),
+                correct=np.array([s.correct for s in recorded.samples], dtype=bool),
+                tree_accuracy=dict(accuracies.get(pid, {})),
+            )
+        )
+    return pools

@@ -1,0 +1,37 @@
+"""``beta:N[:CONFIDENCE]``: Adaptive-Consistency (Aggarwal et al., EMNLP 2023).
+
+Draw one sample at a time; stop when a Beta posterior over the two leading answers'
+shares gives the leader at least CONFIDENCE (default 0.95) probability of staying ahead,
+or at N samples. Majority vote picks the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from router.policies.base import POLICIES, RoundView
+from router.policies.sampling_rules import SamplingRule, vote_counts
+from strategies.search.result import Candidate
+
+
+@POLICIES.register("beta", summary="Adaptive-Consistency: Beta posterior stopping")
+class AdaptiveConsistencyPolicy(SamplingRule):
+    name = "beta"
+    forms = "beta:N[:CONFIDENCE] (e.g. beta:16 or beta:16:0.95)"
+    parameter_name = "the confidence"
+    default_parameter = 0.95
+    answer_method = "majority"
+
+    def tranche(self, drawn: int) -> int:
+        return 1
+
+    def settled(self, candidates: Sequence[Candidate], view: RoundView) -> bool:
+        from scipy.stats import beta
+
+        counts = vote_counts(candidates)
+        if not counts:
+            return False
+        leader = counts[0]
+        runner_up = counts[1] if len(counts) > 1 else 0
+        # P(leader's share > runner-up's) with a uniform prior on their split
+        return float(beta.sf(0.5, leader + 1, runner_up + 1)) >= self.parameter

@@ -1,0 +1,135 @@
+"""What every budget policy is: a parsed ``--budget`` value that decides, round by round,
+what each live problem does next.
+
+The router runs in rounds (``router.rounds``). Before each round it shows the policy
+every live problem's state and the batch's spend so far (``RoundView``); the policy
+answers with one ``Decision`` per problem: stop and answer, sample up to a count, or
+run a tree search at a budget. Adding a policy is one module in this package that
+subclasses ``BudgetPolicy`` and registers itself with ``POLICIES``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from calibration.sequential.model import Decision, SequentialModel
+from strategies.registry import Registry
+from strategies.search.result import Candidate
+
+
+class PolicyError(ValueError):
+    """A ``--budget`` value that cannot be used; the message says which forms exist."""
+
+
+@dataclass(frozen=True)
+class LiveProblem:
+    """What a policy may look at for one problem between rounds."""
+
+    problem_id: str
+    features: np.ndarray  # calibration.sequential.states.state_features
+    candidates: tuple[Candidate, ...]
+    rung_index: int  # the model's rung for len(candidates)
+    spent: float  # compute spent on it so far, in the router's cost unit
+
+
+@dataclass(frozen=True)
+class RoundView:
+    """One round as the policy sees it. ``spent`` is the whole batch's spend so far
+    (finished problems included); ``unit_cost`` converts the model's generations into
+    the router's cost unit for samples and for each tree key."""
+
+    model: SequentialModel
+    problems: Sequence[LiveProblem]
+    spent: float
+    cost_unit: str
+
+    def sample_cost(self, count: float) -> float:
+        if self.cost_unit == "generations":
+            return float(count)
+        return float(count) * self.model.sample_flops
+
+    def decision_cost(self, decision: Decision, live: LiveProblem) -> float:
+        """What starting ``decision`` now costs, in the router's unit."""
+        if decision.kind == "stop":
+            return 0.0
+        if decision.kind == "sample":
+            return self.sample_cost(max(0, (decision.budget or 0) - len(live.candidates)))
+        budget = float(decision.budget or 0)
+        if self.cost_unit == "generations":
+            return budget
+        return self.model.tree_flops.get(f"{decision.strategy}@{decision.budget}", 0.0)
+
+
+class BudgetPolicy(ABC):
+    """A parsed ``--budget`` value. Subclasses set ``name`` and ``forms`` (for help)."""
+
+    name: ClassVar[str]
+    forms: ClassVar[str]
+    #: True when the whole batch must be decided together (a shared budget).
+    batch_wide: ClassVar[bool] = False
+    #: How a stopped problem's answer is chosen from its samples.
+    answer_method: ClassVar[str] = "weighted_best_of_n"
+
+    @classmethod
+    @abstractmethod
+    def parse(cls, argument: str) -> BudgetPolicy:
+        """Build from the text after ``name:`` (or the whole text for bare forms)."""
+
+    @abstractmethod
+    def __str__(self) -> str: ...
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe form (for default output paths)."""
+        return str(self).replace(":", "-")
+
+    def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:
+        """Refuse settings the calibration cannot serve, before any compute is spent."""
+
+    @abstractmethod
+    def decide(self, view: RoundView) -> list[Decision]:
+        """One decision per ``view.problems`` entry, in order."""
+
+    def price(self, model: SequentialModel) -> float | None:
+        """The price per unit of compute the policy routes at, when it has one."""
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and str(other) == str(self)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, str(self)))
+
+
+POLICIES: Registry[type[BudgetPolicy]] = Registry("budget policy")
+
+
+def parse_number(raw: str, text: str, what: str, *, positive: bool = True) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise PolicyError(f"--budget {raw!r}: {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise PolicyError(f"--budget {raw!r}: {what} must be a positive number")
+    return value
+
+
+def parse_count(raw: str, text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise PolicyError(f"--budget {raw!r}: {what} {text!r} is not a whole number") from None
+    if value < 1:
+        raise PolicyError(f"--budget {raw!r}: {what} must be >= 1")
+    return value
+
+
+def format_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"

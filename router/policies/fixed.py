@@ -1,0 +1,45 @@
+"""``N`` (e.g. ``--budget 8``): at most N generations per problem, probe included.
+
+Within that cap the router routes at the ``auto`` price, so a problem whose first
+samples already agree stops early and a hopeless one gives up; no problem ever spends
+more than N. N need not be a calibrated budget: every action whose cost fits is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from calibration.sequential.model import Decision, SequentialModel
+from router.policies.base import POLICIES, BudgetPolicy, PolicyError, RoundView, parse_count
+from router.policies.pricing import decide_at_price
+
+
+@POLICIES.register("fixed", summary="at most N generations per problem")
+class FixedPolicy(BudgetPolicy):
+    name = "fixed"
+    forms = "N (e.g. 8)"
+
+    def __init__(self, budget: int) -> None:
+        if budget < 1:
+            raise PolicyError(f"--budget {budget}: a fixed budget must be >= 1")
+        self.budget = int(budget)
+
+    @classmethod
+    def parse(cls, argument: str) -> FixedPolicy:
+        return cls(parse_count(argument, argument, "a fixed budget"))
+
+    def __str__(self) -> str:
+        return str(self.budget)
+
+    def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:
+        return None
+
+    def price(self, model: SequentialModel) -> float:
+        return model.auto_price()
+
+    def decide(self, view: RoundView) -> list[Decision]:
+        caps = [max(0.0, view.sample_cost(self.budget) - p.spent) for p in view.problems]
+        price = view.model.auto_price()
+        if view.cost_unit != "generations" and view.model.sample_flops > 0:
+            price /= view.model.sample_flops
+        return decide_at_price(view, price, caps)

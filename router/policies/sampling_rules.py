@@ -1,0 +1,80 @@
+"""What the published stopping rules share: sample in tranches up to N, stop when a rule
+says the answer is settled. They never run a tree search and need no decision model,
+which makes them the baselines `ttc evaluate` holds the router against."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections import Counter
+from collections.abc import Sequence
+from typing import ClassVar
+
+from calibration.sequential.model import Decision
+from router.policies.base import BudgetPolicy, PolicyError, RoundView, parse_count, parse_number
+from strategies.answers import canonical_key
+from strategies.search.result import Candidate
+from strategies.search.selection import solution_score
+
+
+class SamplingRule(BudgetPolicy):
+    """``name:N[:PARAMETER]``: at most N samples per problem."""
+
+    parameter_name: ClassVar[str]
+    default_parameter: ClassVar[float]
+
+    def __init__(self, budget: int, parameter: float | None = None) -> None:
+        self.budget = int(budget)
+        self.parameter = self.default_parameter if parameter is None else float(parameter)
+
+    @classmethod
+    def parse(cls, argument: str) -> SamplingRule:
+        raw = f"{cls.name}:{argument}"
+        parts = argument.split(":")
+        if not argument or len(parts) > 2:
+            raise PolicyError(f"--budget {raw!r}: expected {cls.forms}")
+        budget = parse_count(raw, parts[0], "the sample budget")
+        parameter = None
+        if len(parts) == 2:
+            parameter = parse_number(raw, parts[1], cls.parameter_name)
+        return cls(budget, parameter)
+
+    def __str__(self) -> str:
+        text = f"{self.name}:{self.budget}"
+        if self.parameter != self.default_parameter:
+            text += f":{self.parameter:g}"
+        return text
+
+    def decide(self, view: RoundView) -> list[Decision]:
+        out = []
+        for live in view.problems:
+            drawn = len(live.candidates)
+            if drawn >= self.budget or (drawn and self.settled(live.candidates, view)):
+                out.append(Decision("stop", 0.0, 0.0))
+            else:
+                target = min(self.budget, drawn + self.tranche(drawn))
+                out.append(Decision("sample", 0.0, float(target - drawn), None, target))
+        return out
+
+    @abstractmethod
+    def tranche(self, drawn: int) -> int:
+        """How many samples to draw next, with ``drawn`` already drawn."""
+
+    @abstractmethod
+    def settled(self, candidates: Sequence[Candidate], view: RoundView) -> bool:
+        """Whether the rule stops here."""
+
+
+def vote_counts(candidates: Sequence[Candidate]) -> list[int]:
+    """Votes per distinct answer (by canonical key), largest first."""
+    counts = Counter(canonical_key(c.answer) for c in candidates if c.answer is not None)
+    return sorted(counts.values(), reverse=True)
+
+
+def score_mass(candidates: Sequence[Candidate], reduction: str) -> list[float]:
+    """Summed solution scores per distinct answer, largest first."""
+    mass: dict[str, float] = {}
+    for candidate in candidates:
+        if candidate.answer is not None:
+            key = canonical_key(candidate.answer)
+            mass[key] = mass.get(key, 0.0) + solution_score(candidate, reduction)
+    return sorted(mass.values(), reverse=True)

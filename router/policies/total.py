@@ -1,0 +1,110 @@
+"""``total:B`` (e.g. ``--budget total:800``): B units of compute for the whole batch,
+everything included, never exceeded.
+
+Each round the price is searched (bisection) so that what the live problems expect to
+spend from here on fits what is left of B; problems the model expects to be easy stop,
+hopeless ones give up, and what they free goes to the ones that can still be won. Then
+the round's actual costs are capped: actions are admitted cheapest first while they
+fit, keeping one sample's worth for every problem that has nothing yet, and a problem
+whose action does not fit is re-decided with what remains (often: stop and answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from calibration.sequential.model import Decision, SequentialModel
+from router.policies.base import (
+    POLICIES,
+    BudgetPolicy,
+    PolicyError,
+    RoundView,
+    format_number,
+    parse_number,
+)
+from router.policies.pricing import decide_at_price, expected_spend, generation_amount
+
+BISECTION_STEPS = 40
+
+
+@POLICIES.register("total", summary="B units for the whole batch, never exceeded")
+class TotalPolicy(BudgetPolicy):
+    name = "total"
+    forms = "total:B (e.g. total:800)"
+    batch_wide = True
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+
+    @classmethod
+    def parse(cls, argument: str) -> TotalPolicy:
+        return cls(parse_number(f"total:{argument}", argument, "total"))
+
+    def __str__(self) -> str:
+        return f"total:{format_number(self.value)}"
+
+    def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:
+        return None
+
+    def minimum(self, view: RoundView) -> float:
+        return sum(view.sample_cost(1) for p in view.problems if p.rung_index == 0)
+
+    def check_batch(self, num_problems: int, one_sample: float, unit: str) -> None:
+        need = num_problems * one_sample
+        if self.value + 1e-9 < need:
+            raise PolicyError(
+                f"--budget {self}: every problem needs at least one generation; "
+                f"{num_problems} problems need at least {format_number(need)} {unit}"
+            )
+
+    def decide(self, view: RoundView) -> list[Decision]:
+        left = self.value - view.spent
+        price = self.search_price(view, left)
+        decisions = decide_at_price(view, price)
+        return self.cap(view, decisions, price, left)
+
+    def search_price(self, view: RoundView, left: float) -> float:
+        """The lowest price whose expected spend fits ``left`` (in the router's unit)."""
+        model: SequentialModel = view.model
+        low, high = 0.0, model.prices[-1]
+        if view.cost_unit != "generations" and model.sample_flops > 0:
+            high /= model.sample_flops
+        if expected_spend(view, decide_at_price(view, low)) <= left:
+            return low
+        if expected_spend(view, decide_at_price(view, high)) > left:
+            return high
+        for _ in range(BISECTION_STEPS):
+            middle = (low + high) / 2
+            if expected_spend(view, decide_at_price(view, middle)) <= left:
+                high = middle
+            else:
+                low = middle
+        return high
+
+    def cap(
+        self, view: RoundView, decisions: Sequence[Decision], price: float, left: float
+    ) -> list[Decision]:
+        """Admit the round's actions cheapest first while they fit (see the module doc)."""
+        one = view.sample_cost(1)
+        reserve = sum(one for p in view.problems if p.rung_index == 0)
+        costs = [view.decision_cost(d, p) for d, p in zip(decisions, view.problems, strict=True)]
+        out = list(decisions)
+        for index in sorted(range(len(out)), key=lambda i: (costs[i], i)):
+            live = view.problems[index]
+            own = one if live.rung_index == 0 else 0.0
+            room = left - (reserve - own)
+            if costs[index] > room + 1e-9:
+                per_generation = price
+                if view.cost_unit != "generations" and view.model.sample_flops > 0:
+                    per_generation = price * view.model.sample_flops
+                cap = generation_amount(view, max(room, 0.0))
+                out[index] = view.model.decide(live.rung_index, live.features, per_generation, cap)
+                costs[index] = view.decision_cost(out[index], live)
+                if costs[index] > room + 1e-9:
+                    out[index] = Decision("stop", 0.0, 0.0)  # nothing fits: answer as is
+                    costs[index] = 0.0
+            left -= costs[index]
+            reserve -= own
+        return out
+
+

@@ -1,0 +1,32 @@
+"""``margin:N[:SHARE]``: verifier-weighted stopping.
+
+Sample in doubling tranches (1, 2, 4, ... up to N); stop once at least two samples are
+drawn and the leading answer holds at least SHARE (default 0.8) of the summed verifier
+scores. Weighted best-of-N picks the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from router.policies.base import POLICIES, RoundView
+from router.policies.sampling_rules import SamplingRule, score_mass
+from strategies.search.result import Candidate
+
+
+@POLICIES.register("margin", summary="stop when the verifier-weighted leader holds SHARE")
+class VerifierMarginPolicy(SamplingRule):
+    name = "margin"
+    forms = "margin:N[:SHARE] (e.g. margin:16 or margin:16:0.8)"
+    parameter_name = "the share"
+    default_parameter = 0.8
+
+    def tranche(self, drawn: int) -> int:
+        return max(1, drawn)
+
+    def settled(self, candidates: Sequence[Candidate], view: RoundView) -> bool:
+        if len(candidates) < 2:
+            return False
+        mass = score_mass(candidates, view.model.reduction)
+        total = sum(mass)
+        return bool(mass) and total > 0 and mass[0] / total >= self.parameter

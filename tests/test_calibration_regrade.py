@@ -1,0 +1,119 @@
+"""`ttc calibrate --regrade`: recorded sample texts are read and graded again, tables rebuilt."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from calibration.records import ProblemSamples, SampleRecord, TreeRecord
+from calibration.regrade import regrade_shards
+from calibration.shard_store import ShardError, ShardWriter, read_shard
+from calibration.work_state import (
+    SAMPLES,
+    TREE,
+    make_header,
+    read_samples,
+    read_sessions,
+    sample_shard,
+    shards_folder,
+    tree_shard,
+)
+from router.cli import main
+from strategies.cost import CostLedger
+
+ANALYSIS = shlex.split("--draws 8 --probe-k 2 --probe-draws 2 --bootstrap 20 --cv-repeats 1")
+SMALL = [
+    *shlex.split("calibrate --problems simulator:8 --samples 4 --budgets 1,2 --seeds 1"),
+    *("--strategies", "majority,weighted_best_of_n,beam_search:m=2", "--batch-size", "4"),
+    *ANALYSIS,
+    "--no-progress",
+]
+
+
+def _sample(text: str, answer: str | None, correct: bool) -> SampleRecord:
+    return SampleRecord(text, answer, correct, (0.5,), 10, "eos")
+
+
+def _write_recorded_calibration(out: Path) -> None:
+    """Shards as an older grader left them: unboxed answers missed, a tree answer misgraded."""
+    settings = {"prompt_config": "smollm2-arithmetic", "problems": "hand-made"}
+    folder = shards_folder(out)
+    pool = ProblemSamples(
+        "p1",
+        "7",
+        (
+            _sample("## Step 1\n3 + 4 = 7\n\nThe final answer is $\\boxed{7}$.", "7", True),
+            _sample("## Step 1\n3 + 4 = 7\n\nThe answer is 7.", None, False),
+            _sample("## Step 1\n3 + 4 = 8\n\nThe final answer is 8.", "8", False),
+            _sample("I cannot tell.", None, False),
+        ),
+    )
+    with ShardWriter(sample_shard(folder, 0, 1), make_header(SAMPLES, settings, "0/1")) as w:
+        w.append([pool.to_json()])
+    search = TreeRecord("p1", "beam_search", 2, 0, "7 apples", False, CostLedger())
+    with ShardWriter(tree_shard(folder, 0, 1), make_header(TREE, settings, "0/1")) as w:
+        w.append([search.to_json()])
+
+
+def test_regrade_reads_recorded_texts_again_and_regrades_tree_answers(tmp_path: Path) -> None:
+    _write_recorded_calibration(tmp_path)
+    report = regrade_shards(tmp_path)
+    pool = read_samples(shards_folder(tmp_path))["p1"]
+    assert [s.answer for s in pool.samples] == ["7", "7", "8", None]
+    assert [s.correct for s in pool.samples] == [True, True, False, False]
+    assert [s.step_scores for s in pool.samples] == [(0.5,)] * 4  # texts' scores stay
+    (tree,) = read_shard(tree_shard(shards_folder(tmp_path), 0, 1)).records
+    assert tree["answer"] == "7 apples" and tree["correct"] is True
+    assert (report.before.answered, report.after.answered) == (2, 3)
+    assert (report.before.correct, report.after.correct) == (1, 2)
+    assert (report.before.searches_correct, report.after.searches_correct) == (0, 1)
+    assert report.answers_changed == 1 and report.grades_changed == 2
+    assert "50.0% -> 25.0%" in report.describe()
+    assert read_sessions(shards_folder(tmp_path))[-1].stage == "regrade"
+    # Grading what is already graded changes nothing.
+    again = regrade_shards(tmp_path)
+    assert again.answers_changed == 0 and again.grades_changed == 0
+
+
+def test_regrade_refuses_a_shard_being_written_or_torn(tmp_path: Path) -> None:
+    _write_recorded_calibration(tmp_path)
+    path = sample_shard(shards_folder(tmp_path), 0, 1)
+    header = read_shard(path).header
+    assert header is not None
+    with ShardWriter(path, header), pytest.raises(ShardError, match="being written"):
+        regrade_shards(tmp_path)
+    with open(path, "ab") as stream:
+        stream.write(b'{"problem_id": "p2", "go')
+    with pytest.raises(ShardError, match="half-written"):
+        regrade_shards(tmp_path)
+    with pytest.raises(ShardError, match="no sample shards"):
+        regrade_shards(tmp_path / "empty")
+
+
+def test_regrade_command_rebuilds_the_same_tables_from_stale_grades(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "calibration"
+    assert main([*SMALL, "--out", str(out)]) == 0
+    table = (out / "table.json").read_text()
+    path = sample_shard(shards_folder(out), 0, 1)
+    lines = path.read_text().splitlines()
+    stale = [lines[0]]
+    for line in lines[1:]:  # as if an older grader had found no answers at all
+        record = json.loads(line)
+        for sample in record["samples"]:
+            sample["answer"], sample["correct"] = None, False
+        stale.append(json.dumps(record))
+    path.write_text("\n".join(stale) + "\n")
+    capsys.readouterr()
+    assert main(["calibrate", "--merge", "--out", str(out), "--no-progress", *ANALYSIS]) == 0
+    assert (out / "table.json").read_text() != table
+    assert main(["calibrate", "--regrade", "--out", str(out), "--no-progress", *ANALYSIS]) == 0
+    printed = capsys.readouterr().out
+    assert "samples without an answer: 100.0% ->" in printed
+    assert (out / "table.json").read_text() == table
+    assert main(["calibrate", "--regrade", "--no-progress"]) == 2
+    assert "--regrade needs --out DIR" in capsys.readouterr().err
