@@ -81,28 +81,22 @@ def report(evaluation):
 
 
 def test_total_budget_router_matches_the_best_fixed_strategy_at_equal_compute(report):
-    """Not significantly worse than the best fixed strategy at the same total compute.
-
-    Since beam search pools every finished beam (issue 16) beam@16 reaches 97% here, and
-    the router, choosing among every registered arm, lands 1 point below it (two problems
-    of 200, an interval that holds 0), so the claim is the interval's, not the point's."""
     top = report.matched[-1]
     assert top.budget == max(BUDGETS)
     routed = top.by_generations
     # the same total compute, probe included (tree searches count N generations)
     assert routed.mean_generations <= top.fixed.mean_generations + 1e-9
     match = next(c for c in report.to_match if c.budget == top.budget)
-    reached = "never" if match.router_generations is None else f"{match.router_generations:.2f}"
     print(
         f"\nheld-out {HELD_OUT}: router total:{top.fixed.mean_generations:g}/problem "
         f"{routed.accuracy:.3f} vs best fixed {top.fixed.name} {top.fixed.accuracy:.3f}; "
-        f"router reaches it with {reached} generations per problem "
-        f"instead of {match.fixed_generations:.2f}: ratio {match.ratio}"
+        f"router reaches it with {match.router_generations:.2f} generations per problem "
+        f"instead of {match.fixed_generations:.2f}: ratio {match.ratio:.2f}x"
     )
     for c in report.to_match_sampling:
         print(f"  vs {c.fixed}: ratio {c.ratio}")
-    point, low, high = top.by_generations_difference
-    assert low <= point <= high and high >= 0.0, top.by_generations_difference
+    assert routed.accuracy >= top.fixed.accuracy
+    assert match.ratio is not None and match.ratio >= 1.0
     # against best-of-N (the paper's baseline) the saving is large
     sampling = next(c for c in report.to_match_sampling if c.budget == top.budget)
     assert sampling.ratio is not None and sampling.ratio > 2.0
@@ -111,8 +105,8 @@ def test_total_budget_router_matches_the_best_fixed_strategy_at_equal_compute(re
 def test_flops_matched_router_is_not_worse_at_any_budget(report):
     for comparison in report.matched:
         point, low, high = comparison.by_flops_difference
+        assert point >= 0.0, comparison
         assert low <= point <= high
-        assert high >= 0.0, comparison  # never significantly worse
 
 
 def test_price_policy_spends_less_on_problems_predicted_easy(evaluation):
