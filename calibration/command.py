@@ -32,9 +32,9 @@ from typing import Any
 from calibration.config import (
     DEFAULT_BUDGETS,
     DEFAULT_SEEDS,
-    DEFAULT_STRATEGIES,
     CalibrationConfig,
     ShardSpec,
+    default_strategies,
 )
 
 EMBEDDED_MAX_TOKENS = 256
@@ -115,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--strategies",
         help="comma-separated strategy specs, e.g. majority,beam_search:m=4,depth=20,dvts "
-        f"(default {','.join(DEFAULT_STRATEGIES)})",
+        f"(default: every registered one, {','.join(default_strategies())})",
     )
     search.add_argument(
         "--budgets",

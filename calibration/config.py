@@ -31,13 +31,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_STRATEGIES: tuple[str, ...] = (
-    "majority",
-    "best_of_n",
-    "weighted_best_of_n",
-    "beam_search",
-    "dvts",
-)
+
+def default_strategies() -> tuple[str, ...]:
+    """Every registered strategy: a new one is calibrated (and so routable) by default."""
+    from strategies.search.registry import strategy_names
+
+    return strategy_names()
+
+
 DEFAULT_BUDGETS: tuple[int, ...] = (1, 2, 4, 8, 16)
 DEFAULT_SEEDS = 3
 PLAN_KEYS: tuple[str, ...] = ("strategies", "budgets", "tree_budgets", "seeds")
@@ -89,7 +90,7 @@ class CalibrationConfig:
     seed: int = 0
     batch_size: int = 8
     # stage 3: strategies
-    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
+    strategies: tuple[str, ...] = field(default_factory=default_strategies)
     budgets: tuple[int, ...] = DEFAULT_BUDGETS
     seeds: int = DEFAULT_SEEDS
     tree_budgets: tuple[int, ...] | None = None

@@ -42,6 +42,7 @@ from calibration.coverage_law import CoverageFit, CoverageFitError, fit_coverage
 from calibration.curves_routing import RoutingReplayError, replay_heldout_routing
 from calibration.evaluations import COST_COLUMNS
 from calibration.table import BinningTable, PredictorMetrics, StrategyStats
+from strategies.search.base import display_names
 
 X_AXES: tuple[str, ...] = ("generations", "tokens", "flops")
 STRATEGY = "strategy"
@@ -50,13 +51,6 @@ ROUTER = "router"
 BASELINES: tuple[str, ...] = ("best_of_n", "weighted_best_of_n")
 OPTIMAL_BINNINGS: tuple[str, ...] = ("oracle", "verifier", "predicted", "absolute")
 
-STRATEGY_LABELS = {
-    "majority": "majority",
-    "best_of_n": "best-of-N",
-    "weighted_best_of_n": "weighted BoN",
-    "beam_search": "beam search",
-    "dvts": "DVTS",
-}
 BINNING_LABELS = {
     "oracle": "oracle bins",
     "verifier": "verifier bins",
@@ -83,7 +77,7 @@ def _abbreviated_params(params: str) -> str:
 def strategy_label(key: str) -> str:
     """'weighted_best_of_n' -> 'weighted BoN'; 'beam_search:beam_width=2' -> 'beam search bw=2'."""
     name, sep, params = key.partition(":")
-    return STRATEGY_LABELS.get(name, name) + (f" {_abbreviated_params(params)}" if sep else "")
+    return display_names(name)[1] + (f" {_abbreviated_params(params)}" if sep else "")
 
 
 @dataclass(frozen=True)

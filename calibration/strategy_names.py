@@ -1,25 +1,19 @@
 """Cell-sized strategy names for the text grids of `ttc calibrate` and `ttc curves`.
 
 One home for them so both grids name a strategy the same way and the legend under each
-grid reads the same.
+grid reads the same. Each strategy declares its own short name (``short_name``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-SHORT_NAMES = {
-    "majority": "maj",
-    "best_of_n": "bon",
-    "weighted_best_of_n": "wbon",
-    "beam_search": "beam",
-    "dvts": "dvts",
-}
+from strategies.search.base import display_names
 
 
 def short(strategy: str) -> str:
     name, sep, params = strategy.partition(":")
-    return SHORT_NAMES.get(name, name) + (sep + params if sep else "")
+    return display_names(name)[0] + (sep + params if sep else "")
 
 
 def strategy_tag(key: str) -> str:

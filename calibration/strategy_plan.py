@@ -2,10 +2,11 @@
 
 Strategy specs are those of ``strategies.search.registry`` (``beam_search:m=4``,
 ``best_of_n:reduction=min``). Their canonical ``spec`` is the key used in shards and
-tables. Sampling strategies (majority and both best-of-N) are *pool* strategies,
-estimated from the stage 1 pool; beam search and DVTS are *tree* strategies, run for
-real in stage 3 with the run's generation settings (temperature, top_p, max tokens)
-unless their spec sets them.
+tables. Strategies that reuse samples (majority and both best-of-N:
+``strategy.reuses_samples``) are *pool* strategies, estimated from the stage 1 pool;
+every other registered strategy (beam search, DVTS, particle filtering, REBASE, and any
+step-level search added later) is a *tree* strategy, run for real in stage 3 with the
+run's generation settings (temperature, top_p, max tokens) unless its spec sets them.
 
 Tree searches run at every budget N >= 2 (or, with ``--tree-budgets``, at the ones listed:
 on a CPU the big tree budgets dominate the run time) that the strategy spends exactly (see
@@ -22,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from strategies.search.registry import get_strategy
-from strategies.search.sampling import SamplingStrategy
 
 MIN_TREE_BUDGET = 2
 
@@ -82,7 +82,7 @@ def plan_strategies(
         if key in seen:
             raise ValueError(f"--strategies names {key!r} twice")
         seen.add(key)
-        if isinstance(strategy, SamplingStrategy):
+        if strategy.reuses_samples:
             pool.append(
                 PoolStrategy(
                     key, strategy.method, strategy.config.reduction, strategy.needs_verifier

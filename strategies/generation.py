@@ -28,11 +28,15 @@ class Prompt:
     backends must continue it verbatim, never trimming its trailing "\\n\\n".
     ``key`` identifies the problem for backends that care (the simulator) and for
     deterministic per-request seeds; it defaults to the last user message.
+    ``max_tokens`` is this prompt's own cap on new tokens, used instead of the call's
+    ``SamplingParams.max_tokens`` when given: a tree search gives each beam what is left
+    of its own token budget, so one beam's cap never depends on the others in the call.
     """
 
     messages: tuple[ChatMessage, ...]
     partial: str = ""
     key: str | None = None
+    max_tokens: int | None = None
 
     @property
     def problem_key(self) -> str:
@@ -40,6 +44,11 @@ class Prompt:
             return self.key
         users = [m.content for m in self.messages if m.role == "user"]
         return users[-1] if users else ""
+
+
+def token_limit(prompt: Prompt, params: SamplingParams) -> int:
+    """The new-token cap of ``prompt`` in a call with ``params`` (its own, when it has one)."""
+    return params.max_tokens if prompt.max_tokens is None else prompt.max_tokens
 
 
 @dataclass(frozen=True)

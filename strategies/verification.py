@@ -23,10 +23,13 @@ class StepScores:
 
     ``num_tokens`` is how many tokens the verifier read for this request: it feeds
     the cost ledger (verifier FLOPs ~ 2 x parameters x tokens).
+    ``error`` says why this one request could not be scored (an input longer than the
+    model reads): its problem fails with that message and the rest of the batch goes on.
     """
 
     scores: tuple[float, ...]
     num_tokens: int
+    error: str | None = None
 
 
 @runtime_checkable

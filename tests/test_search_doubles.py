@@ -104,7 +104,8 @@ class ScriptedVerifier:
     num_parameters: int = 10_000
     calls: list[tuple[ScoreRequest, ...]] = field(default_factory=list)
     corrupt_for: str | None = None
-    corruption: str = "drop"  # "drop": one score too few; "nan": a NaN score
+    # "drop": one score too few; "nan": NaN scores; "error": the request is refused
+    corruption: str = "drop"
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[StepScores]:
         self.calls.append(tuple(requests))
@@ -112,6 +113,9 @@ class ScriptedVerifier:
         for request in requests:
             scores = tuple(self.step_score(step) for step in request.steps)
             if self.corrupt_for is not None and self.corrupt_for in request.problem:
+                if self.corruption == "error":
+                    out.append(StepScores((), 0, error="needs 9000 tokens, more than 8192"))
+                    continue
                 scores = scores[:-1] if self.corruption == "drop" else (float("nan"),) * len(scores)
             out.append(StepScores(scores, VERIFIER_TOKENS_PER_STEP * len(request.steps)))
         return out

@@ -89,7 +89,8 @@ def test_a_problem_without_extractable_answer_says_so(name):
 
 @pytest.mark.parametrize("name", ["best_of_n", "beam_search", "dvts"])
 @pytest.mark.parametrize(
-    ("corruption", "message"), [("drop", "step delimiter"), ("nan", "outside [0, 1]")]
+    ("corruption", "message"),
+    [("drop", "step delimiter"), ("nan", "outside [0, 1]"), ("error", "could not score")],
 )
 def test_unusable_verifier_scores_fail_only_that_problem(name, corruption, message):
     verifier = ScriptedVerifier(corrupt_for="number 1?", corruption=corruption)
@@ -144,9 +145,10 @@ def test_dedupe_drops_identical_beams():
     plain, _ = run("beam_search:m=4", scripts, budget=16, count=1)
     deduped, _ = run("beam_search:m=4,dedupe=true", scripts, budget=16, count=1)
     texts = [c.text for c in plain[0].candidates]
-    assert len(texts) == 4 and len(set(texts)) == 1
-    assert [c.text for c in deduped[0].candidates] == texts[:1]
-    assert deduped[0].cost.generations < plain[0].cost.generations
+    assert len(texts) == 16 and len(set(texts)) == 1
+    # one distinct node expands (4 children) instead of four copies of it (16)
+    assert [c.text for c in deduped[0].candidates] == texts[:4]
+    assert deduped[0].cost.generations == 16 + 4 + 4 < plain[0].cost.generations == 3 * 16
 
 
 def test_beam_search_and_dvts_coincide_when_budget_equals_width():
@@ -173,3 +175,66 @@ def test_solution_steps_keep_delimiters_and_align_with_verifier_steps():
     steps = solution_steps(text)
     assert "".join(steps) == text
     assert len(steps) == len(split_steps(text)) == 3
+
+
+@pytest.mark.parametrize("name", TREES)
+def test_each_beam_asks_for_what_is_left_of_its_own_token_budget(name):
+    cap, step = 4 * TOKENS_PER_STEP + 2, 2 * TOKENS_PER_STEP
+    scripts = {"p0": Script(steps=6, cut_first_step=True)}
+    _, generator = run(f"{name}:max_tokens={cap},step_tokens={step},depth=4", scripts, count=2)
+    for call in generator.calls:
+        last = not call.params.stop
+        for prompt in call.prompts:
+            used = TOKENS_PER_STEP * (prompt.partial.count("\n\n") + prompt.partial.count("cut"))
+            assert prompt.max_tokens == (cap - used if last else min(step, cap - used))
+        assert call.params.max_tokens == max(p.max_tokens for p in call.prompts)
+
+
+class EarlyExitGenerator(ScriptedGenerator):
+    """Sample 3 of every first step (by seed and index) ends at once with a boxed 7."""
+
+    def _continue(self, prompt, params, index):
+        completion = super()._continue(prompt, params, index)
+        if prompt.partial == "" and params.stop and (params.seed + index) % 4 == 3:
+            return type(completion)("So it is $\\boxed{7}$.", TOKENS_PER_STEP, "eos")
+        return completion
+
+
+def low_for_seven(step: str) -> float:
+    return 0.05 if "boxed{7}" in step else default_step_score(step)
+
+
+def test_beam_search_pools_every_finished_child_whatever_its_rank():
+    generator = EarlyExitGenerator(default=Script(steps=3))
+    [result] = get_strategy("beam_search:m=4").run(
+        problems(1), 8, generator, ScriptedVerifier(low_for_seven), prompt_config=PROMPTS
+    )
+    answers = [c.answer for c in result.candidates]
+    assert answers.count("7") == 2, "both early finishers ranked last, yet both are pooled"
+    assert len(answers) == 8 and result.answer == "42"
+    assert all(c.finish_reason == "eos" for c in result.candidates)
+
+
+def test_dvts_pools_the_finished_leaves_of_each_subtrees_last_expansion_only():
+    generator = EarlyExitGenerator(default=Script(steps=3))
+    [result] = get_strategy("dvts:m=4").run(
+        problems(1), 8, generator, ScriptedVerifier(low_for_seven), prompt_config=PROMPTS
+    )
+    # the early 7s were siblings of a better unfinished child: not the last expansion
+    assert [c.answer for c in result.candidates] == ["42"] * 8
+    assert result.extra["pruned"] > 0
+
+
+def test_dvts_never_pools_an_unfinished_sibling():
+    """A subtree whose best child finished ends; its unfinished siblings are dropped."""
+
+    def high_for_seven(step: str) -> float:
+        return 0.99 if "boxed{7}" in step else default_step_score(step)
+
+    generator = EarlyExitGenerator(default=Script(steps=3))
+    [result] = get_strategy("dvts:m=4").run(
+        problems(1), 8, generator, ScriptedVerifier(high_for_seven), prompt_config=PROMPTS
+    )
+    assert [c.answer for c in result.candidates] == ["7", "7"]
+    assert all(c.finish_reason == "eos" for c in result.candidates)
+    assert result.cost.generator_calls == 1

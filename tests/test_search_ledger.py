@@ -105,8 +105,7 @@ def test_tree_ledger_is_exact(name, budget, steps, depth, lookahead):
         assert cost.verifier_tokens == verifier_tokens
         assert cost.generator_flops == 2.0 * generator.num_parameters * cost.generated_tokens
         assert cost.verifier_flops == 2.0 * verifier.num_parameters * cost.verifier_tokens
-        width = min(4, budget)
-        assert len(result.candidates) == beams // width
+        assert len(result.candidates) == beams, "every finished leaf of the last step is pooled"
         assert all(c.finish_reason == "eos" for c in result.candidates)
         assert all(len(c.step_scores) == len(c.steps) == steps for c in result.candidates)
         assert result.answer == "42"

@@ -4,18 +4,45 @@ from __future__ import annotations
 
 import pytest
 
-from strategies.search import STRATEGY_NAMES, generations_for_budget, get_strategy
+from strategies.search import generations_for_budget, get_strategy, strategy_names
+from strategies.search.base import STRATEGIES
 from strategies.search.registry import strategy_parameters
+from strategies.search.sampling import SamplingStrategy
 
 
-def test_every_strategy_is_registered_with_defaults_from_the_design():
-    assert set(STRATEGY_NAMES) == {
-        "majority",
-        "best_of_n",
-        "weighted_best_of_n",
-        "beam_search",
-        "dvts",
-    }
+def test_registered_strategies_declare_what_they_need():
+    """Every registered name builds a strategy that says what it needs, instead of
+    callers testing its class; the set of names is open (plug-ins add themselves)."""
+    names = strategy_names()
+    assert len(names) == len(set(names)) and {"majority", "beam_search"} <= set(names)
+    for name in names:
+        strategy = get_strategy(name)
+        assert strategy.spec == name and STRATEGIES.summary(name)
+        if strategy.reuses_samples:
+            assert not strategy.needs_step_verifier
+            assert strategy.plan(4).max_generator_calls == 1
+        if strategy.needs_step_verifier:
+            assert strategy.needs_verifier
+    assert get_strategy("majority").reuses_samples and not get_strategy("majority").needs_verifier
+    assert get_strategy("dvts").needs_step_verifier and not get_strategy("dvts").reuses_samples
+
+
+def test_a_strategy_registered_in_its_own_module_is_found_by_spec():
+    class Echo(SamplingStrategy):
+        method = "majority"
+        needs_verifier = False
+
+    STRATEGIES.add("echo_for_test", Echo, summary="test only")
+    try:
+        strategy = get_strategy("echo_for_test:temperature=0.5")
+        assert isinstance(strategy, Echo) and strategy.spec == "echo_for_test:temperature=0.5"
+        assert "echo_for_test" in strategy_names()
+    finally:
+        STRATEGIES._entries.pop("echo_for_test")
+        STRATEGIES._loaded.pop("echo_for_test")
+
+
+def test_defaults_follow_the_design():
     beam = get_strategy("beam_search")
     assert beam.spec == "beam_search"
     assert (beam.config.beam_width, beam.config.depth, beam.config.temperature) == (4, 40, 0.8)
@@ -38,7 +65,7 @@ def test_spec_parameters_aliases_and_canonical_form():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("beam", "unknown strategy 'beam'.*known: majority, best_of_n"),
+        ("beam", "unknown strategy 'beam'; did you mean 'beam_search'.*known: .*majority"),
         ("", "empty strategy spec"),
         ("beam_search:width=4", "unknown parameter 'width' for beam_search; known: beam_width"),
         ("majority:reduction=min", "unknown parameter 'reduction' for majority"),

@@ -124,3 +124,34 @@ def test_reused_probe_samples_are_not_drawn_again():
         assert [c.text for c in after.candidates[:2]] == probe_texts
         assert not set(probe_texts) & {c.text for c in after.candidates[2:]}
         assert after.cost.generations == 4
+
+
+@functools.cache
+def easier_two_fifths() -> tuple[Problem, ...]:
+    ranked = sorted(world().problems, key=lambda p: p.metadata["difficulty"])
+    return tuple(ranked[: 2 * len(ranked) // 5])
+
+
+@pytest.mark.parametrize("budget", [16, 64])
+def test_dvts_holds_its_own_against_beam_search_on_easier_problems_at_high_n(budget):
+    """DVTS's reason to exist (Beeching et al.): at large N on easier problems its
+    independent subtrees do at least as well as beam search, whose N/M survivors can
+    all follow one path a noisy PRM over-rates. Paired by problem (a sign test on the
+    discordant ones): DVTS must win at least as many as it loses."""
+    problems = easier_two_fifths()
+    golds = {p.id: p.answer for p in problems}
+    verifier = world().verifier(noise=0.5)
+    runs = {
+        spec: get_strategy(spec).run(problems, budget, world().generator(), verifier, seed=0)
+        for spec in ("dvts", "beam_search")
+    }
+    right = {
+        spec: [grade(r.answer, golds[r.problem_id]) for r in results]
+        for spec, results in runs.items()
+    }
+    wins = sum(d and not b for d, b in zip(right["dvts"], right["beam_search"], strict=True))
+    losses = sum(b and not d for d, b in zip(right["dvts"], right["beam_search"], strict=True))
+    assert wins >= losses, (
+        f"easier two fifths, noisy PRM, N={budget}: DVTS right where beam search is wrong "
+        f"on {wins} problems, the reverse on {losses}"
+    )

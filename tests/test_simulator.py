@@ -7,6 +7,7 @@ import functools
 import random
 import re
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -273,6 +274,18 @@ def test_max_tokens_truncates_with_finish_reason_length(max_tokens):
                 assert (s.finish_reason, s.num_tokens) == ("length", max_tokens)
             else:
                 assert s == w
+
+
+def test_a_prompts_own_cap_replaces_the_calls():
+    generator = world().generator()
+    problems = world().problems[:6]
+    prompts = [prompt(p) for p in problems]
+    capped = [replace(q, max_tokens=5) if i % 2 else q for i, q in enumerate(prompts)]
+    full = generator.generate(prompts, SamplingParams(n=2, seed=4))
+    cut = generator.generate(capped, SamplingParams(n=2, seed=4))
+    alone = generator.generate(prompts, SamplingParams(n=2, seed=4, max_tokens=5))
+    for i, (whole, own, five) in enumerate(zip(full, cut, alone, strict=True)):
+        assert own == (five if i % 2 else whole)
 
 
 def test_a_step_that_fits_exactly_keeps_its_stop_finish():

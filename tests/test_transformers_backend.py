@@ -183,6 +183,19 @@ def test_length_finish_uses_the_whole_budget(generator):
             assert completion.text
 
 
+def test_a_prompts_own_cap_cuts_only_its_samples(generator):
+    """``Prompt.max_tokens`` caps that prompt alone; what it drew up to its cap is the
+    start of what it draws without one (a row's draws do not depend on the cap)."""
+    params = SamplingParams(n=2, max_tokens=9, seed=3)
+    capped = [replace(PROMPTS[0], max_tokens=4), PROMPTS[1], PROMPTS[2]]
+    free = generator.generate(PROMPTS, params)
+    cut = generator.generate(capped, params)
+    assert texts(cut[1:]) == texts(free[1:])
+    for short, full in zip(cut[0], free[0], strict=True):
+        assert (short.num_tokens, short.finish_reason) == (4, "length")
+        assert full.text.startswith(short.text)
+
+
 def test_greedy_matches_a_hand_decoded_argmax_with_its_logprob(generator, tiny):
     model, tokenizer = tiny
     prompt = PROMPTS[1]
@@ -340,8 +353,10 @@ def test_registry_builds_transformers_from_a_local_folder(tiny_llama_dir):
 
 
 def test_registry_refuses_unknown_backends_listing_the_known_ones():
-    with pytest.raises(ValueError, match="openai, simulator, transformers, vllm"):
+    with pytest.raises(ValueError, match="known: transformers, vllm, openai, simulator"):
         build_generator("tgi", "smollm2")
+    with pytest.raises(ValueError, match="did you mean 'vllm'"):
+        build_generator("vlm", "smollm2")
     assert set(BACKENDS) == {"transformers", "vllm", "openai", "simulator"}
 
 

@@ -9,6 +9,7 @@ spread across (0, 1): reading a neighbouring position would give visibly differe
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -236,17 +237,28 @@ def test_request_without_steps_gets_no_scores(adapters, kind):
 
 
 @pytest.mark.parametrize("kind", ["rlhflow", "math-shepherd", "qwen-prm"])
-def test_overlong_input_is_refused_with_a_clear_message(causal, classifier, kind):
+def test_overlong_input_fails_only_its_request_with_a_clear_message(causal, classifier, kind):
     cls = {"rlhflow": RLHFlowPRM, "math-shepherd": MathShepherdPRM, "qwen-prm": QwenMathPRM}[kind]
     short = ScoreRequest("p", ("a",))
     verifier = cls(classifier if kind == "qwen-prm" else causal, max_length=10_000)
     limit = len(verifier.encode(short)[0].input_ids)
     verifier = cls(classifier if kind == "qwen-prm" else causal, max_length=limit)
     assert len(verifier.score([short])[0].scores) == 1  # exactly at the limit is fine
-    with pytest.raises(
-        ValueError, match=rf"request 1 needs \d+ tokens, more than max_length={limit}"
-    ):
-        verifier.score([short, _request(3)])
+    fine, too_long, also_fine = verifier.score([short, _request(3), short])
+    assert len(fine.scores) == len(also_fine.scores) == 1 and fine.error is None
+    assert too_long.scores == () and too_long.num_tokens == 0
+    assert re.search(rf"request 1 needs \d+ tokens, more than max_length={limit}", too_long.error)
+
+
+def test_a_nan_probability_is_not_clamped_into_a_score(adapters, monkeypatch):
+    verifier = adapters["rlhflow"]
+    monkeypatch.setattr(
+        type(verifier),
+        "_position_probabilities",
+        lambda self, ids, mask, positions: [[float("nan"), 1.5, -0.2][: len(p)] for p in positions],
+    )
+    (result,) = verifier.score([_request(3)])
+    assert math.isnan(result.scores[0]) and result.scores[1:] == (1.0, 0.0)
 
 
 @pytest.mark.parametrize("kind", ["math-shepherd", "qwen-prm"])

@@ -26,6 +26,14 @@ def test_names_cover_every_adapter_and_hub_id():
         assert name in names
 
 
+def test_hub_ids_are_aliases_of_their_short_names_and_typos_get_a_suggestion():
+    from strategies.verifiers.registry import HUB_IDS, VERIFIERS
+
+    assert {hub.lower() for hub in HUB_IDS} == set(VERIFIERS.aliases())
+    with pytest.raises(ValueError, match="did you mean 'arithmetic'"):
+        build_verifier("arithmetc")
+
+
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError) as error:
         build_verifier("gpt-judge-9000")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,16 @@ def test_seeded_samples_do_not_depend_on_the_batch(generator):
     assert [c.text for c in in_batch] == [c.text for c in alone]
     assert again == alone
     assert [c.text for c in other_seed] != [c.text for c in alone]
+
+
+@vllm_only
+def test_a_prompts_own_cap_cuts_only_its_samples(generator):
+    params = SamplingParams(n=3, max_tokens=14, temperature=1.0, seed=8)
+    free = generator.generate([A, B], params)
+    cut = generator.generate([replace(A, max_tokens=3), B], params)
+    assert [c.text for c in cut[1]] == [c.text for c in free[1]]
+    for short, full in zip(cut[0], free[0], strict=True):
+        assert short.num_tokens <= 3 and full.text.startswith(short.text)
 
 
 @vllm_only

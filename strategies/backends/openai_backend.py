@@ -48,7 +48,13 @@ from strategies.backends.vllm_backend import (
     estimate_parameters,
     map_finish_reason,
 )
-from strategies.generation import Completion, GenerationError, Prompt, SamplingParams
+from strategies.generation import (
+    Completion,
+    GenerationError,
+    Prompt,
+    SamplingParams,
+    token_limit,
+)
 from strategies.models import ResolvedModel, resolve_model
 
 BACKEND = "openai"
@@ -121,7 +127,7 @@ class OpenAICompatibleGenerator:
         if not prompts:
             return []
         payloads = [
-            self._payload(self.prompt_ids(prompt), params, seed)
+            self._payload(self.prompt_ids(prompt), params, seed, token_limit(prompt, params))
             for prompt, seed in zip(prompts, request_seeds(prompts, params), strict=True)
         ]
         urls = self._assign_urls(len(payloads))
@@ -172,12 +178,14 @@ class OpenAICompatibleGenerator:
             else:
                 self._down_since.pop(url, None)
 
-    def _payload(self, prompt_ids: list[int], params: SamplingParams, seed: int) -> dict[str, Any]:
+    def _payload(
+        self, prompt_ids: list[int], params: SamplingParams, seed: int, max_tokens: int
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.served_model_name,
             "prompt": prompt_ids,
             "n": engine_n(params),
-            "max_tokens": params.max_tokens,
+            "max_tokens": max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
             "seed": seed,

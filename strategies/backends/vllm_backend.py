@@ -38,6 +38,7 @@ from strategies.generation import (
     GenerationError,
     Prompt,
     SamplingParams,
+    token_limit,
 )
 from strategies.models import ResolvedModel, resolve_model
 
@@ -249,7 +250,7 @@ class VLLMGenerator:
         sampling = [
             VLLMSamplingParams(
                 n=engine_n(params),
-                max_tokens=params.max_tokens,
+                max_tokens=token_limit(prompt, params),
                 temperature=params.temperature,
                 top_p=params.top_p,
                 stop=list(params.stop),
@@ -257,7 +258,7 @@ class VLLMGenerator:
                 seed=seed,
                 logprobs=0 if self.want_logprobs else None,
             )
-            for seed in request_seeds(prompts, params)
+            for prompt, seed in zip(prompts, request_seeds(prompts, params), strict=True)
         ]
         outputs = self._llm.generate(requests, sampling, use_tqdm=False)
         return [self._completions(output, params) for output in outputs]

@@ -1,14 +1,16 @@
-"""Search strategies: majority vote, best-of-N, weighted best-of-N, beam search, DVTS.
+"""Search strategies: majority vote, best-of-N, weighted best-of-N, and the step-level
+searches (beam search, DVTS, particle filtering, REBASE: ``strategy_names()`` lists them).
 
 Start with ``get_strategy("beam_search:m=4")`` and ``strategy.run(problems, budget,
-generator, verifier, prompt_config=..., seed=...)``; ``strategies.search.budget`` says
-what budget N means for each strategy; ``strategies.search.selection`` holds the
-selection rules as pure functions, shared with calibration and the router.
+generator, verifier, prompt_config=..., seed=...)``; ``strategy.plan(N)`` says how it
+spends budget N (``strategies.search.budget``); ``strategies.search.selection`` holds the
+selection rules as pure functions, shared with calibration and the router. Step-level
+searches are one engine (``strategies.search.tree``) plus a selector each.
 """
 
 from strategies.search.base import SearchStrategy
 from strategies.search.budget import BudgetPlan, generations_for_budget
-from strategies.search.registry import STRATEGY_NAMES, get_strategy, strategy_parameters
+from strategies.search.registry import get_strategy, strategy_names, strategy_parameters
 from strategies.search.result import Candidate, SearchResult
 from strategies.search.selection import (
     Choice,
@@ -22,7 +24,6 @@ from strategies.search.selection import (
 )
 
 __all__ = [
-    "STRATEGY_NAMES",
     "BudgetPlan",
     "Candidate",
     "Choice",
@@ -36,6 +37,7 @@ __all__ = [
     "majority",
     "reduce_scores",
     "select",
+    "strategy_names",
     "strategy_parameters",
     "weighted_best_of_n",
 ]

@@ -1,15 +1,24 @@
-"""The interface every search strategy shares, and the step that turns pools into results."""
+"""The interface every search strategy shares, its registry, and the step that turns
+pools into results.
+
+A strategy registers itself next to its class (``@register_strategy("name", summary=...)``);
+``STRATEGIES`` imports every module of ``strategies.search`` on first use, so a new
+strategy is one module (and its tests) and nothing else changes. Callers never test a
+strategy's class: they read what it declares (``reuses_samples``, ``needs_verifier``,
+``needs_step_verifier``).
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from strategies.generation import Generator
 from strategies.problems import Problem
 from strategies.prompts import PromptConfig
+from strategies.registry import Registry
 from strategies.search.accounting import BatchLedger
 from strategies.search.budget import BudgetPlan
 from strategies.search.result import Candidate, SearchResult
@@ -26,8 +35,22 @@ class SearchStrategy(ABC):
     scores) gets ``error`` set and the others go on.
     """
 
-    name: str
-    needs_verifier: bool
+    #: the dataclass of the strategy's parameters (spec ``name:param=value``)
+    config_type: ClassVar[type]
+    #: config fields a spec may not set (they mean nothing to this strategy)
+    hidden_parameters: ClassVar[frozenset[str]] = frozenset()
+    #: a verifier scores its solutions (best-of-N) or steps (searches)
+    needs_verifier: ClassVar[bool] = True
+    #: it judges partial solutions step by step, so it needs a step-level verifier (PRM)
+    needs_step_verifier: ClassVar[bool] = False
+    #: it selects among N independent full solutions, so earlier samples (the router's
+    #: probe, calibration's pool) can stand in for new ones (``run(reuse=...)``)
+    reuses_samples: ClassVar[bool] = False
+    #: how the final answer is chosen from the pool (strategies.search.selection)
+    method: ClassVar[str] = "weighted_best_of_n"
+    #: a cell-sized name for text grids ("" = the registered name) and a legend label
+    short_name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
 
     def __init__(self, name: str, config: Any) -> None:
         self.name = name
@@ -67,6 +90,29 @@ class SearchStrategy(ABC):
     def _check_verifier(self, verifier: Verifier | None) -> None:
         if self.needs_verifier and verifier is None:
             raise ValueError(f"strategy {self.spec!r} needs a verifier; none was given")
+
+
+StrategyClass = TypeVar("StrategyClass", bound=type[SearchStrategy])
+STRATEGIES: Registry[type[SearchStrategy]] = Registry("strategy", plugins="strategies.search")
+
+
+def register_strategy(name: str, *, summary: str) -> Callable[[StrategyClass], StrategyClass]:
+    """Class decorator: make the strategy available as ``name`` in specs."""
+
+    def decorate(cls: StrategyClass) -> StrategyClass:
+        STRATEGIES.add(name, cls, summary=summary)
+        return cls
+
+    return decorate
+
+
+def display_names(name: str) -> tuple[str, str]:
+    """(short name, label) of a registered strategy; an unknown one (an artifact made
+    with a plug-in not installed here) is shown by its name."""
+    if name not in STRATEGIES:
+        return name, name
+    cls = STRATEGIES.get(name)
+    return cls.short_name or name, cls.label or name
 
 
 def _format_value(value: Any) -> str:

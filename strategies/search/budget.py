@@ -1,29 +1,21 @@
-"""What "budget N" means for each strategy: the one place that says it.
+"""What "budget N" means: the number of full solutions a strategy may spend per problem.
 
-The budget is the number of full solutions a strategy may spend per problem (DESIGN.md
-s.2), so strategies at the same N cost about the same tokens and can be compared:
+The budget is comparable across strategies (DESIGN.md s.2): strategies at the same N
+cost about the same tokens. Each strategy's ``plan(N)`` says exactly how it spends N
+(``generations_for_budget(spec, N)`` from a spec); its module docstring says why.
 
-| strategy           | budget N means                                  | generator calls            | generations (completions)          | verifier calls |
-|--------------------|-------------------------------------------------|----------------------------|------------------------------------|----------------|
-| majority           | N full solutions sampled to EOS                 | 1                          | N                                  | 0              |
-| best_of_n          | N full solutions, each scored                   | 1                          | N                                  | 1              |
-| weighted_best_of_n | N full solutions, each scored                   | 1                          | N                                  | 1              |
-| beam_search        | N beams: N/M kept nodes x M children per step   | <= depth + k (depth - 1)   | <= N depth + N k (depth - 1)       | <= depth       |
-| dvts               | N beams: N/M subtrees x M children per step     | <= depth + k (depth - 1)   | <= N depth + N k (depth - 1)       | <= depth       |
-
-Tree searches (M = beam width, k = lookahead):
-- The width used is ``min(M, N)`` and N is rounded down to a multiple of it: the effective
-  budget is ``(N // width) * width``. So N < M still runs (N=2, M=4: width 2, one kept
-  node) and N=6, M=4 runs as N=4; ``BudgetPlan.effective_budget`` says which.
-- A "generation" in the ledger is one completion returned by the generator: a single
-  step for tree searches, a whole solution for sampling. Tree searches spend at most N
-  step generations per search step plus N x k greedy lookahead steps (none at the last
-  step), so their token cost is comparable with N full solutions when k = 0 and about
-  N x (k + 1) solutions with lookahead: ``solution_equivalents``.
-- Counts are upper bounds: finished beams leave the pool, so later steps expand fewer
-  nodes, and the search stops when no beam is live.
-- Sampling strategies that reuse R earlier samples (the router's probe) generate only
-  N - R new ones.
+- Strategies over N independent full solutions (majority, best-of-N, weighted
+  best-of-N): N samples to EOS, one generator call, one verifier call when they score.
+  Those that reuse R earlier samples (the router's probe) generate only N - R new ones.
+- Step-level searches (beam search, DVTS, particle filtering, REBASE): at most N step
+  generations per search step ("beams"), plus N x k greedy look-ahead steps (none at
+  the last step), for at most ``depth`` steps. A "generation" in the ledger is one
+  completion returned by the generator: a single step here, a whole solution for
+  sampling. So a search costs about N full solutions when k = 0 and about N x (k + 1)
+  with look-ahead: ``solution_equivalents``. Counts are upper bounds: finished nodes
+  leave, so later steps may expand fewer, and a search stops when nothing is live.
+  A search may use fewer than N beams (beam search rounds N down to a multiple of its
+  width): ``effective_budget`` says how many.
 """
 
 from __future__ import annotations
@@ -48,37 +40,15 @@ class BudgetPlan:
     lookahead: int = 0
 
 
-@dataclass(frozen=True)
-class TreeLayout:
-    """One problem's search tree: ``groups`` independent groups, each keeping its
-    ``kept`` best nodes per step, and every kept node expanding ``width`` children."""
-
-    groups: int
-    kept: int
-    width: int
-
-    @property
-    def beams(self) -> int:
-        return self.groups * self.kept * self.width
-
-
 def check_budget(budget: int) -> None:
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ValueError(f"budget must be a positive integer, got {budget!r}")
 
 
-def beam_search_layout(budget: int, beam_width: int) -> TreeLayout:
-    """One group per problem keeping its top N/M nodes."""
-    check_budget(budget)
-    width = min(beam_width, budget)
-    return TreeLayout(groups=1, kept=budget // width, width=width)
-
-
-def dvts_layout(budget: int, beam_width: int) -> TreeLayout:
-    """N/M independent subtrees per problem, each keeping its single best node."""
-    check_budget(budget)
-    width = min(beam_width, budget)
-    return TreeLayout(groups=budget // width, kept=1, width=width)
+def max_distinct_counts(beams: int) -> int:
+    """The most distinct positive child counts whose sum is at most ``beams``: a bound on
+    the generator calls of a search that groups nodes by child count (1 + 2 + ... + k)."""
+    return int(((8 * beams + 1) ** 0.5 - 1) / 2)
 
 
 def sampling_plan(strategy: str, budget: int, *, uses_verifier: bool) -> BudgetPlan:
@@ -95,20 +65,31 @@ def sampling_plan(strategy: str, budget: int, *, uses_verifier: bool) -> BudgetP
 
 
 def tree_plan(
-    strategy: str, budget: int, layout: TreeLayout, depth: int, lookahead: int
+    strategy: str,
+    budget: int,
+    *,
+    beams: int,
+    depth: int,
+    lookahead: int,
+    calls_per_step: int = 1,
+    beam_width: int | None = None,
+    groups: int | None = None,
+    kept_per_group: int | None = None,
 ) -> BudgetPlan:
-    beams = layout.beams
+    """The plan of a step-level search making at most ``beams`` step generations in at
+    most ``calls_per_step`` generator calls per step."""
+    check_budget(budget)
     return BudgetPlan(
         strategy=strategy,
         budget=budget,
         effective_budget=beams,
         solution_equivalents=beams * (1 + lookahead),
-        max_generator_calls=depth + lookahead * (depth - 1),
+        max_generator_calls=depth * calls_per_step + lookahead * (depth - 1),
         max_generations=beams * depth + beams * lookahead * (depth - 1),
         max_verifier_calls=depth,
-        beam_width=layout.width,
-        groups=layout.groups,
-        kept_per_group=layout.kept,
+        beam_width=beam_width,
+        groups=groups,
+        kept_per_group=kept_per_group,
         lookahead=lookahead,
     )
 

@@ -5,85 +5,50 @@ Examples: ``majority``, ``best_of_n:reduction=min``, ``beam_search:m=4,depth=40`
 ``m`` is short for ``beam_width`` and ``k`` for ``lookahead``. ``strategy.spec`` gives the
 canonical form (parameters that differ from their defaults, full names), which the
 command line and calibration tables use as the strategy's key.
+
+The names come from ``strategies.search.base.STRATEGIES``, where each strategy registers
+itself next to its class; this module only parses specs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
-from strategies.search.base import SearchStrategy
-from strategies.search.budget import beam_search_layout, dvts_layout
-from strategies.search.sampling import SamplingConfig, SamplingStrategy
-from strategies.search.tree import TreeSearch, TreeSearchConfig
+from strategies.registry import UnknownNameError
+from strategies.search.base import STRATEGIES, SearchStrategy
 
 ALIASES: dict[str, str] = {"m": "beam_width", "k": "lookahead"}
 
 
-@dataclass(frozen=True)
-class _Entry:
-    config_type: type
-    build: Callable[[str, Any], SearchStrategy]
-    excluded: frozenset[str] = frozenset()
-    summary: str = ""
-
-
-_REGISTRY: dict[str, _Entry] = {
-    "majority": _Entry(
-        SamplingConfig,
-        lambda name, config: SamplingStrategy(name, "majority", config),
-        excluded=frozenset({"reduction"}),
-        summary="most frequent final answer of N samples (self-consistency)",
-    ),
-    "best_of_n": _Entry(
-        SamplingConfig,
-        lambda name, config: SamplingStrategy(name, "best_of_n", config),
-        summary="answer of the highest-scoring of N samples",
-    ),
-    "weighted_best_of_n": _Entry(
-        SamplingConfig,
-        lambda name, config: SamplingStrategy(name, "weighted_best_of_n", config),
-        summary="answer with the largest summed score over N samples",
-    ),
-    "beam_search": _Entry(
-        TreeSearchConfig,
-        lambda name, config: TreeSearch(name, beam_search_layout, config),
-        summary="N beams, keep the best N/M per step, expand each M ways",
-    ),
-    "dvts": _Entry(
-        TreeSearchConfig,
-        lambda name, config: TreeSearch(name, dvts_layout, config),
-        summary="N/M independent subtrees, each keeps its best of M per step",
-    ),
-}
-
-STRATEGY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
-
-
 def strategy_names() -> tuple[str, ...]:
-    return STRATEGY_NAMES
+    """Every registered strategy, in registration order."""
+    return STRATEGIES.names()
 
 
 def strategy_parameters(name: str) -> dict[str, str]:
     """Parameter name -> help text, for the command line's help."""
-    entry = _entry(name, name)
+    cls = STRATEGIES.get(name)
     return {
         f.name: f"{f.metadata.get('help', '')} (default {f.default})"
-        for f in fields(entry.config_type)
-        if f.name not in entry.excluded
+        for f in fields(cls.config_type)
+        if f.name not in cls.hidden_parameters
     }
 
 
 def get_strategy(spec: str) -> SearchStrategy:
     """Build a strategy from ``name[:param=value,...]``; unknown names or parameters
-    raise ValueError saying what is known."""
+    raise ValueError saying what is known (and the closest name)."""
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"empty strategy spec {spec!r}; known: {', '.join(STRATEGY_NAMES)}")
+        known = ", ".join(strategy_names())
+        raise ValueError(f"empty strategy spec {spec!r}; known: {known}")
     name, _, param_text = spec.strip().partition(":")
     name = name.strip()
-    entry = _entry(name, spec)
-    allowed = {f.name: f for f in fields(entry.config_type) if f.name not in entry.excluded}
+    try:
+        cls = STRATEGIES.get(name)
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"strategy spec {spec!r}: {exc}") from None
+    allowed = {f.name: f for f in fields(cls.config_type) if f.name not in cls.hidden_parameters}
     values: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in param_text.split(","))):
         key, sep, raw = item.partition("=")
@@ -101,18 +66,10 @@ def get_strategy(spec: str) -> SearchStrategy:
             raise ValueError(f"strategy spec {spec!r}: parameter {key!r} given twice")
         values[key] = _parse_value(spec, key, raw.strip(), type(allowed[key].default))
     try:
-        config = entry.config_type(**values)
+        config = cls.config_type(**values)
     except ValueError as exc:
         raise ValueError(f"strategy spec {spec!r}: {exc}") from None
-    return entry.build(name, config)
-
-
-def _entry(name: str, spec: str) -> _Entry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(STRATEGY_NAMES)
-        raise ValueError(f"unknown strategy {name!r} in spec {spec!r}; known: {known}") from None
+    return cls(name, config)
 
 
 def _parse_value(spec: str, key: str, raw: str, kind: type) -> Any:

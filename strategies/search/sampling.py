@@ -16,12 +16,12 @@ from strategies.generation import Generator, Prompt, SamplingParams
 from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.search.accounting import BatchLedger
-from strategies.search.base import SearchStrategy, assemble_results
+from strategies.search.base import SearchStrategy, assemble_results, register_strategy
 from strategies.search.budget import BudgetPlan, check_budget, sampling_plan
 from strategies.search.result import Candidate, SearchResult
 from strategies.search.selection import check_reduction
 from strategies.search.steps import build_candidate, verifier_steps
-from strategies.verification import ScoreRequest, Verifier
+from strategies.verification import ScoreRequest, StepScores, Verifier
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,8 @@ class SamplingConfig:
 class SamplingStrategy(SearchStrategy):
     """Sample N solutions per problem, then select with ``method``."""
 
-    def __init__(self, name: str, method: str, config: SamplingConfig) -> None:
-        super().__init__(name, config)
-        self.method = method
-        self.needs_verifier = method != "majority"
+    config_type = SamplingConfig
+    reuses_samples = True
 
     def plan(self, budget: int) -> BudgetPlan:
         return sampling_plan(self.spec, budget, uses_verifier=self.needs_verifier)
@@ -107,6 +105,28 @@ class SamplingStrategy(SearchStrategy):
             extras=extras,
             ledger=ledger,
         )
+
+
+@register_strategy("majority", summary="most frequent final answer of N samples (self-consistency)")
+class Majority(SamplingStrategy):
+    method = "majority"
+    short_name, label = "maj", "majority"
+    needs_verifier = False
+    hidden_parameters = frozenset({"reduction"})
+
+
+@register_strategy("best_of_n", summary="answer of the highest-scoring of N samples")
+class BestOfN(SamplingStrategy):
+    method = "best_of_n"
+    short_name, label = "bon", "best-of-N"
+
+
+@register_strategy(
+    "weighted_best_of_n", summary="answer with the largest summed score over N samples"
+)
+class WeightedBestOfN(SamplingStrategy):
+    method = "weighted_best_of_n"
+    short_name, label = "wbon", "weighted BoN"
 
 
 def sample_solutions(
@@ -192,7 +212,7 @@ def score_solutions(
     errors: list[str | None] = [None] * len(pools)
     for (p_index, c_index), result in zip(where, scored, strict=True):
         candidate = updated[p_index][c_index]
-        problem = invalid_scores(ledger, result.scores, len(candidate.steps), delimiter)
+        problem = invalid_scores(ledger, result, len(candidate.steps), delimiter)
         if problem is not None:
             errors[p_index] = problem
             continue
@@ -206,10 +226,13 @@ def score_solutions(
 
 
 def invalid_scores(
-    ledger: BatchLedger, scores: Sequence[float], num_steps: int, delimiter: str
+    ledger: BatchLedger, result: StepScores, num_steps: int, delimiter: str
 ) -> str | None:
     """Why a verifier's scores for one solution cannot be used, or None when they can."""
     name = ledger.verifier.name if ledger.verifier is not None else "?"
+    if result.error is not None:
+        return f"verifier {name!r} could not score a solution: {result.error}"
+    scores = result.scores
     if len(scores) != num_steps:
         return (
             f"verifier {name!r} returned {len(scores)} scores for a solution of {num_steps} "

@@ -1,15 +1,17 @@
-"""The one step-expansion core behind beam search and DVTS.
+"""The step-search engine: expansion, look-ahead, scoring, finishing and the ledger, once.
 
-Both searches are the same loop over a different ``TreeLayout`` (strategies.search.budget):
-beam search is one group per problem keeping its N/M best nodes, DVTS is N/M groups per
-problem each keeping its best node. Every kept node expands M children per step. Writing
-the loop once keeps the two from drifting apart (DESIGN.md s.3).
+Every step-level search here (beam search, DVTS, particle filtering, REBASE) is this
+engine plus a ``Selector`` (``strategies.search.selector``) that decides which nodes
+survive and how many children each gets. Writing the mechanics once keeps the searches
+from drifting apart (DESIGN.md s.3), and a new search is a selector, not a copy.
 
 One search step, for all live nodes of all problems at once:
-1. Expand: one generator call continues every live node (``Prompt.partial`` = the node's
-   text) with ``n`` = M samples that stop at the step delimiter (kept in the text). The
-   first step samples all N children of a problem from one prompt (n = N) and deals them
-   to the groups in order, M x kept each. The last step (the depth limit) drops the stop
+1. Expand: each node the selectors chose is continued (``Prompt.partial`` = its text)
+   with as many samples as its selector asked for, stopping at the step delimiter (kept
+   in the text). Nodes asking for the same number of children share one generator call
+   (beam search and DVTS always make one call per step; REBASE and particle filtering one
+   per distinct count), all under the step's seed. The first step samples the root's
+   children from one prompt per problem. The last step (the depth limit) drops the stop
    string and generates to EOS.
 2. Look ahead (optional, k > 0): each unfinished child is rolled out k more steps
    greedily (temperature 0), one generator call per roll-out step. The roll-out text is
@@ -17,29 +19,26 @@ One search step, for all live nodes of all problems at once:
 3. Score: one verifier call scores every child (its text plus roll-out), split into steps
    at the delimiter. A child ranks by its reduced score (``last`` by default); its stored
    step scores are those of its own steps.
-4. Select: each group keeps its ``kept`` best children (ties: earlier child first;
-   optionally dropping children whose text repeats a better one). A kept child that has
-   finished leaves the pool as a solution; the other kept children are expanded next
-   step. Children not kept are pruned.
+4. Select: each problem's selector reads its scored children and returns the nodes to
+   expand next and the finished children that join the final pool (never an unfinished
+   one). A problem whose selector expands nothing is done.
 
 A child has finished when it ended with EOS, when its new step holds a final
 ``\\boxed{}`` answer, when its completion was empty (no progress is possible), when its
-tokens reach ``max_tokens``, or at the depth limit. A generator call has one token limit
-for all its prompts, so ``max_tokens`` is a soft cap: it is checked between steps (a
-step may pass it by up to ``step_tokens``), and the last, to-EOS call allows the largest
-remaining budget among the live beams, so a beam that had used more may end above it.
-The ledger always counts the tokens actually generated. A step cut by ``step_tokens`` without a delimiter is
-not finished: the next step continues it, and the two pieces count as one step.
+tokens reach ``max_tokens``, or at the depth limit. Every node's request carries its own
+token cap (``Prompt.max_tokens``): what is left of its ``max_tokens``, and at most
+``step_tokens`` before the last step, so a node's search never depends on the other
+nodes in the call. The ledger counts the tokens actually generated. A step cut by
+``step_tokens`` without a delimiter is not finished: the next step continues it, and
+the two pieces count as one step.
 
-The final answer is weighted best-of-N over the problem's solutions. Compared with
-search-and-learn, beam search here keeps a finished child only when it ranks among the
-group's best (the same rule DVTS uses), instead of keeping every finished child.
+The final answer is weighted best-of-N over the problem's pool.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,14 +48,13 @@ from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.search.accounting import BatchLedger
 from strategies.search.base import SearchStrategy, assemble_results
-from strategies.search.budget import BudgetPlan, TreeLayout, tree_plan
+from strategies.search.budget import BudgetPlan, check_budget, max_distinct_counts, tree_plan
 from strategies.search.result import Candidate, SearchResult
 from strategies.search.sampling import invalid_scores
 from strategies.search.selection import check_reduction, reduce_scores
+from strategies.search.selector import Expansion, Node, Selector, StepChoice
 from strategies.search.steps import build_candidate, verifier_steps
 from strategies.verification import ScoreRequest, Verifier
-
-LayoutFunction = Callable[[int, int], TreeLayout]
 
 
 @dataclass(frozen=True)
@@ -84,19 +82,28 @@ class TreeSearchConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
 
-class TreeSearch(SearchStrategy):
-    """Beam search or DVTS, depending on ``layout``."""
+class StepSearch(SearchStrategy):
+    """A step-level search: this engine plus the selector ``selector`` builds."""
 
     needs_verifier = True
-
-    def __init__(self, name: str, layout: LayoutFunction, config: TreeSearchConfig) -> None:
-        super().__init__(name, config)
-        self.layout = layout
+    needs_step_verifier = True
 
     def plan(self, budget: int) -> BudgetPlan:
+        """By default N nodes' steps per step, grouped by child count into calls."""
+        check_budget(budget)
         config: TreeSearchConfig = self.config
-        layout = self.layout(budget, config.beam_width)
-        return tree_plan(self.spec, budget, layout, config.depth, config.lookahead)
+        return tree_plan(
+            self.spec,
+            budget,
+            beams=budget,
+            depth=config.depth,
+            lookahead=config.lookahead,
+            calls_per_step=max_distinct_counts(budget),
+        )
+
+    @abstractmethod
+    def selector(self, budget: int, seed: int) -> Selector:
+        """A fresh selector for one problem at budget N (``seed``: the problem's own)."""
 
     def run(
         self,
@@ -109,17 +116,20 @@ class TreeSearch(SearchStrategy):
         seed: int = 0,
         reuse: Sequence[Sequence[Candidate]] | None = None,
     ) -> list[SearchResult]:
-        """``reuse`` is accepted for a uniform interface and ignored: a tree search cannot
-        start from full solutions."""
+        """``reuse`` is accepted for a uniform interface and ignored: a step-level search
+        cannot start from full solutions."""
         self._check_verifier(verifier)
+        self.plan(budget)  # refuses a bad budget before any call
         config: TreeSearchConfig = self.config
-        layout = self.layout(budget, config.beam_width)
         ledger = BatchLedger(self.spec, [p.id for p in problems], generator, verifier)
-        search = _TreeRun(problems, layout, config, prompt_config or PromptConfig(), ledger, seed)
+        selectors = [self.selector(budget, _problem_seed(seed, problem.id)) for problem in problems]
+        search = _TreeRun(
+            problems, selectors, config, prompt_config or PromptConfig(), ledger, seed
+        )
         search.run()
         return assemble_results(
             strategy=self.spec,
-            method="weighted_best_of_n",
+            method=self.method,
             reduction=config.reduction,
             problems=problems,
             budget=budget,
@@ -130,41 +140,36 @@ class TreeSearch(SearchStrategy):
         )
 
 
-@dataclass
-class _Node:
-    """A partial solution in the tree (a beam)."""
+def _problem_seed(seed: int, problem_id: str) -> int:
+    """A selector's own random seed: a function of the run's seed and the problem only,
+    so a problem's search does not depend on the batch around it."""
+    import hashlib
 
-    problem: int
-    group: int
-    text: str
-    num_tokens: int
-    finish_reason: str = "stop"
-    finished: bool = False
-    step_scores: tuple[float, ...] = ()
-    rank: float = 0.0
+    digest = hashlib.blake2b(f"{seed}\x1f{problem_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 class _TreeRun:
-    """The state of one tree search over a batch of problems."""
+    """The state of one step-level search over a batch of problems."""
 
     def __init__(
         self,
         problems: Sequence[Problem],
-        layout: TreeLayout,
+        selectors: Sequence[Selector],
         config: TreeSearchConfig,
         prompt_config: PromptConfig,
         ledger: BatchLedger,
         seed: int,
     ) -> None:
         self.problems = problems
-        self.layout = layout
+        self.selectors = selectors
         self.config = config
         self.delimiter = prompt_config.step_delimiter
         self.extraction = prompt_config.extraction
         self.ledger = ledger
         self.seed = seed
         count = len(problems)
-        self.solutions: list[list[_Node]] = [[] for _ in range(count)]
+        self.solutions: list[list[Node]] = [[] for _ in range(count)]
         self.errors: list[str | None] = [None] * count
         self.pruned = [0] * count
         self.steps_taken = [0] * count
@@ -177,61 +182,74 @@ class _TreeRun:
                 self.errors[index] = f"could not build a prompt: {exc!r}"
 
     def run(self) -> None:
-        live: list[_Node] = []
+        expansions = [
+            Expansion(Node(i, "", 0), selector.first_children())
+            for i, selector in enumerate(self.selectors)
+            if self._ok(i)
+        ]
         for depth in range(self.config.depth):
             last = depth == self.config.depth - 1
-            if depth == 0:
-                parents = [_Node(i, 0, "", 0) for i in range(len(self.problems)) if self._ok(i)]
-                samples = self.layout.beams
-            else:
-                parents = [node for node in live if self._ok(node.problem)]
-                samples = self.layout.width
-            if not parents:
+            expansions = [e for e in expansions if self._ok(e.node.problem) and e.children > 0]
+            if not expansions:
                 break
-            for node in parents:
-                self.steps_taken[node.problem] = depth + 1
-            children = self._expand(parents, samples, depth, last)
+            for expansion in expansions:
+                self.steps_taken[expansion.node.problem] = depth + 1
+            children = self._expand(expansions, depth, last)
             rollouts = self._look_ahead(children, depth) if not last else {}
             self._score(children, rollouts, depth)
-            live = self._select(children)
+            expansions = self._select(children, depth)
 
     def _ok(self, problem: int) -> bool:
         return self.errors[problem] is None
 
-    def _prompt(self, node: _Node) -> Prompt:
+    def _prompt(self, node: Node, max_tokens: int | None = None) -> Prompt:
         messages = self.messages[node.problem]
         assert messages is not None
-        return Prompt(messages, partial=node.text, key=self.problems[node.problem].id)
+        return Prompt(
+            messages,
+            partial=node.text,
+            key=self.problems[node.problem].id,
+            max_tokens=max_tokens,
+        )
 
     def _seed(self, depth: int, stage: int) -> int:
         return (self.seed * 1_000_003 + depth * 101 + stage) % (2**31 - 1)
 
-    def _expand(self, parents: list[_Node], samples: int, depth: int, last: bool) -> list[_Node]:
-        config = self.config
-        remaining = max(config.max_tokens - node.num_tokens for node in parents)
-        params = SamplingParams(
-            n=samples,
-            max_tokens=max(1, remaining if last else min(config.step_tokens, remaining)),
-            temperature=config.temperature,
-            top_p=config.top_p,
-            stop=() if last else (self.delimiter,),
-            seed=self._seed(depth, 0),
-        )
-        outputs = self.ledger.generate(
-            [self._prompt(node) for node in parents],
-            params,
-            [node.problem for node in parents],
-            stage=f"step {depth + 1}" + (" (to EOS)" if last else ""),
-        )
-        per_group = self.layout.kept * self.layout.width
-        children = []
-        for parent, completions in zip(parents, outputs, strict=True):
-            for j, completion in enumerate(completions):
-                group = j // per_group if depth == 0 else parent.group
-                children.append(self._child(parent, group, completion, last))
-        return children
+    def _cap(self, node: Node, last: bool) -> int:
+        remaining = self.config.max_tokens - node.num_tokens
+        return max(1, remaining if last else min(self.config.step_tokens, remaining))
 
-    def _child(self, parent: _Node, group: int, completion: Completion, last: bool) -> _Node:
+    def _expand(self, expansions: list[Expansion], depth: int, last: bool) -> list[Node]:
+        """Children in expansion order; one generator call per distinct child count."""
+        by_count: dict[int, list[int]] = {}
+        for index, expansion in enumerate(expansions):
+            by_count.setdefault(expansion.children, []).append(index)
+        outputs: dict[int, list[Completion]] = {}
+        for count, indices in by_count.items():
+            parents = [expansions[i].node for i in indices]
+            caps = [self._cap(node, last) for node in parents]
+            params = SamplingParams(
+                n=count,
+                max_tokens=max(caps),
+                temperature=self.config.temperature,
+                top_p=self.config.top_p,
+                stop=() if last else (self.delimiter,),
+                seed=self._seed(depth, 0),
+            )
+            results = self.ledger.generate(
+                [self._prompt(node, cap) for node, cap in zip(parents, caps, strict=True)],
+                params,
+                [node.problem for node in parents],
+                stage=f"step {depth + 1}" + (" (to EOS)" if last else ""),
+            )
+            outputs.update(zip(indices, results, strict=True))
+        return [
+            self._child(expansion.node, completion, last)
+            for index, expansion in enumerate(expansions)
+            for completion in outputs[index]
+        ]
+
+    def _child(self, parent: Node, completion: Completion, last: bool) -> Node:
         tokens = parent.num_tokens + completion.num_tokens
         finished = (
             last
@@ -240,16 +258,16 @@ class _TreeRun:
             or tokens >= self.config.max_tokens
             or states_final_answer(completion.text, self.extraction)
         )
-        return _Node(
+        return Node(
             problem=parent.problem,
-            group=group,
             text=parent.text + completion.text,
             num_tokens=tokens,
+            group=parent.group,
             finish_reason=completion.finish_reason,
             finished=finished,
         )
 
-    def _look_ahead(self, children: list[_Node], depth: int) -> dict[int, str]:
+    def _look_ahead(self, children: list[Node], depth: int) -> dict[int, str]:
         """Greedy roll-out text per unfinished child index (k steps at most)."""
         rollouts = {i: "" for i, child in enumerate(children) if not child.finished}
         active = list(rollouts) if self.config.lookahead else []
@@ -291,7 +309,7 @@ class _TreeRun:
             active = still_active
         return rollouts
 
-    def _score(self, children: list[_Node], rollouts: dict[int, str], depth: int) -> None:
+    def _score(self, children: list[Node], rollouts: dict[int, str], depth: int) -> None:
         requests: list[ScoreRequest] = []
         owners: list[int] = []
         scored: list[tuple[int, int]] = []  # (child index, number of the child's own steps)
@@ -307,7 +325,7 @@ class _TreeRun:
         results = self.ledger.score(requests, owners, stage=f"step {depth + 1}")
         for (i, own_steps), result, request in zip(scored, results, requests, strict=True):
             child = children[i]
-            problem = invalid_scores(self.ledger, result.scores, len(request.steps), self.delimiter)
+            problem = invalid_scores(self.ledger, result, len(request.steps), self.delimiter)
             if problem is not None:
                 if self._ok(child.problem):
                     self.errors[child.problem] = problem
@@ -316,29 +334,30 @@ class _TreeRun:
             child.step_scores = scores[:own_steps]
             child.rank = reduce_scores(scores, self.config.reduction)
 
-    def _select(self, children: list[_Node]) -> list[_Node]:
-        groups: dict[tuple[int, int], list[_Node]] = defaultdict(list)
+    def _select(self, children: list[Node], depth: int) -> list[Expansion]:
+        by_problem: dict[int, list[Node]] = {}
         for child in children:
             if self._ok(child.problem):
-                groups[(child.problem, child.group)].append(child)
-        live: list[_Node] = []
-        for (problem, _), members in groups.items():
-            ranked = sorted(range(len(members)), key=lambda i: (-members[i].rank, i))
-            kept: list[_Node] = []
-            seen: set[str] = set()
-            for i in ranked:
-                if len(kept) == self.layout.kept:
-                    break
-                member = members[i]
-                if self.config.dedupe:
-                    if member.text in seen:
-                        continue
-                    seen.add(member.text)
-                kept.append(member)
-            self.pruned[problem] += len(members) - len(kept)
-            for node in kept:
-                (self.solutions[problem] if node.finished else live).append(node)
-        return live
+                by_problem.setdefault(child.problem, []).append(child)
+        expansions: list[Expansion] = []
+        for problem, members in by_problem.items():
+            choice = self.selectors[problem].select(members, depth)
+            self._check_choice(problem, members, choice)
+            if not self._ok(problem):
+                continue
+            self.solutions[problem].extend(choice.solutions)
+            used = {id(node) for node in choice.solutions}
+            used.update(id(e.node) for e in choice.expand if e.children > 0)
+            self.pruned[problem] += sum(1 for node in members if id(node) not in used)
+            expansions.extend(choice.expand)
+        return expansions
+
+    def _check_choice(self, problem: int, members: list[Node], choice: StepChoice) -> None:
+        """A selector may pool only finished nodes and expand only unfinished ones."""
+        if any(not node.finished for node in choice.solutions):
+            self.errors[problem] = "the search's selector pooled an unfinished solution"
+        elif any(e.node.finished or e.node.problem != problem for e in choice.expand):
+            self.errors[problem] = "the search's selector expanded a finished node"
 
     def candidates(self) -> list[list[Candidate]]:
         pools: list[list[Candidate]] = []
@@ -366,15 +385,9 @@ class _TreeRun:
         return pools
 
     def extras(self) -> list[dict[str, Any]]:
-        layout = {
-            "groups": self.layout.groups,
-            "kept_per_group": self.layout.kept,
-            "beam_width": self.layout.width,
-        }
         return [
             {
-                "effective_budget": self.layout.beams,
-                "layout": dict(layout),
+                **self.selectors[i].extra(),
                 "search_steps": self.steps_taken[i],
                 "pruned": self.pruned[i],
             }

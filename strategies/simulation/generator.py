@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from strategies.generation import Completion, FinishReason, Prompt, SamplingParams
 from strategies.simulation.config import SimulatorConfig
@@ -171,13 +171,16 @@ class SimulatorGenerator:
                 "greedy" if greedy else params.top_p,
             )
             base.update(prompt.partial.encode())
+            own = (
+                params
+                if prompt.max_tokens is None
+                else replace(params, max_tokens=prompt.max_tokens)
+            )
             if greedy:
-                completion = self._sample(spec, state, base, 0, params)
+                completion = self._sample(spec, state, base, 0, own)
                 results.append([completion] * params.n)
             else:
-                results.append(
-                    [self._sample(spec, state, base, i, params) for i in range(params.n)]
-                )
+                results.append([self._sample(spec, state, base, i, own) for i in range(params.n)])
         return results
 
     def _distribution(

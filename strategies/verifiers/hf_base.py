@@ -10,11 +10,14 @@ Batches are padded on the right: with a causal model the outputs at real tokens 
 depend on what follows them, so a row scores the same alone or next to a longer row.
 Inputs longer than ``max_length`` are refused with a message naming the request rather
 than truncated: cutting the left would drop the problem and the positions of early steps,
-and a PRM silently scoring a different input is worse than a clear error.
+and a PRM silently scoring a different input is worse than a clear error. The refusal is
+that request's alone (``StepScores.error``): one over-long solution fails its own
+problem, never the batch it was scored with.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -224,19 +227,16 @@ class HFStepVerifier(ABC):
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[StepScores]:
         rows: list[tuple[int, ScoringRow]] = []
+        errors: dict[int, str] = {}
         for index, request in enumerate(requests):
             if not request.steps:
                 continue
-            encoded = self.encode(request)
-            found = sum(len(row.positions) for row in encoded)
-            if found != len(request.steps):
-                raise RuntimeError(
-                    f"{self.name}: request {index} has {len(request.steps)} steps but its "
-                    f"input has {found} scoring positions"
-                )
-            for row in encoded:
-                self._check_length(index, row)
-                rows.append((index, row))
+            try:
+                encoded = self._rows(index, request)
+            except ValueError as exc:  # this request's input, not the model: fail it alone
+                errors[index] = str(exc)
+                continue
+            rows.extend((index, row) for row in encoded)
         probabilities = self._run_rows([row for _, row in rows])
         scores: list[list[float]] = [[] for _ in requests]
         tokens = [0] * len(requests)
@@ -244,9 +244,24 @@ class HFStepVerifier(ABC):
             scores[index].extend(values)
             tokens[index] += len(row.input_ids)
         return [
-            StepScores(scores=tuple(min(1.0, max(0.0, s)) for s in values), num_tokens=count)
-            for values, count in zip(scores, tokens, strict=True)
+            StepScores((), 0, error=errors[index])
+            if index in errors
+            else StepScores(scores=tuple(_clamp(s) for s in values), num_tokens=count)
+            for index, (values, count) in enumerate(zip(scores, tokens, strict=True))
         ]
+
+    def _rows(self, index: int, request: ScoreRequest) -> list[ScoringRow]:
+        """The request's rows, checked: one scoring position per step, none too long."""
+        encoded = self.encode(request)
+        found = sum(len(row.positions) for row in encoded)
+        if found != len(request.steps):
+            raise RuntimeError(
+                f"{self.name}: request {index} has {len(request.steps)} steps but its "
+                f"input has {found} scoring positions"
+            )
+        for row in encoded:
+            self._check_length(index, row)
+        return encoded
 
     def _check_length(self, index: int, row: ScoringRow) -> None:
         if self.max_length is not None and len(row.input_ids) > self.max_length:
@@ -331,6 +346,12 @@ def causal_lm_logits_at(
         return head(hidden[rows.to(hidden.device), cols.to(hidden.device)])
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
     return logits[rows.to(logits.device), cols.to(logits.device)]
+
+
+def _clamp(score: float) -> float:
+    """Into [0, 1], rounding error aside; NaN stays NaN so that the search's guard sees it
+    (``min(1, max(0, nan))`` is 0.0: a broken score would pass as a confident "wrong")."""
+    return score if math.isnan(score) else min(1.0, max(0.0, score))
 
 
 def split_flat(flat: Sequence[float], positions: list[list[int]]) -> list[list[float]]:

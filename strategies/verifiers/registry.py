@@ -1,69 +1,63 @@
-"""Verifiers by name: one place that maps a name to an adapter, imported only when used.
+"""Verifiers by name: ``VERIFIERS``, lazy entries imported only when used.
 
-Names are case-insensitive. Each PRM answers to a short name and to its Hub id; options
-are passed to the adapter's constructor (``model=`` a local folder or a preloaded
-``(model, tokenizer)``, ``device=``, ``dtype=``, ``batch_size=``, ...). A PRM called by
-its Hub id loads that id unless ``model=`` says otherwise.
+The project's one registry idiom (``strategies.registry``): each adapter is registered
+lazily as ``module:Class`` so that importing this module loads no model library, and an
+unknown name gets a did-you-mean. Names are case-insensitive. Each PRM answers to a short
+name and to its Hub id (an alias); options are passed to the adapter's constructor
+(``model=`` a local folder or a preloaded ``(model, tokenizer)``, ``device=``, ``dtype=``,
+``batch_size=``, ...). A PRM called by its Hub id loads that id unless ``model=`` says
+otherwise.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from typing import Any
 
+from strategies.registry import Registry
 from strategies.verification import Verifier
 
+VERIFIERS: Registry[type] = Registry("verifier")
 
-@dataclass(frozen=True)
-class VerifierEntry:
-    module: str
-    class_name: str
-    hub_id: str | None = None
-    summary: str = ""
+VERIFIERS.register_lazy(
+    "rlhflow",
+    "strategies.verifiers.rlhflow:RLHFlowPRM",
+    summary="Llama-3.1-8B PRM: steps as user turns, P('+') at each answer",
+)
+VERIFIERS.alias("rlhflow/llama3.1-8b-prm-deepseek-data", "rlhflow")
+VERIFIERS.register_lazy(
+    "math-shepherd",
+    "strategies.verifiers.math_shepherd:MathShepherdPRM",
+    summary="Mistral-7B PRM: 'ки' step tags, +/- probabilities at each tag",
+)
+VERIFIERS.alias("peiyi9979/math-shepherd-mistral-7b-prm", "math-shepherd")
+VERIFIERS.register_lazy(
+    "qwen-prm",
+    "strategies.verifiers.qwen_prm:QwenMathPRM",
+    summary="Qwen2.5-Math 7B PRM: <extra_0> separators, positive-class probability",
+)
+VERIFIERS.alias("qwen/qwen2.5-math-prm-7b", "qwen-prm")
+VERIFIERS.register_lazy(
+    "judge",
+    "strategies.verifiers.judge:LLMJudgeVerifier",
+    summary="any chat model asked 'is this step correct?' (model= option, default smollm2)",
+)
+VERIFIERS.register_lazy(
+    "arithmetic",
+    "strategies.verifiers.arithmetic:ArithmeticStepChecker",
+    summary="no model: recomputes the equations written in each step",
+)
 
-
-_ENTRIES = {
-    "rlhflow": VerifierEntry(
-        "strategies.verifiers.rlhflow",
-        "RLHFlowPRM",
-        "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data",
-        "Llama-3.1-8B PRM: steps as user turns, P('+') at each answer",
-    ),
-    "math-shepherd": VerifierEntry(
-        "strategies.verifiers.math_shepherd",
-        "MathShepherdPRM",
-        "peiyi9979/math-shepherd-mistral-7b-prm",
-        "Mistral-7B PRM: 'ки' step tags, +/- probabilities at each tag",
-    ),
-    "qwen-prm": VerifierEntry(
-        "strategies.verifiers.qwen_prm",
-        "QwenMathPRM",
-        "Qwen/Qwen2.5-Math-PRM-7B",
-        "Qwen2.5-Math 7B PRM: <extra_0> separators, positive-class probability",
-    ),
-    "judge": VerifierEntry(
-        "strategies.verifiers.judge",
-        "LLMJudgeVerifier",
-        None,
-        "any chat model asked 'is this step correct?' (model= option, default smollm2)",
-    ),
-    "arithmetic": VerifierEntry(
-        "strategies.verifiers.arithmetic",
-        "ArithmeticStepChecker",
-        None,
-        "no model: recomputes the equations written in each step",
-    ),
-}
-_ALIASES = {
-    entry.hub_id.lower(): short for short, entry in _ENTRIES.items() if entry.hub_id is not None
-}
+# The Hub ids as their owners spell them (the registry's aliases are lower-case).
+HUB_IDS: tuple[str, ...] = (
+    "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data",
+    "peiyi9979/math-shepherd-mistral-7b-prm",
+    "Qwen/Qwen2.5-Math-PRM-7B",
+)
 
 
 def verifier_names() -> list[str]:
     """Every name ``build_verifier`` accepts: short names, then Hub ids."""
-    hub_ids = [entry.hub_id for entry in _ENTRIES.values() if entry.hub_id is not None]
-    return [*_ENTRIES, *hub_ids]
+    return [*VERIFIERS.names(), *HUB_IDS]
 
 
 def build_verifier(name: str, **options: Any) -> Verifier:
@@ -72,12 +66,6 @@ def build_verifier(name: str, **options: Any) -> Verifier:
     >>> build_verifier("arithmetic").num_parameters
     0
     """
-    key = name.strip().lower()
-    short = _ALIASES.get(key, key)
-    entry = _ENTRIES.get(short)
-    if entry is None:
-        known = ", ".join(verifier_names())
-        raise ValueError(f"unknown verifier {name!r}; known verifiers: {known}")
-    cls = getattr(importlib.import_module(entry.module), entry.class_name)
+    cls = VERIFIERS.get(name.strip().lower())
     verifier: Verifier = cls(**options)
     return verifier
