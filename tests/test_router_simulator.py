@@ -20,6 +20,7 @@ from calibration.artifact import load_artifact
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
 from router.evaluation import Evaluation
+from router.execution import reuses_samples
 from router.problem_source import load_problem_set
 from router.setup import Overrides, build_engines, resolve_settings
 from router.solver import Router
@@ -116,7 +117,7 @@ def test_price_policy_spends_less_on_easy_problems(router, held_out):
 
 def test_every_sample_stays_in_the_vote_and_is_counted_once(router, held_out):
     for record in router.solve(held_out.problems[:30], "price:0.005"):
-        tree = record.strategy in ("beam_search", "dvts")
+        tree = not reuses_samples(record.strategy)
         assert record.compute.generations == record.samples + (record.budget if tree else 0)
         if not tree:  # stopped on its samples: the vote is over every one of them
             assert record.budget == record.samples == record.cost.generations

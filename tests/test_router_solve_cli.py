@@ -20,6 +20,7 @@ from slow_ttc import SLOW_TTC
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
 from router.cli import main
+from router.execution import reuses_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = "simulator:24:1"
@@ -82,7 +83,7 @@ def test_every_policy_answers_every_problem(calibration, tmp_path, capsys, budge
         assert r["correct"] is not None and r["reference"] is not None
         assert r["route"] and (r["route"][-1] == "stop" or "@" in r["route"][-1])
         # every generation counts: the samples drawn, plus N for a tree search
-        tree = r["budget"] if r["strategy"] in ("beam_search", "dvts") else 0
+        tree = 0 if reuses_samples(r["strategy"]) else r["budget"]
         assert r["compute"]["generations"] == r["samples"] + tree >= 1
         assert r["compute"]["flops"] > 0
         if r["status"] == "ok":
