@@ -28,6 +28,7 @@ from router.command_common import (
     load_setup,
     shout,
 )
+from router.domain_check import DomainCheck
 from router.evaluation import Evaluation
 from router.evaluation_report import format_report
 from router.policy import PolicyError, check_policy, parse_policy
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         problems = load_problem_set(args.problems)
         if args.drop_calibration_problems:
             problems = _drop_calibrated(problems, loaded.artifact.manifest.dataset)
+        DomainCheck(loaded.artifact, problems, "evaluate").before_run()
         router = build_router(loaded, problems, args)
         progress = (lambda message: None) if args.no_progress else _progress
         evaluation = Evaluation(

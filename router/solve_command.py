@@ -28,6 +28,7 @@ from router.command_common import (
     load_setup,
     shout,
 )
+from router.domain_check import DomainCheck
 from router.output import AnswersFileError, AnswersWriter
 from router.policy import BudgetPolicy, PolicyError, check_policy, parse_policy
 from router.problem_source import ProblemSet, load_problem_set
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         check_policy(policy, loaded.artifact.table.budgets)
         shout(loaded.mismatches, "solve")
         problems = load_problem_set(args.problems)
+        domain = DomainCheck(loaded.artifact, problems, "solve")
         out = args.out or default_out(problems, loaded.artifact.path, policy, args.cost_unit)
         writer = AnswersWriter(out)
     except (
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     ) as exc:
         print(f"ttc solve: error: {exc}", file=sys.stderr)
         return 2
+    domain.before_run()
     existing = writer.existing.finished
     wanted = {p.id for p in problems.problems}
     earlier = [existing[p.id] for p in problems.problems if p.id in existing]
@@ -132,4 +135,5 @@ def run(args: argparse.Namespace) -> int:
         price = f" (price {router.price_for(policy):.3g} per {args.cost_unit[:-1]})"
     header = f"ttc solve: {args.problems} -> {out}\n  budget     {policy}{price}"
     print(format_summary(summary, header=header))
+    domain.after_run(list(ordered.values()))
     return 1 if summary.failed else 0
