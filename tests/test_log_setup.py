@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from router.log_setup import (
+    CHILD_WARNINGS,
     LEVEL_ENV,
     QUIET_MESSAGES,
     LogLevelError,
@@ -36,19 +37,24 @@ def test_level_is_warning_by_default_info_when_verbose_and_else_the_environments
 def test_engine_variables_default_to_the_level_and_verbose_overrides_the_users():
     env: dict[str, str] = {}
     configure_logging(logging.WARNING, env)
-    assert env == {"VLLM_LOGGING_LEVEL": "WARNING", "TRANSFORMERS_VERBOSITY": "warning"}
+    assert env == {
+        "VLLM_LOGGING_LEVEL": "WARNING",
+        "TRANSFORMERS_VERBOSITY": "warning",
+        "PYTHONWARNINGS": CHILD_WARNINGS,
+    }
     users = {"VLLM_LOGGING_LEVEL": "ERROR"}
     configure_logging(logging.WARNING, users)
     assert users["VLLM_LOGGING_LEVEL"] == "ERROR"  # the default leaves an export alone
-    configure_logging(logging.INFO, users)
-    assert users == {"VLLM_LOGGING_LEVEL": "INFO", "TRANSFORMERS_VERBOSITY": "info"}
+    verbose: dict[str, str] = {"VLLM_LOGGING_LEVEL": "ERROR"}
+    configure_logging(logging.INFO, verbose)
+    assert verbose == {"VLLM_LOGGING_LEVEL": "INFO", "TRANSFORMERS_VERBOSITY": "info"}
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess:
     environ = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("VLLM_LOGGING_LEVEL", "TRANSFORMERS_VERBOSITY", LEVEL_ENV)
+        if k not in ("VLLM_LOGGING_LEVEL", "TRANSFORMERS_VERBOSITY", "PYTHONWARNINGS", LEVEL_ENV)
     }
     environ.update(env, PYTHONPATH=str(ROOT))
     return subprocess.run(
