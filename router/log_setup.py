@@ -64,6 +64,16 @@ QUIET_MESSAGES: tuple[QuietMessage, ...] = (
     ),
     QuietMessage("vllm.config.vllm", "Enforce eager set", _OUR_CHOICE + ": eager on CPU"),
     QuietMessage(
+        "vllm.v1.utils",
+        "[shutdown]",
+        "vLLM stopping its own engine processes as `ttc` exits, after the summary",
+    ),
+    QuietMessage(
+        "vllm.utils.system_utils",
+        "[shutdown]",
+        "vLLM stopping its own engine processes as `ttc` exits, after the summary",
+    ),
+    QuietMessage(
         "vllm.config.vllm", "Inductor compilation was disabled", _OUR_CHOICE + ": eager on CPU"
     ),
     QuietMessage(
