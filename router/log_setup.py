@@ -91,8 +91,14 @@ QUIET_MESSAGES: tuple[QuietMessage, ...] = (
 )
 
 
-# The deprecation notice vLLM's engine processes raise about vLLM's own code at start-up.
-CHILD_WARNINGS = "ignore::FutureWarning:vllm.triton_utils.dispatcher"
+# For fresh interpreters: the deprecation notice vLLM's engine processes raise about
+# vLLM's own code at start-up, and the shared-memory note of multiprocessing's resource
+# tracker when vLLM's exit handler kills its engine (both after the summary or before
+# the first line of work, and about vLLM's internals).
+CHILD_WARNINGS = (
+    "ignore::FutureWarning:vllm.triton_utils.dispatcher,"
+    "ignore::UserWarning:multiprocessing.resource_tracker"
+)
 
 
 class LogLevelError(ValueError):
