@@ -18,6 +18,7 @@ came out dense.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -80,13 +81,24 @@ def _load_bars(*, shown: bool) -> Iterator[None]:
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     quiet = not shown and not logging.getLogger("transformers").isEnabledFor(logging.INFO)
-    if quiet and was_enabled:
+    if not quiet:
+        yield
+        return
+    # The GGUF reader draws a plain tqdm bar that transformers' switch does not reach.
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    gguf_tqdm = getattr(gguf_utils, "tqdm", None)
+    if was_enabled:
         hf_logging.disable_progress_bar()
+    if gguf_tqdm is not None:
+        gguf_utils.tqdm = functools.partial(gguf_tqdm, disable=True)  # type: ignore[assignment]
     try:
         yield
     finally:
-        if quiet and was_enabled:
+        if was_enabled:
             hf_logging.enable_progress_bar()
+        if gguf_tqdm is not None:
+            gguf_utils.tqdm = gguf_tqdm
 
 
 def choose_dtype(resolved: ResolvedModel, dtype: Any, device: str) -> Any:

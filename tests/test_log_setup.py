@@ -138,3 +138,22 @@ def test_vllm_logs_at_the_level_ttc_set_in_this_process_and_its_workers():
     done = _run(code)
     assert done.stdout.split()[-2:] == [str(logging.WARNING), "WARNING"]
     assert "Triton is installed, but doesn't include CPU backend" not in done.stderr
+
+
+def test_loading_a_local_model_draws_no_bars_unless_transformers_logs_info(tmp_path, capfd):
+    from tiny_models import build_tiny_llama
+
+    from strategies.hf_loading import load_causal_lm
+
+    model = str(build_tiny_llama(tmp_path / "tiny"))
+    capfd.readouterr()
+    load_causal_lm(model)
+    assert "Loading weights" not in capfd.readouterr().err
+    transformers_logger = logging.getLogger("transformers")
+    level = transformers_logger.level
+    transformers_logger.setLevel(logging.INFO)
+    try:
+        load_causal_lm(model)
+    finally:
+        transformers_logger.setLevel(level)
+    assert "Loading weights" in capfd.readouterr().err
