@@ -135,11 +135,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     from calibration.artifact import load_artifact
     from router.setup import DEFAULT_CALIBRATION, calibrated_settings
-    from strategies.backends.vllm_backend import _model_limit, prepare_model_location
+    from strategies.backends.vllm_backend import model_context_limit, prepare_model_location
     from strategies.models import resolve_model
 
     model = calibrated_settings(load_artifact(DEFAULT_CALIBRATION).manifest).model
-    limit = _model_limit(prepare_model_location(resolve_model(model))) or 8192
+    limit = model_context_limit(prepare_model_location(resolve_model(model))) or 8192
     logs = args.logs or Path(tempfile.mkdtemp(prefix="bench-vllm-start-"))
     logs.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} CPUs, {_load()} at start; logs in {logs}", flush=True)

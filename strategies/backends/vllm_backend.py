@@ -271,7 +271,7 @@ def _engine_core_here(enabled: bool) -> Iterator[None]:
             os.environ[IN_PROCESS_ENV] = saved
 
 
-def _model_limit(location: str) -> int | None:
+def model_context_limit(location: str) -> int | None:
     """The model's longest context from its config, or None when it does not say."""
     from transformers import AutoConfig
 
@@ -287,7 +287,7 @@ def job_context_length(location: str, context: EngineContext) -> int:
 
     tokenizer = AutoTokenizer.from_pretrained(location)
     longest = max((len(render_prompt_ids(tokenizer, p)) for p in context.prompts), default=0)
-    return context_length(longest, context.max_new_tokens, _model_limit(location))
+    return context_length(longest, context.max_new_tokens, model_context_limit(location))
 
 
 # ---------------------------------------------------------------------------------------
