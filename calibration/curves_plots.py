@@ -39,7 +39,7 @@ from calibration.curves_data import (
     strategy_label,
 )
 from calibration.curves_evaluation import FIXED_KEY, SWEEP_KEY
-from calibration.curves_table import compact
+from calibration.curves_table import compact, text_names
 
 DPI = 100
 PLOTS: tuple[str, ...] = ("accuracy", "bins", "coverage", "difficulty")
@@ -145,22 +145,84 @@ def _draw_router(ax: Any, report: CurvesReport) -> None:
         )
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+# Each fixed strategy's points sit this far apart on the log2 axis (a fraction of a
+# doubling), so strategies with equal figures at a budget (beam search and DVTS often
+# are) are all seen rather than drawn over one another.
+DODGE = 0.025
+# Layers, bottom to top: interval bands, the compute-optimal envelope, the strategies.
+ENVELOPE_Z, STRATEGY_Z = 2, 3
+
+
+def accuracy_limits(report: CurvesReport) -> tuple[float, float]:
+    """The y range (in %) the curves and their intervals span, with a margin, within
+    0-100: a calibration whose strategies all lie between 15 and 50 % gets that band,
+    not a flat bundle at the bottom of a 0-100 axis."""
+    values = [
+        100 * v
+        for curve in report.curves
+        for p in curve.points
+        for v in (p.accuracy, p.ci_low, p.ci_high)
+        if math.isfinite(v)
+    ]
+    if math.isfinite(report.target):
+        values.append(100 * report.target)
+    if not values:
+        return 0.0, 100.0
+    low, high = min(values), max(values)
+    margin = max(5.0, 0.1 * (high - low))
+    return max(0.0, math.floor((low - margin) / 5) * 5), min(
+        100.0, math.ceil((high + margin) / 5) * 5
+    )
+
+
+def strategy_legend_label(key: str, name: str) -> str:
+    """'beam search (depth=6, step_tokens=48, max_tokens=128)': the plot has room for the
+    parameters the text table puts in its legend."""
+    params = key.partition(":")[2]
+    return f"{name} ({params.replace(',', ', ')})" if params else name
+
+
+def dodge_factors(count: int) -> list[float]:
+    """Multipliers of x that spread ``count`` curves symmetrically around each budget."""
+    return [2 ** (DODGE * (i - (count - 1) / 2)) for i in range(count)]
+
+
 def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> str | None:
+    """Strategies on top of the envelope: the envelope is a wide translucent band under
+    them (it follows some strategy at every budget, and used to hide it), and each
+    strategy has its own marker and dash so overlapping ones stay apart."""
     ax = container.add_subplot()
     strategies = report.group(STRATEGY)
-    for curve, color in zip(strategies, _palette(len(strategies)), strict=True):
+    names = text_names(report)
+    styles = zip(strategies, _palette(len(strategies)), dodge_factors(len(strategies)), strict=True)
+    for i, (curve, color, dodge) in enumerate(styles):
         points = _finite_points(curve.points, report.axis)
         if not points:
             continue
-        x = [p.x(report.axis) for p in points]
-        ax.plot(x, [100 * p.accuracy for p in points], marker="o", color=color, label=curve.label)
+        x = [p.x(report.axis) * dodge for p in points]
+        ax.plot(
+            x,
+            [100 * p.accuracy for p in points],
+            marker=MARKERS[i % len(MARKERS)],
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
+            markersize=6,
+            markeredgecolor="white",
+            markeredgewidth=0.6,
+            linewidth=1.6,
+            color=color,
+            label=strategy_legend_label(curve.key, names[curve.key]),
+            zorder=STRATEGY_Z,
+        )
         ax.fill_between(
             x,
             [100 * p.ci_low for p in points],
             [100 * p.ci_high for p in points],
             color=color,
-            alpha=0.12,
+            alpha=0.06,
             linewidth=0,
+            zorder=1,
         )
     optimal = [c for c in report.group(OPTIMAL) if c.key == f"optimal:{report.binning}"]
     for curve in optimal:
@@ -171,14 +233,16 @@ def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> s
                 x,
                 [100 * p.accuracy for p in points],
                 color="black",
-                linewidth=2.6,
-                marker="s",
+                alpha=0.25,
+                linewidth=9,
+                solid_capstyle="round",
                 label=f"compute-optimal by {curve.label} (held out)",
+                zorder=ENVELOPE_Z,
             )
             low = [100 * p.ci_low for p in points]
             high = [100 * p.ci_high for p in points]
             if all(math.isfinite(v) for v in low + high):
-                ax.fill_between(x, low, high, color="black", alpha=0.10, linewidth=0)
+                ax.fill_between(x, low, high, color="black", alpha=0.05, linewidth=0, zorder=1)
     _draw_router(ax, report)
     if math.isfinite(report.target):
         ax.axhline(100 * report.target, color="grey", linestyle="--", linewidth=0.8)
@@ -193,9 +257,9 @@ def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> s
     _log2_axis(ax)
     ax.set_xlabel(f"{AXIS_LABELS[report.axis]} (log2 scale)")
     ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(*accuracy_limits(report))
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right", ncols=2 if report.group(ROUTER) else 1)
+    ax.legend(fontsize=8, loc="upper left", ncols=2 if report.group(ROUTER) else 1)
     return None
 
 

@@ -26,9 +26,10 @@ from calibration.curves_data import (
     Curve,
     CurvePoint,
     CurvesReport,
+    strategy_label,
 )
 from calibration.curves_evaluation import FIXED_KEY, MATCHED_KEY, SWEEP_KEY
-from calibration.strategy_names import strategy_tag, tag_legend
+from calibration.strategy_names import grid_tags, name_legend, unique_names
 
 WIDTH = 80
 NAME_WIDTH = 21
@@ -91,11 +92,37 @@ def _blocks(budgets: Sequence[int]) -> list[list[int]]:
     return [list(budgets[i : i + per_block]) for i in range(0, len(budgets), per_block)]
 
 
-def _curve_lines(curve: Curve, budgets: Sequence[int], axis: str) -> list[str]:
+def text_names(report: CurvesReport) -> dict[str, str]:
+    """The name of each curve in the text table: a fixed strategy's name leaves its
+    parameters to the legend under the table (``strategy_legend``), so it is never cut."""
+    strategies = unique_names((c.key for c in report.group(STRATEGY)), strategy_label)
+    return {c.key: strategies.get(c.key, c.label) for c in report.curves}
+
+
+def strategy_legend(report: CurvesReport) -> list[str]:
+    strategies = {c.key: c.key for c in report.group(STRATEGY)}
+    names = {key: name for key, name in text_names(report).items() if key in strategies}
+    legend = name_legend(names, parameters_only=True)
+    return [*_packed(legend, "parameters: ", "  "), ""] if legend else []
+
+
+def _packed(entries: Sequence[str], first: str, indent: str) -> list[str]:
+    """Legend entries joined by ', ' into lines of at most WIDTH, never split inside one."""
+    lines, current = [], first
+    for entry in entries:
+        if current.strip() and len(current) + len(entry) + 1 > WIDTH:
+            lines.append(current.rstrip().rstrip(",").rstrip())
+            current = indent
+        current += entry + ", "
+    lines.append(current.rstrip().rstrip(","))
+    return lines
+
+
+def _curve_lines(curve: Curve, budgets: Sequence[int], axis: str, name: str) -> list[str]:
     points = [curve.at_budget(b) for b in budgets]
     lines = [
         _row(
-            "  " + curve.label[: NAME_WIDTH - 3],
+            "  " + name[: NAME_WIDTH - 3],
             [percent(p.accuracy) if p else "-" for p in points],
         ),
         _row("", [interval(p) if p else "" for p in points]),
@@ -106,6 +133,7 @@ def _curve_lines(curve: Curve, budgets: Sequence[int], axis: str) -> list[str]:
 
 
 def _budget_table(report: CurvesReport) -> list[str]:
+    names = text_names(report)
     lines: list[str] = []
     for block in _blocks(report.budgets):
         lines.append(_row("", [f"N={b}" for b in block]))
@@ -115,7 +143,7 @@ def _budget_table(report: CurvesReport) -> list[str]:
                 continue
             lines.append(GROUP_TITLES[group])
             for curve in curves:
-                lines.extend(_curve_lines(curve, block, report.axis))
+                lines.extend(_curve_lines(curve, block, report.axis, names[curve.key]))
         lines.append("")
     return lines
 
@@ -172,14 +200,15 @@ def _reach_lines(report: CurvesReport) -> list[str]:
         return []
     unit = AXIS_LABELS[report.axis]
     lines = [f"{unit} to reach {100 * report.target:.1f}% ({report.target_source}):"]
-    reference = None if report.reference is None else report.curve(report.reference).label
+    names = text_names(report)
+    reference = None if report.reference is None else names[report.reference]
     for curve in report.curves:
         if curve.key not in report.reach:
             continue
         text = _reach_text(report, curve, reference)
         if text[:1].isdigit() or text.startswith("<="):
             text = f"{text:>7}"
-        lines.append(f"  {curve.label[: NAME_WIDTH - 3]:<{NAME_WIDTH - 2}}{text}")
+        lines.append(f"  {names[curve.key][: NAME_WIDTH - 3]:<{NAME_WIDTH - 2}}{text}")
     return [*lines, ""]
 
 
@@ -188,6 +217,7 @@ def _level_lines(report: CurvesReport) -> list[str]:
         return []
     lines = [f"best strategy per {report.binning} level (1 = easiest; ties to the cheaper):"]
     measure = "score" if "score" in report.measure else "pass@1"
+    tags = grid_tags(key for row in report.levels for key in row.best.values())
     for block in _blocks(report.budgets):
         lines.append(_row(f"  {'level':<6}{measure:<11}", [f"N={b}" for b in block]))
         for row in report.levels:
@@ -196,11 +226,11 @@ def _level_lines(report: CurvesReport) -> list[str]:
                 if row.value_range is not None
                 else ""
             )
-            cells = [strategy_tag(row.best[b]) if b in row.best else "-" for b in block]
+            cells = [tags[row.best[b]] if b in row.best else "-" for b in block]
             lines.append(_row(f"  {row.level:<6}{span:<11}", cells))
-    legend = tag_legend(key for row in report.levels for key in row.best.values())
+    legend = name_legend(tags)
     if legend:
-        lines.append("  " + ", ".join(legend))
+        lines.extend(_packed(legend, "  ", "  "))
     return [*lines, ""]
 
 
@@ -241,6 +271,7 @@ def render_text(report: CurvesReport) -> str:
     ]
     body = [
         *_budget_table(report),
+        *strategy_legend(report),
         *_router_table(report),
         *_reach_lines(report),
         *_level_lines(report),

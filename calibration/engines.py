@@ -13,7 +13,9 @@ from typing import Any
 
 from calibration.config import CalibrationConfig
 from calibration.sources import ProblemSource
+from strategies.engine_context import job_context
 from strategies.generation import Generator
+from strategies.prompts import get_prompt_config
 from strategies.verification import Verifier
 
 SIMULATOR = "simulator"
@@ -30,7 +32,9 @@ def build_generator(config: CalibrationConfig, source: ProblemSource) -> Generat
         return generator
     if source.world is not None:
         raise ValueError("--problems simulator:COUNT needs --backend simulator")
-    return _build_backend(config.model, config.backend, config.backend_options, config.endpoints)
+    return _build_backend(
+        config.model, config.backend, config.backend_options, config.endpoints, config, source
+    )
 
 
 def build_tree_generator(config: CalibrationConfig, source: ProblemSource) -> Generator:
@@ -47,17 +51,34 @@ def build_tree_generator(config: CalibrationConfig, source: ProblemSource) -> Ge
             "the simulator cannot share its problems with another engine: drop --tree-backend"
         )
     endpoints = config.endpoints if backend == "openai" else ()
-    return _build_backend(config.model, backend, engine["tree_backend_options"], endpoints)
+    return _build_backend(
+        config.model, backend, engine["tree_backend_options"], endpoints, config, source
+    )
 
 
 def _build_backend(
-    model: str, backend: str, backend_options: dict[str, Any], endpoints: tuple[str, ...]
+    model: str,
+    backend: str,
+    backend_options: dict[str, Any],
+    endpoints: tuple[str, ...],
+    config: CalibrationConfig,
+    source: ProblemSource,
 ) -> Generator:
     from strategies.backends.registry import build_generator as build
 
     options: dict[str, Any] = dict(backend_options)
     if endpoints:
         options["base_urls"] = list(endpoints)
+    if backend == "vllm":  # an engine sized for this job's prompts and answers
+        options.setdefault(
+            "context",
+            job_context(
+                get_prompt_config(config.prompt_config),
+                [p.text for p in source.problems],
+                config.strategies,
+                config.max_tokens,
+            ),
+        )
     return build(backend, model, **options)
 
 

@@ -1,12 +1,15 @@
-"""Cell-sized strategy names for the text grids of `ttc calibrate` and `ttc curves`.
+"""Strategy names for the text tables of `ttc calibrate` and `ttc curves`.
 
-One home for them so both grids name a strategy the same way and the legend under each
-grid reads the same. Each strategy declares its own short name (``short_name``).
+One home for them so every grid names a strategy the same way and the legends read the
+same: names leave parameters out (a key such as
+'beam_search:depth=6,step_tokens=48,max_tokens=128' fits no cell), and a legend under
+the table gives the key behind each name. Each strategy declares its
+own short name (``short_name``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from strategies.search.base import display_names
 
@@ -16,13 +19,38 @@ def short(strategy: str) -> str:
     return display_names(name)[0] + (sep + params if sep else "")
 
 
-def strategy_tag(key: str) -> str:
-    """A cell-sized name: 'beam', 'wbon', 'beam/2' (parameter values after the slash)."""
-    name, sep, params = key.partition(":")
-    values = ",".join(item.partition("=")[2] or item for item in params.split(",")) if sep else ""
-    return short(name) + (f"/{values}" if values else "")
+def unique_names(keys: Iterable[str], base: Callable[[str], str]) -> dict[str, str]:
+    """Each strategy key's name without its parameters (``base`` of the bare name); keys
+    that would share a name are numbered in key order: 'beam 1', 'beam 2'.
+
+    Parameters make names too long for a grid cell or an 80-column row (and cut ones
+    read as different strategies); ``parameter_legend`` says what each name stands for.
+    """
+    ordered = sorted(set(keys))
+    bases = {key: base(key.partition(":")[0]) for key in ordered}
+    counts: dict[str, int] = {}
+    for name in bases.values():
+        counts[name] = counts.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    names = {}
+    for key, name in bases.items():
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            name = f"{name} {seen[name]}"
+        names[key] = name
+    return names
 
 
-def tag_legend(keys: Iterable[str]) -> list[str]:
-    """'tag = key' for each strategy whose tag is not its full name, in key order."""
-    return [f"{strategy_tag(key)} = {key}" for key in sorted(set(keys)) if strategy_tag(key) != key]
+def grid_tags(keys: Iterable[str]) -> dict[str, str]:
+    """Cell-sized names for the best-strategy grids: 'maj', 'wbon', 'beam' ('beam 1', ...)."""
+    return unique_names(keys, short)
+
+
+def name_legend(names: Mapping[str, str], *, parameters_only: bool = False) -> list[str]:
+    """'name = key' for each strategy whose name is not its key (with ``parameters_only``:
+    whose key has parameters), in key order."""
+    return [
+        f"{names[key]} = {key}"
+        for key in sorted(names)
+        if names[key] != key and (":" in key or not parameters_only)
+    ]

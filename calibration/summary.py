@@ -7,7 +7,7 @@ import numpy as np
 from calibration.config import CalibrationConfig
 from calibration.pipeline import CalibrationOutcome
 from calibration.sequential.model import SequentialModel
-from calibration.strategy_names import short, strategy_tag, tag_legend
+from calibration.strategy_names import grid_tags, name_legend, short
 from calibration.table import BinningTable, CalibrationTable
 
 BINNING_LABELS = {
@@ -19,16 +19,16 @@ BINNING_LABELS = {
 
 
 def _best_grid(table: BinningTable, budgets: tuple[int, ...]) -> list[str]:
-    used = {c.best for c in table.cells.values()}
-    width = max([len(strategy_tag(key)) for key in used] + [4]) + 1
+    tags = grid_tags(c.best for c in table.cells.values())
+    width = max([len(tag) for tag in tags.values()] + [4]) + 1
     lines = ["    level " + "".join(f"{'N=' + str(b):<{width}}" for b in budgets)]
     for level in table.levels:
         cells = [
-            strategy_tag(table.cells[(level, b)].best) if (level, b) in table.cells else "-"
+            tags[table.cells[(level, b)].best] if (level, b) in table.cells else "-"
             for b in budgets
         ]
         lines.append(f"    {level:<5} " + "".join(f"{c:<{width}}" for c in cells))
-    return [*lines, *(f"    ({entry})" for entry in tag_legend(used))]
+    return [*lines, *(f"    ({entry})" for entry in name_legend(tags))]
 
 
 def _routing_lines(table: CalibrationTable) -> list[str]:

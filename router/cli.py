@@ -2,15 +2,19 @@
 
 Each subcommand lives in its own module and registers its arguments through an
 ``add_arguments(parser)`` / ``run(args)`` pair, imported lazily so ``ttc --help``
-stays fast and never loads torch.
+stays fast and never loads torch. The engines' log level is set before any of them
+is imported (``router.log_setup``: warnings only, unless ``--verbose``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+from router.log_setup import LEVEL_ENV, LogLevelError, configure_logging, resolve_level
 
 # name -> (module, one-line help, description)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -43,14 +47,25 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+VERBOSE_HELP = (
+    "show the engines' INFO logs (vLLM, transformers); by default they log warnings only "
+    f"(or the level in ${LEVEL_ENV})"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ttc",
         description="ttc-router: spend an LLM's test-time compute where it pays.",
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text, description) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=description)
+        # after the subcommand too; SUPPRESS keeps a flag given before it
+        sub.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
         module = _load(module_name)
         if module is not None:
             module.add_arguments(sub)
@@ -70,6 +85,10 @@ def _load(module_name: str):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        configure_logging(resolve_level(args.verbose, os.environ))
+    except LogLevelError as exc:
+        parser.exit(2, f"ttc {args.command}: error: {exc}\n")
     module = _load(args._module)
     if module is None:
         parser.exit(2, f"ttc {args.command}: not implemented yet in this version\n")

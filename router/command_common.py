@@ -19,6 +19,7 @@ from router.setup import (
     EngineSettings,
     Overrides,
     build_engines,
+    engine_context,
     resolve_settings,
 )
 from router.solver import Router
@@ -162,7 +163,10 @@ def build_router(loaded: Loaded, problems: ProblemSet, args: argparse.Namespace)
         import torch
 
         torch.set_num_threads(args.threads)
-    generator, verifier = build_engines(loaded.settings, problems.world)
+    context = engine_context(
+        loaded.settings, loaded.artifact.table.strategies, [p.text for p in problems.problems]
+    )
+    generator, verifier = build_engines(loaded.settings, problems.world, context)
     return Router(
         loaded.artifact,
         loaded.settings,

@@ -28,6 +28,7 @@ from router.command_common import (
     load_setup,
     shout,
 )
+from router.domain_check import DomainCheck
 from router.evaluation import Evaluation
 from router.evaluation_report import format_report
 from router.policies import PolicyError, parse_policy
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         problems = load_problem_set(args.problems)
         if args.drop_calibration_problems:
             problems = _drop_calibrated(problems, loaded.artifact.manifest.dataset)
+        DomainCheck(loaded.artifact, problems, "evaluate").before_run()
         router = build_router(loaded, problems, args)
         progress = (lambda message: None) if args.no_progress else _progress
         evaluation = Evaluation(

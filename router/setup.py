@@ -10,11 +10,13 @@ from another model's curves.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from calibration.artifact import Manifest
+from strategies.engine_context import EngineContext, job_context
 from strategies.generation import Generator
 from strategies.prompts import PromptConfig, get_prompt_config
 from strategies.verification import Verifier
@@ -135,8 +137,29 @@ def prompt_config_of(settings: EngineSettings) -> PromptConfig:
     return get_prompt_config(settings.prompt_config)
 
 
-def build_engines(settings: EngineSettings, world: Any = None) -> tuple[Generator, Verifier]:
-    """The generator and verifier; simulator ones come from the problems' SimulatedWorld."""
+def engine_context(
+    settings: EngineSettings, strategies: Sequence[str], problem_texts: Sequence[str]
+) -> EngineContext | None:
+    """What the router will ask of its engine (vLLM sizes its context by it): the
+    problems under the prompt configuration, answered by the probe or any ``strategies``
+    of the table; None when a strategy is unknown here (the engine keeps its default)."""
+    try:
+        return job_context(
+            prompt_config_of(settings),
+            problem_texts,
+            strategies,
+            settings.generation.max_tokens,
+        )
+    except ValueError:
+        return None
+
+
+def build_engines(
+    settings: EngineSettings, world: Any = None, context: EngineContext | None = None
+) -> tuple[Generator, Verifier]:
+    """The generator and verifier; simulator ones come from the problems' SimulatedWorld.
+
+    ``context`` sizes a vLLM engine for the job (see ``engine_context``)."""
     if (settings.backend == SIMULATOR or settings.verifier == SIMULATOR) and world is None:
         raise ValueError(
             "the simulator backend and verifier only solve their own problems: pass "
@@ -151,6 +174,8 @@ def build_engines(settings: EngineSettings, world: Any = None) -> tuple[Generato
         options = dict(settings.backend_options)
         if settings.endpoints:
             options["base_urls"] = list(settings.endpoints)
+        if settings.backend == "vllm" and context is not None:
+            options.setdefault("context", context)
         generator = build_generator(settings.backend, settings.model, **options)
     if settings.verifier == SIMULATOR:
         verifier: Verifier = world.verifier(**settings.verifier_options)

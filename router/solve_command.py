@@ -32,6 +32,7 @@ from router.command_common import (
     load_setup,
     shout,
 )
+from router.domain_check import DomainCheck
 from router.output import AnswersFileError, AnswersWriter
 from router.policies import BudgetPolicy, PolicyError, TotalPolicy, parse_policy
 from router.problem_source import ProblemSet, load_problem_set
@@ -128,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         policy.check(loaded.artifact.table.budgets)
         shout(loaded.mismatches, "solve")
         problems = load_problem_set(args.problems)
+        domain = DomainCheck(loaded.artifact, problems, "solve")
         out = args.out or default_out(problems, loaded.artifact.path, policy, args.cost_unit)
         writer = AnswersWriter(
             out, run_fingerprint(loaded, policy, args), problems.problems, overwrite=args.overwrite
@@ -143,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for note in writer.notes:
         print(f"ttc solve: note: {note}", file=sys.stderr)
+    domain.before_run()
     existing = writer.existing.finished
     wanted = {p.id for p in problems.problems}
     earlier = [existing[p.id] for p in problems.problems if p.id in existing]
@@ -186,4 +189,5 @@ def run(args: argparse.Namespace) -> int:
         price = f" (price {chosen_price:.3g} per {args.cost_unit[:-1]})"
     header = f"ttc solve: {args.problems} -> {out}\n  budget     {policy}{price}"
     print(format_summary(summary, header=header))
+    domain.after_run(list(ordered.values()))
     return 1 if summary.failed else 0

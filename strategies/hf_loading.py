@@ -17,6 +17,10 @@ came out dense.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from strategies.models import ResolvedModel, resolve_model
@@ -56,14 +60,45 @@ def load_causal_lm(
     import torch
 
     load_dtype = torch.float32 if resolved.kind == "gguf" else wanted
-    model: Any = AutoModelForCausalLM.from_pretrained(
-        resolved.location, dtype=load_dtype, trust_remote_code=trust_remote_code, **kwargs
-    )
+    with _load_bars(shown=resolved.kind == "hub"):
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            resolved.location, dtype=load_dtype, trust_remote_code=trust_remote_code, **kwargs
+        )
     if wanted != "auto" and load_dtype != wanted and not _has_packed_layers(model):
         model = model.to(wanted)
     model.to(device)
     model.eval()
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _load_bars(*, shown: bool) -> Iterator[None]:
+    """transformers' loading bars ("Converting and de-quantizing GGUF tensors", "Loading
+    weights") only when they can say something: a Hub download may take minutes, a local
+    file loads in seconds, and its bars would crowd the screen the command's own progress
+    bar is on. Logging at INFO (``ttc --verbose``) shows them all."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    quiet = not shown and not logging.getLogger("transformers").isEnabledFor(logging.INFO)
+    if not quiet:
+        yield
+        return
+    # The GGUF reader draws a plain tqdm bar that transformers' switch does not reach.
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    gguf_tqdm = getattr(gguf_utils, "tqdm", None)
+    if was_enabled:
+        hf_logging.disable_progress_bar()
+    if gguf_tqdm is not None:
+        gguf_utils.tqdm = functools.partial(gguf_tqdm, disable=True)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+        if gguf_tqdm is not None:
+            gguf_utils.tqdm = gguf_tqdm
 
 
 def choose_dtype(resolved: ResolvedModel, dtype: Any, device: str) -> Any:

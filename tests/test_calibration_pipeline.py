@@ -157,14 +157,13 @@ def test_analysis_settings_may_change_without_resampling(outcome, config):
     assert oracle_before.cells == oracle_after.cells
 
 
-def test_grid_legend_names_every_tag_that_is_not_the_strategy_itself():
-    from calibration.strategy_names import tag_legend
+def test_grid_tags_leave_parameters_to_the_legend_and_number_shared_names():
+    from calibration.strategy_names import grid_tags, name_legend
 
-    assert tag_legend(["majority", "beam_search:depth=6,step_tokens=48", "majority"]) == [
-        "beam/6,48 = beam_search:depth=6,step_tokens=48",
-        "maj = majority",
-    ]
-    assert tag_legend(["beam_search:m=2", "beam_search:m=4"]) == [
-        "beam/2 = beam_search:m=2",
-        "beam/4 = beam_search:m=4",
-    ]
+    tags = grid_tags(["majority", "beam_search:depth=6,step_tokens=48", "majority"])
+    assert tags == {"majority": "maj", "beam_search:depth=6,step_tokens=48": "beam"}
+    assert name_legend(tags) == ["beam = beam_search:depth=6,step_tokens=48", "maj = majority"]
+    assert name_legend(tags, parameters_only=True) == ["beam = beam_search:depth=6,step_tokens=48"]
+    two = grid_tags(["beam_search:m=4", "beam_search:m=2", "dvts"])
+    assert two == {"beam_search:m=2": "beam 1", "beam_search:m=4": "beam 2", "dvts": "dvts"}
+    assert name_legend(two) == ["beam 1 = beam_search:m=2", "beam 2 = beam_search:m=4"]

@@ -21,7 +21,7 @@ from calibration.curves_data import (
 )
 from calibration.curves_plots import OVERVIEW, PLOTS, plot_paths
 from calibration.curves_table import WIDTH, compact, render_text
-from calibration.strategy_names import strategy_tag
+from calibration.strategy_names import grid_tags
 
 
 def point(budget: float, accuracy: float, tokens: float = math.nan) -> CurvePoint:
@@ -103,8 +103,10 @@ def test_plot_paths_for_a_png_name_and_for_a_folder(tmp_path):
 def test_strategy_names_with_parameters_stay_short_and_are_explained():
     assert strategy_label("weighted_best_of_n") == "weighted BoN"
     assert strategy_label("beam_search:beam_width=2,depth=20") == "beam search bw=2,d=20"
-    assert strategy_tag("dvts:beam_width=4") == "dvts/4"
-    assert strategy_tag("majority") == "maj"
+    assert grid_tags(["dvts:beam_width=4", "majority"]) == {
+        "dvts:beam_width=4": "dvts",
+        "majority": "maj",
+    }
 
 
 def synthetic_report(budgets: tuple[int, ...]) -> CurvesReport:
@@ -149,6 +151,8 @@ def test_many_budgets_wrap_into_blocks_that_fit_80_columns():
     headers = [line.split() for line in lines if line.lstrip().startswith("N=")]
     assert len(headers) == 2  # 7 budgets fit beside the names, then the other 3
     assert [word for header in headers for word in header] == [f"N={b}" for b in budgets]
-    assert text.count("beam search bw=4") == 3  # two blocks and the reach section
+    # the name leaves its parameters to the legend: two blocks and the reach section
+    assert text.count("  beam search  ") == 3
+    assert "parameters: beam search = beam_search:beam_width=4" in text
     assert text.count("    flops") == 6  # a cost line under each curve in each block
     assert "  coverage law not fitted: a reason" in text

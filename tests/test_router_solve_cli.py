@@ -92,8 +92,10 @@ def test_every_policy_answers_every_problem(calibration, tmp_path, capsys, budge
         assert max(r["compute"]["generations"] for r in records) <= 4
     if budget == "total:150":
         assert sum(r["compute"]["generations"] for r in records) <= 150
-    summary = capsys.readouterr().out
+    captured = capsys.readouterr()
+    summary = captured.out
     assert f"budget     {budget}" in summary and "accuracy" in summary and "generations" in summary
+    assert "do not look like the calibration's" not in captured.err  # held-out, same kind
     # rerunning the same command finds everything done and does nothing
     before = out.read_text()
     assert solve(calibration, out, "--budget", budget) == 0

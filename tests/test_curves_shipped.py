@@ -1,0 +1,89 @@
+"""`ttc curves` on the shipped SmolLM2 artifact, whose tree searches carry parameters:
+full strategy names with a legend (a golden table), and an accuracy plot where every
+strategy is drawn on top of the compute-optimal envelope."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from calibration.artifact import load_artifact
+from calibration.curves_data import OPTIMAL, STRATEGY, build_report
+from calibration.curves_plots import (
+    DODGE,
+    ENVELOPE_Z,
+    STRATEGY_Z,
+    _figure,
+    accuracy_limits,
+    draw_accuracy,
+)
+from calibration.curves_table import NAME_WIDTH, WIDTH, render_text, text_names
+from router.setup import DEFAULT_CALIBRATION
+
+GOLDEN = Path(__file__).parent / "golden" / "curves_smollm2_arithmetic.txt"
+
+
+@pytest.fixture(scope="module")
+def artifact():
+    return load_artifact(DEFAULT_CALIBRATION)
+
+
+@pytest.fixture(scope="module")
+def report(artifact):
+    return build_report(artifact)
+
+
+def test_text_table_matches_the_golden_file(report):
+    text = render_text(report)
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text(), (
+        "ttc curves' text output changed; if intended, rerun with UPDATE_GOLDEN=1 and review "
+        "the diff of tests/golden/curves_smollm2_arithmetic.txt"
+    )
+
+
+def test_strategy_names_are_whole_and_the_legend_gives_their_parameters(report):
+    text = render_text(report)
+    assert max(len(line) for line in text.splitlines()) <= WIDTH
+    assert "~" not in text  # no cut cell or name
+    names = text_names(report)
+    for curve in report.group(STRATEGY):
+        name = names[curve.key]
+        assert len(name) <= NAME_WIDTH - 3 and f"  {name}  " in text
+        if ":" in curve.key:
+            assert f"{name} = {curve.key}" in text
+    assert names["beam_search:depth=6,step_tokens=48,max_tokens=128"] == "beam search"
+    assert "beam = beam_search:depth=6,step_tokens=48,max_tokens=128" in text  # level grid
+
+
+def test_every_strategy_is_drawn_above_the_envelope_and_apart_from_the_others(report, artifact):
+    figure = _figure("accuracy")
+    assert draw_accuracy(figure, report, artifact) is None
+    (ax,) = figure.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    envelope = next(line for label, line in lines.items() if label.startswith("compute-optimal"))
+    assert envelope.get_zorder() == ENVELOPE_Z and envelope.get_alpha() < 0.5
+    strategies = report.group(STRATEGY)
+    drawn = [line for line in ax.get_lines() if line.get_zorder() == STRATEGY_Z]
+    assert len(drawn) == len(strategies) > 0
+    assert len({line.get_marker() for line in drawn}) == len(drawn)
+    assert STRATEGY_Z > ENVELOPE_Z
+    assert any("depth=6, step_tokens=48" in line.get_label() for line in drawn)
+    # at N=2 the tree searches tie (24.0 %): their points are side by side, not stacked
+    at_two = sorted(float(x) for line in drawn for x in line.get_xdata() if 1.9 < x < 2.1)
+    assert len(at_two) == len(drawn)
+    gaps = [b / a for a, b in itertools.pairwise(at_two)]
+    assert all(gap == pytest.approx(2**DODGE) for gap in gaps)
+    low, high = ax.get_ylim()
+    assert (low, high) == accuracy_limits(report)
+    every = [
+        100 * v
+        for curve in [*strategies, *report.group(OPTIMAL)]
+        for p in curve.points
+        for v in (p.ci_low, p.ci_high)
+    ]
+    assert low <= min(every) and max(every) <= high and high - low < 100
