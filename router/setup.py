@@ -20,6 +20,7 @@ from strategies.prompts import PromptConfig, get_prompt_config
 from strategies.verification import Verifier
 
 SIMULATOR = "simulator"
+REPLAY = "replay"
 DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "artifacts" / "smollm2-arithmetic"
 
 
@@ -136,7 +137,10 @@ def prompt_config_of(settings: EngineSettings) -> PromptConfig:
 
 
 def build_engines(settings: EngineSettings, world: Any = None) -> tuple[Generator, Verifier]:
-    """The generator and verifier; simulator ones come from the problems' SimulatedWorld."""
+    """The generator and verifier; simulator ones come from the problems' SimulatedWorld,
+    replay ones from the problems' ReplayWorld (``--pool``)."""
+    if REPLAY in (settings.backend, settings.verifier):
+        return _replay_engines(settings, world)
     if (settings.backend == SIMULATOR or settings.verifier == SIMULATOR) and world is None:
         raise ValueError(
             "the simulator backend and verifier only solve their own problems: pass "
@@ -158,4 +162,22 @@ def build_engines(settings: EngineSettings, world: Any = None) -> tuple[Generato
         from strategies.verifiers.registry import build_verifier
 
         verifier = build_verifier(settings.verifier, **settings.verifier_options)
+    return generator, verifier
+
+
+def _replay_engines(settings: EngineSettings, world: Any) -> tuple[Generator, Verifier]:
+    from strategies.pools.replay import ReplayWorld
+
+    if settings.backend != REPLAY or not isinstance(world, ReplayWorld):
+        raise ValueError(
+            "the replay backend and verifier serve recorded samples and scores: pass "
+            "--pool FILE (and --backend replay; the replay verifier needs it)"
+        )
+    generator: Generator = world.generator(**settings.backend_options)
+    if settings.verifier != REPLAY:
+        from strategies.verifiers.registry import build_verifier
+
+        return generator, build_verifier(settings.verifier, **settings.verifier_options)
+    delimiter = prompt_config_of(settings).step_delimiter
+    verifier: Verifier = world.verifier(delimiter=delimiter, **settings.verifier_options)
     return generator, verifier

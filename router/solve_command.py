@@ -40,8 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "problems",
         metavar="PROBLEMS",
+        nargs="?",
         help="JSONL file of problems (generic, MATH-500 or GSM8K layout), or "
-        "arithmetic:COUNT[:SEED] / simulator:COUNT[:SEED]",
+        "arithmetic:COUNT[:SEED] / simulator:COUNT[:SEED]; with --pool, default the pool's "
+        "problems",
     )
     parser.add_argument(
         "--budget",
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_setup(args)
         check_policy(policy, loaded.artifact.table.budgets)
         shout(loaded.mismatches, "solve")
-        problems = load_problem_set(args.problems)
+        problems = load_problem_set(args.problems, args.pool, args.pool_split)
         out = args.out or default_out(problems, loaded.artifact.path, policy, args.cost_unit)
         writer = AnswersWriter(out)
     except (
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         ProblemFormatError,
         ProblemSourceError,
         AnswersFileError,
+        ValueError,
     ) as exc:
         print(f"ttc solve: error: {exc}", file=sys.stderr)
         return 2
@@ -130,6 +133,6 @@ def run(args: argparse.Namespace) -> int:
     price = ""
     if pending and policy.kind in ("auto", "price"):
         price = f" (price {router.price_for(policy):.3g} per {args.cost_unit[:-1]})"
-    header = f"ttc solve: {args.problems} -> {out}\n  budget     {policy}{price}"
+    header = f"ttc solve: {args.problems or problems.spec} -> {out}\n  budget     {policy}{price}"
     print(format_summary(summary, header=header))
     return 1 if summary.failed else 0

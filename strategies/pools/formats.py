@@ -69,11 +69,15 @@ def file_sha256(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; anything else names file and line."""
+def jsonl_rows(path: Path, *, torn_tail_ok: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; anything else names file and line.
+
+    ``torn_tail_ok`` skips a last line without its newline: a shard that a running
+    calibration is still appending to can be replayed as far as it got.
+    """
     with path.open(encoding="utf-8") as stream:
         for number, line in enumerate(stream, start=1):
-            if not line.strip():
+            if not line.strip() or (torn_tail_ok and not line.endswith("\n")):
                 continue
             try:
                 value = json.loads(line)
@@ -338,7 +342,7 @@ def read_shards(path: Path) -> ReadPool:
     settings: dict[str, Any] = {}
     num_parameters: int | None = None
     for file in shard_files(path):
-        rows = jsonl_rows(file)
+        rows = jsonl_rows(file, torn_tail_ok=True)
         header = next(rows, (0, {}))[1].get("header")
         if not isinstance(header, dict) or header.get("kind") != "samples":
             raise PoolFormatError(f"{file}, line 1: not a calibration samples shard header")
