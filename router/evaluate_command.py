@@ -20,7 +20,6 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from calibration.artifact import Artifact
 from router.command_common import (

@@ -1,6 +1,6 @@
 """Export recorded pools (calibration shards, search-and-learn files, ...) as generic JSONL.
 
-    python -m scripts.export_pool artifacts/smollm2-arithmetic --out pool.jsonl
+python -m scripts.export_pool artifacts/smollm2-arithmetic --out pool.jsonl
 """
 
 from __future__ import annotations

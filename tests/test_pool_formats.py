@@ -80,7 +80,9 @@ def test_search_and_learn_parquet_reads_the_same_as_jsonl(tmp_path):
 
 @pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
 def test_search_and_learn_with_a_wrong_column_names_it(tmp_path, suffix):
-    rows = [{("completion" if k == "completions" else k): v for k, v in r.items()} for r in SAL_ROWS]
+    rows = [
+        {("completion" if k == "completions" else k): v for k, v in r.items()} for r in SAL_ROWS
+    ]
     rows[0]["completions"] = SAL_ROWS[0]["completions"]  # first row fine: detection works
     path = tmp_path / f"sal.{suffix}"
     if suffix == "jsonl":
@@ -124,7 +126,9 @@ def test_generic_layout_with_answer_only_samples_single_scores_and_no_tokens(tmp
     problem = pool.problems["q1"]
     assert problem.metadata == {"level": 3}
     answer_only, texted = problem.samples
-    assert answer_only.text == "" and answer_only.answer == "2" and answer_only.step_scores == (0.9,)
+    assert (
+        answer_only.text == "" and answer_only.answer == "2" and answer_only.step_scores == (0.9,)
+    )
     assert texted.num_tokens == estimate_tokens(texted.text) > 0
     assert pool.recorded("model") == "m" and pool.num_parameters == 1000
 
@@ -152,7 +156,9 @@ def test_the_same_id_in_two_files_is_refused_naming_both(tmp_path):
     row = {"id": "dup", "samples": [{"text": "t", "score": 0.5}]}
     a = write_jsonl(tmp_path / "a.jsonl", [row])
     b = write_jsonl(tmp_path / "b.jsonl", [row])
-    with pytest.raises(PoolFormatError, match=r"b\.jsonl, line 1: problem id 'dup' is also at .*a\.jsonl, line 1"):
+    with pytest.raises(
+        PoolFormatError, match=r"b\.jsonl, line 1: problem id 'dup' is also at .*a\.jsonl, line 1"
+    ):
         load_pool([a, b])
 
 
@@ -179,7 +185,11 @@ def test_export_to_generic_and_back_keeps_every_sample(tmp_path):
     assert list(again.problems) == list(pool.problems)
     for ident, problem in pool.problems.items():
         copy = again.problems[ident]
-        assert (copy.text, copy.answer, copy.samples) == (problem.text, problem.answer, problem.samples)
+        assert (copy.text, copy.answer, copy.samples) == (
+            problem.text,
+            problem.answer,
+            problem.samples,
+        )
     assert again.recorded("model") == "smollm2" and again.num_parameters == pool.num_parameters
 
 

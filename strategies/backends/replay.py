@@ -67,9 +67,7 @@ class ReplayGenerator:
         self._dealt: dict[str, int] = {}
         self._streams: dict[tuple[str, int], list[int]] = {}
 
-    def generate(
-        self, prompts: Sequence[Prompt], params: SamplingParams
-    ) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         params.check(BACKEND)
         out: list[list[Completion]] = []
         for prompt in prompts:

@@ -29,6 +29,7 @@ def generic_record(problem: RecordedProblem) -> dict[str, Any]:
             "step_scores": None if s.step_scores is None else list(s.step_scores),
             "num_tokens": s.num_tokens,
             "finish_reason": s.finish_reason,
+            "verifier_tokens": s.verifier_tokens,
         }
         for s in problem.samples
     ]
@@ -43,9 +44,15 @@ def write_generic_pool(pool: SamplePool, path: str | Path) -> Path:
         "model": pool.recorded("model"),
         "verifier": pool.recorded("verifier"),
         "num_parameters": pool.num_parameters,
+        "verifier_num_parameters": pool.verifier_num_parameters,
         "sources": [f.describe() for f in pool.files],
     }
-    settings = {k: v for f in pool.files for k, v in f.settings.items() if k in ("prompt_config", "max_tokens")}
+    settings = {
+        k: v
+        for f in pool.files
+        for k, v in f.settings.items()
+        if k in ("prompt_config", "max_tokens")
+    }
     header.update(settings)
     with out.open("w", encoding="utf-8") as stream:
         stream.write(json.dumps({"header": header}, ensure_ascii=False) + "\n")

@@ -49,6 +49,7 @@ class ReadPool:
     model: str | None = None
     verifier: str | None = None
     num_parameters: int | None = None
+    verifier_num_parameters: int | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,7 +83,9 @@ def jsonl_rows(path: Path, *, torn_tail_ok: bool = False) -> Iterator[tuple[int,
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise PoolFormatError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
+                raise PoolFormatError(
+                    f"{path}, line {number}: not valid JSON ({exc.msg})"
+                ) from None
             if not isinstance(value, dict):
                 raise PoolFormatError(f"{path}, line {number}: expected a JSON object")
             yield number, value
@@ -160,6 +163,7 @@ def make_sample(
     tokens: int | None,
     finish_reason: str | None,
     where: str,
+    verifier_tokens: int | None = None,
 ) -> RecordedSample:
     if not text and answer is None:
         raise PoolFormatError(f"{where}: a sample needs a 'text' or an 'answer'")
@@ -170,6 +174,7 @@ def make_sample(
         step_scores=scores,
         num_tokens=estimate_tokens(body) if tokens is None else tokens,
         finish_reason=finish_reason or "eos",
+        verifier_tokens=verifier_tokens,
     )
 
 
@@ -203,7 +208,7 @@ def read_generic(path: Path) -> ReadPool:
             scores = _scores(item.get("step_scores"), at, "step_scores")
             if scores is None:
                 scores = _scores(item.get("score"), at, "score")
-            tokens = item.get("num_tokens")
+            tokens, read = item.get("num_tokens"), item.get("verifier_tokens")
             samples.append(
                 make_sample(
                     _text(item.get("text"), at, "text", required=False),
@@ -212,6 +217,7 @@ def read_generic(path: Path) -> ReadPool:
                     None if tokens is None else _count(tokens, at, "num_tokens"),
                     _text(item.get("finish_reason"), at, "finish_reason", required=False),
                     at,
+                    None if read is None else _count(read, at, "verifier_tokens"),
                 )
             )
         ident = row.get("id", f"{path.stem}-{number}")
@@ -230,6 +236,7 @@ def read_generic(path: Path) -> ReadPool:
         model=header.get("model"),
         verifier=header.get("verifier"),
         num_parameters=header.get("num_parameters"),
+        verifier_num_parameters=header.get("verifier_num_parameters"),
         settings=dict(header),
     )
 
@@ -265,8 +272,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
     missing = [name for name in SAL_REQUIRED if name not in table.column_names]
     if missing:
         raise PoolFormatError(_missing_columns(path, missing, table.column_names))
-    for number, row in enumerate(table.to_pylist(), start=1):
-        yield number, row
+    yield from enumerate(table.to_pylist(), start=1)
 
 
 def _missing_columns(path: Path, missing: Sequence[str], found: Sequence[str]) -> str:
@@ -280,12 +286,16 @@ def _sal_problem(path: Path, number: int, row: Mapping[str, Any], unit: str) -> 
     where = _where(path, number, unit)
     missing = [name for name in SAL_REQUIRED if name not in row]
     if missing:
-        raise PoolFormatError(f"{where}: " + _missing_columns(path, missing, list(row))[len(f"{path}: ") :])
+        raise PoolFormatError(
+            f"{where}: " + _missing_columns(path, missing, list(row))[len(f"{path}: ") :]
+        )
     completions = row["completions"]
     if not isinstance(completions, Sequence) or isinstance(completions, str):
         raise PoolFormatError(f"{where}: 'completions' must be a list of texts")
     scores = _per_completion(row.get("scores"), len(completions), where, "scores")
-    tokens = _per_completion(row.get("completion_tokens"), len(completions), where, "completion_tokens")
+    tokens = _per_completion(
+        row.get("completion_tokens"), len(completions), where, "completion_tokens"
+    )
     samples = []
     for index, text in enumerate(completions):
         at = f"{where}, completion {index}"
@@ -340,7 +350,7 @@ def shard_files(path: Path) -> list[Path]:
 def read_shards(path: Path) -> ReadPool:
     problems: list[RecordedProblem] = []
     settings: dict[str, Any] = {}
-    num_parameters: int | None = None
+    parameters: dict[str, int | None] = {"generator": None, "verifier": None}
     for file in shard_files(path):
         rows = jsonl_rows(file, torn_tail_ok=True)
         header = next(rows, (0, {}))[1].get("header")
@@ -348,9 +358,10 @@ def read_shards(path: Path) -> ReadPool:
             raise PoolFormatError(f"{file}, line 1: not a calibration samples shard header")
         settings = dict(header.get("settings", {}))
         for number, row in rows:
-            problem, parameters = _shard_problem(file, number, row)
+            problem, found = _shard_problem(file, number, row)
             problems.append(problem)
-            num_parameters = num_parameters or parameters
+            for role, count in found.items():
+                parameters[role] = parameters[role] or count
     texts = _shard_texts(settings.get("problems"))
     if texts:
         problems = [
@@ -361,16 +372,42 @@ def read_shards(path: Path) -> ReadPool:
         problems,
         model=settings.get("model"),
         verifier=settings.get("verifier"),
-        num_parameters=num_parameters,
+        num_parameters=parameters["generator"],
+        verifier_num_parameters=parameters["verifier"],
         settings=settings,
     )
 
 
-def _shard_problem(file: Path, number: int, row: Mapping[str, Any]) -> tuple[RecordedProblem, int | None]:
+def _parameters(flops: Any, tokens: Any) -> int | None:
+    """The parameter count behind a ledger's FLOPs (2 x parameters x tokens)."""
+    return round(float(flops) / (2 * float(tokens))) if tokens and flops else None
+
+
+def _shares(total: int, weights: Sequence[int]) -> list[int]:
+    """``total`` split in proportion to ``weights`` (largest remainders), summing exactly."""
+    whole = sum(weights)
+    if whole <= 0:
+        return [0] * len(weights)
+    exact = [total * w / whole for w in weights]
+    shares = [math.floor(e) for e in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (shares[i] - exact[i], i))
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def _shard_problem(
+    file: Path, number: int, row: Mapping[str, Any]
+) -> tuple[RecordedProblem, dict[str, int | None]]:
+    """One shard line; its ledger gives the parameter counts and the verifier's tokens,
+    which a shard records per problem only, so they are shared out by sample length."""
     where = _where(file, number)
     for name in ("problem_id", "gold", "samples"):
         if name not in row:
             raise PoolFormatError(f"{where}: a samples shard line needs '{name}'")
+    cost = row.get("cost") or {}
+    lengths = [_count(item.get("num_tokens", 0), where, "num_tokens") for item in row["samples"]]
+    read = _shares(int(cost.get("verifier_tokens") or 0), lengths)
     samples = []
     for index, item in enumerate(row["samples"]):
         at = f"{where}, sample {index}"
@@ -382,11 +419,13 @@ def _shard_problem(file: Path, number: int, row: Mapping[str, Any]) -> tuple[Rec
                 _count(item.get("num_tokens", 0), at, "num_tokens"),
                 _text(item.get("finish_reason"), at, "finish_reason", required=False),
                 at,
+                read[index] if cost else None,
             )
         )
-    cost = row.get("cost") or {}
-    tokens, flops = cost.get("generated_tokens") or 0, cost.get("generator_flops") or 0.0
-    parameters = round(flops / (2 * tokens)) if tokens and flops else None
+    parameters = {
+        "generator": _parameters(cost.get("generator_flops"), cost.get("generated_tokens")),
+        "verifier": _parameters(cost.get("verifier_flops"), cost.get("verifier_tokens")),
+    }
     problem = RecordedProblem(
         id=str(row["problem_id"]),
         text=None,
@@ -440,6 +479,7 @@ def read_pool_file(path: Path, layout: str | None = None) -> tuple[ReadPool, Poo
         model=read.model,
         verifier=read.verifier,
         num_parameters=read.num_parameters,
+        verifier_num_parameters=read.verifier_num_parameters,
         settings=read.settings,
     )
     return read, described

@@ -26,6 +26,7 @@ class RecordedSample:
     step_scores: tuple[float, ...] | None
     num_tokens: int
     finish_reason: str = "eos"
+    verifier_tokens: int | None = None  # what the verifier read (None: the sample's tokens)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class PoolFile:
     model: str | None = None
     verifier: str | None = None
     num_parameters: int | None = None
+    verifier_num_parameters: int | None = None
     settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def describe(self) -> dict[str, Any]:
@@ -103,5 +105,11 @@ class SamplePool:
 
     @property
     def num_parameters(self) -> int | None:
+        """The generator's parameter count the files agree on (FLOPs), else None."""
         values = {f.num_parameters for f in self.files}
+        return values.pop() if len(values) == 1 else None
+
+    @property
+    def verifier_num_parameters(self) -> int | None:
+        values = {f.verifier_num_parameters for f in self.files}
         return values.pop() if len(values) == 1 else None

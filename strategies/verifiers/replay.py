@@ -40,10 +40,13 @@ def fitted_scores(recorded: tuple[float, ...] | None, steps: int) -> tuple[float
 class ReplayVerifier:
     name = "replay"
 
-    def __init__(self, world: ReplayWorld, delimiter: str = "\n\n", num_parameters: int = 0) -> None:
+    def __init__(
+        self, world: ReplayWorld, delimiter: str = "\n\n", num_parameters: int | None = None
+    ) -> None:
         self.world = world
         self.delimiter = delimiter
-        self.num_parameters = int(num_parameters)
+        known = world.pool.verifier_num_parameters if num_parameters is None else num_parameters
+        self.num_parameters = int(known or 0)
         self._index: dict[str, dict[tuple[str, ...], RecordedSample]] = {}
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[StepScores]:
@@ -55,7 +58,10 @@ class ReplayVerifier:
             sample = self._samples(problem_id).get(tuple(request.steps))
             if sample is not None:
                 scores = fitted_scores(sample.step_scores, len(request.steps))
-                return StepScores(scores, sample.num_tokens)
+                read = (
+                    sample.num_tokens if sample.verifier_tokens is None else sample.verifier_tokens
+                )
+                return StepScores(scores, read)
         where = f"problem {ids[0]!r}" if ids else f"problem {request.problem[:60]!r}"
         raise UnrecordedSampleError(
             f"replay verifier: {where} has no recorded sample with these steps, so there "
