@@ -56,6 +56,12 @@ def load_problem_set(
     return ProblemSet(spec, load_problems(spec))
 
 
+def _pool_args(spec: str) -> tuple[list[str], str | None]:
+    from calibration.sources import parse_pool_spec
+
+    return parse_pool_spec(spec)
+
+
 def _pool_problem_set(spec: str | None, pools: list[str], split: str | None) -> ProblemSet:
     from calibration.sources import pool_spec
     from strategies.pools.loading import parse_split
@@ -80,7 +86,9 @@ def calibration_texts(dataset: dict[str, Any]) -> set[str] | None:
     spec = str(dataset.get("source", ""))
     path = dataset.get("path")
     try:
-        if path and Path(path).is_file():
+        if spec.startswith("pool:"):
+            calibrated = load_problem_set(None, *_pool_args(spec)).problems
+        elif path and Path(path).is_file():
             calibrated = load_problems(path)
         elif spec.startswith(GENERATED_PREFIXES):
             calibrated = load_problem_set(spec).problems
