@@ -52,9 +52,7 @@ def replay_config_args(args: argparse.Namespace) -> argparse.Namespace:
     smallest = min(len(p.samples) for p in world.selected) if world.selected else 0
     filled.samples = smallest if args.samples is None else args.samples
     if args.budgets is None:
-        filled.budgets = ",".join(
-            str(b) for b in (*DEFAULT_BUDGETS, 32, 64, 128, 256) if b <= filled.samples
-        )
+        filled.budgets = ",".join(str(b) for b in DEFAULT_BUDGETS if b <= filled.samples)
     filled.strategies = _strategies(
         args.strategies, scored=pool.scored or filled.verifier != "replay"
     )
