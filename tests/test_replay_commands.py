@@ -192,7 +192,29 @@ def test_solve_by_replay_answers_the_pool_problems(shipped_half, tmp_path):
     )  # fmt: skip
     assert code == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(lines) == 50 and all(line.get("answer") is not None or True for line in lines)
+    held_out = {p.id for p in list(load_pool([SHIPPED]))[1::2]}
+    assert {line["id"] for line in lines} == held_out
+    assert all(line["status"] != "failed" and line["compute"]["generations"] == 4 for line in lines)
+    # the probe's 4 samples are the strategy's pool, at the recorded token counts
+    assert all(
+        line["reused_probe_samples"] == 4 and line["compute"]["tokens"] > 0 for line in lines
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--backend", "replay"], "--backend replay needs --pool FILE"),
+        (["--pool", str(SHIPPED), "--backend", "vllm"], "drop --backend vllm"),
+    ],
+)
+def test_replay_without_a_pool_or_with_another_backend_is_refused(
+    shipped_half, tmp_path, capsys, argv, message
+):
+    code = main(["solve", "--calibration", str(shipped_half), "arithmetic:2", *argv,
+                 "--out", str(tmp_path / "a.jsonl"), "--no-progress"])  # fmt: skip
+    assert code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_a_pool_that_runs_out_is_an_error_naming_the_problem(tmp_path, capsys):
