@@ -271,13 +271,13 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
         raise PoolFormatError(f"{path}: not a readable Parquet file ({exc})") from None
     missing = [name for name in SAL_REQUIRED if name not in table.column_names]
     if missing:
-        raise PoolFormatError(_missing_columns(path, missing, table.column_names))
+        raise PoolFormatError(_missing_columns(str(path), missing, table.column_names))
     yield from enumerate(table.to_pylist(), start=1)
 
 
-def _missing_columns(path: Path, missing: Sequence[str], found: Sequence[str]) -> str:
+def _missing_columns(where: str, missing: Sequence[str], found: Sequence[str]) -> str:
     return (
-        f"{path}: no column {', '.join(repr(m) for m in missing)} (search-and-learn layout needs "
+        f"{where}: no column {', '.join(repr(m) for m in missing)} (search-and-learn layout needs "
         f"{', '.join(SAL_REQUIRED)}; found {', '.join(sorted(found))})"
     )
 
@@ -286,9 +286,7 @@ def _sal_problem(path: Path, number: int, row: Mapping[str, Any], unit: str) -> 
     where = _where(path, number, unit)
     missing = [name for name in SAL_REQUIRED if name not in row]
     if missing:
-        raise PoolFormatError(
-            f"{where}: " + _missing_columns(path, missing, list(row))[len(f"{path}: ") :]
-        )
+        raise PoolFormatError(_missing_columns(where, missing, list(row)))
     completions = row["completions"]
     if not isinstance(completions, Sequence) or isinstance(completions, str):
         raise PoolFormatError(f"{where}: 'completions' must be a list of texts")
