@@ -20,6 +20,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from calibration.artifact import Artifact
 from router.command_common import (
@@ -83,10 +84,12 @@ def _calibration_ids(problems: ProblemSet, artifact: Artifact) -> set[str]:
     return {str(i) for i in artifact.problems["problem_id"]}
 
 
-def _drop_calibrated(problems: ProblemSet, artifact: Artifact) -> ProblemSet:
-    dataset = artifact.manifest.dataset
+def _drop_calibrated(
+    problems: ProblemSet, dataset: dict[str, Any], ids: set[str] | None = None
+) -> ProblemSet:
+    """Leave out the calibration's problems: same text, or (pools) same id."""
     texts = calibration_texts(dataset)
-    ids = _calibration_ids(problems, artifact)
+    ids = ids or set()
     if texts is None and not ids:
         raise CommandError(
             "--drop-calibration-problems: cannot read the calibration's problems back "
@@ -117,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
         budgets = _budgets(args.budgets)
         problems = load_problem_set(args.problems, args.pool, args.pool_split)
         if args.drop_calibration_problems:
-            problems = _drop_calibrated(problems, loaded.artifact)
+            problems = _drop_calibrated(
+                problems,
+                loaded.artifact.manifest.dataset,
+                _calibration_ids(problems, loaded.artifact),
+            )
         else:
             _warn_overlap(problems, loaded.artifact)
         router = build_router(loaded, problems, args)
