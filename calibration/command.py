@@ -11,6 +11,7 @@ Examples::
     ttc calibrate --merge --out DIR
     ttc calibrate --regrade --out DIR
     ttc calibrate --problems simulator:200 --backend simulator --out runs/sim
+    ttc calibrate --backend replay --pool dump.parquet --pool-split 0/2 --out runs/replayed
 
 Rerunning the same command resumes: finished problems and searches are kept, and a
 half-written last line left by a kill is discarded and redone. Sampling settings are
@@ -45,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to calibrate")
     what.add_argument(
         "--problems",
-        default="arithmetic:300",
         help="JSONL file, known dataset name, arithmetic:COUNT[:SEED] or simulator:COUNT[:SEED] "
-        "(default arithmetic:300); problems without a reference answer are counted and skipped",
+        "(default arithmetic:300; with --pool, the pool's problems); problems without a "
+        "reference answer are counted and skipped",
     )
     what.add_argument(
         "--model",
@@ -56,10 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     what.add_argument(
         "--backend",
-        choices=("transformers", "vllm", "openai", "simulator"),
-        help="generation backend (default: simulator for simulator: problems, transformers for "
-        "smollm2, otherwise vllm when it runs on a GPU here, else transformers)",
+        choices=("transformers", "vllm", "openai", "simulator", "replay"),
+        help="generation backend (default: replay with --pool, simulator for simulator: "
+        "problems, transformers for smollm2, otherwise vllm when it runs on a GPU here, else "
+        "transformers)",
     )
+    add_pool_arguments(what)
     what.add_argument(
         "--endpoint",
         action="append",
@@ -92,7 +95,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     sampling = parser.add_argument_group("stage 1: sampling")
-    sampling.add_argument("--samples", type=int, default=32, help="K solutions per problem (32)")
+    sampling.add_argument(
+        "--samples",
+        type=int,
+        help="K solutions per problem (32; with --pool, the smallest pool's size)",
+    )
     sampling.add_argument("--temperature", type=float, default=0.8, help="(0.8)")
     sampling.add_argument("--top-p", type=float, default=1.0, help="(1.0)")
     sampling.add_argument(
@@ -183,6 +190,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_pool_arguments(group: argparse._ArgumentGroup) -> None:
+    """``--pool`` and ``--pool-split``, shared with `ttc solve` and `ttc evaluate`."""
+    group.add_argument(
+        "--pool",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="recorded samples to replay (--backend replay): calibration shards or their "
+        "folder, the generic pool JSONL, or search-and-learn's layout (JSONL or Parquet); "
+        "repeatable",
+    )
+    group.add_argument(
+        "--pool-split",
+        metavar="I/N",
+        help="use part I of N of the pool's problems (positions I, I+N, ... in file order), "
+        "e.g. calibrate on 0/2 and evaluate held out on 1/2",
+    )
+
+
 def split_strategy_specs(text: str) -> tuple[str, ...]:
     """Split at commas, re-attaching ``key=value`` pieces to the spec they belong to."""
     specs: list[str] = []
@@ -260,7 +286,12 @@ def default_prompt_config(model: str, backend: str) -> str:
 
 
 def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
-    simulated = str(args.problems).startswith("simulator:")
+    if args.pool or args.backend == "replay":
+        from calibration.replay_options import replay_config_args
+
+        args = replay_config_args(args)
+    problems = args.problems or "arithmetic:300"
+    simulated = str(problems).startswith("simulator:")
     backend = args.backend or default_backend(args.model or "smollm2", simulated)
     model = args.model or ("simulator" if backend == "simulator" else "smollm2")
     verifier = args.verifier or ("simulator" if backend == "simulator" else "arithmetic")
@@ -269,16 +300,17 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
         embedded = model == "smollm2" and backend != "simulator"
         max_tokens = EMBEDDED_MAX_TOKENS if embedded else DEFAULT_MAX_TOKENS
     tree_options = parse_options(args.tree_backend_option, "--tree-backend-option")
-    out = args.out or Path("runs") / f"calibration-{_slug(model)}-{_slug(args.problems)}"
+    slug = "pool" if problems.startswith("pool:") else _slug(problems)
+    out = args.out or Path("runs") / f"calibration-{_slug(model)}-{slug}"
     return CalibrationConfig(
-        problems=args.problems,
+        problems=problems,
         model=model,
         backend=backend,
         verifier=verifier,
         prompt_config=args.prompt_config or default_prompt_config(model, backend),
         backend_options=parse_options(args.backend_option, "--backend-option"),
         verifier_options=parse_options(args.verifier_option, "--verifier-option"),
-        samples=args.samples,
+        samples=32 if args.samples is None else args.samples,
         temperature=args.temperature,
         top_p=args.top_p,
         max_tokens=max_tokens,

@@ -197,7 +197,12 @@ def artifact_info(artifact: Artifact) -> ArtifactInfo:
     manifest = artifact.manifest
     dataset = manifest.dataset
     source = str(dataset.get("source") or dataset.get("path") or "unknown data")
-    if "/" in source:
+    if source.startswith("pool:"):
+        from calibration.sources import parse_pool_spec
+
+        paths, split = parse_pool_spec(source)
+        source = "pool " + "+".join(Path(p).name for p in paths) + (f" {split}" if split else "")
+    elif "/" in source:
         source = Path(source).name
     samples = manifest.settings.get("samples")
     return ArtifactInfo(

@@ -4,7 +4,8 @@ Loaded only when there is sampling or searching left to do, so re-running a fini
 calibration (or merging) rebuilds the artifact without starting a model. Stage 3 may
 run on an engine of its own (``--tree-backend``, see ``CalibrationConfig``).
 ``--backend simulator`` and ``--verifier simulator`` take their engines from the
-SimulatedWorld behind ``--problems simulator:COUNT``.
+SimulatedWorld behind ``--problems simulator:COUNT``; ``--backend replay`` and
+``--verifier replay`` from the ReplayWorld behind ``--pool`` (``pool:`` problems).
 """
 
 from __future__ import annotations
@@ -19,9 +20,23 @@ from strategies.prompts import get_prompt_config
 from strategies.verification import Verifier
 
 SIMULATOR = "simulator"
+REPLAY = "replay"
+
+
+def _replay_world(source: ProblemSource, flag: str) -> Any:
+    from strategies.pools.replay import ReplayWorld
+
+    if not isinstance(source.world, ReplayWorld):
+        raise ValueError(f"{flag} replay needs --pool FILE (the recorded samples to replay)")
+    return source.world
 
 
 def build_generator(config: CalibrationConfig, source: ProblemSource) -> Generator:
+    if config.backend == REPLAY:
+        generator_: Generator = _replay_world(source, "--backend").generator(
+            **config.backend_options
+        )
+        return generator_
     if config.backend == SIMULATOR:
         if source.world is None:
             raise ValueError(
@@ -31,7 +46,8 @@ def build_generator(config: CalibrationConfig, source: ProblemSource) -> Generat
         generator: Generator = source.world.generator()
         return generator
     if source.world is not None:
-        raise ValueError("--problems simulator:COUNT needs --backend simulator")
+        needs = "replay" if source.spec.startswith("pool:") else "simulator"
+        raise ValueError(f"--problems {source.spec.split(':')[0]}:... needs --backend {needs}")
     return _build_backend(
         config.model, config.backend, config.backend_options, config.endpoints, config, source
     )
@@ -83,6 +99,14 @@ def _build_backend(
 
 
 def build_verifier(config: CalibrationConfig, source: ProblemSource) -> Verifier:
+    if config.verifier == REPLAY:
+        from strategies.prompts import get_prompt_config
+
+        delimiter = get_prompt_config(config.prompt_config).step_delimiter
+        replayed: Verifier = _replay_world(source, "--verifier").verifier(
+            delimiter=delimiter, **config.verifier_options
+        )
+        return replayed
     if config.verifier == SIMULATOR:
         if source.world is None:
             raise ValueError("--verifier simulator needs --problems simulator:COUNT")

@@ -1,9 +1,11 @@
 """Where calibration problems come from: a JSONL file, the arithmetic generator, or the simulator.
 
 ``--problems`` takes ``PATH`` (a JSONL file, or a known dataset name), ``arithmetic:COUNT``
-(optionally ``arithmetic:COUNT:SEED``) or ``simulator:COUNT`` (optionally
-``simulator:COUNT:SEED``; needs ``--backend simulator``). Every source gets a sha256 that
-the manifest records: of the file's bytes, or of the generated problems' JSON.
+(optionally ``arithmetic:COUNT:SEED``), ``simulator:COUNT`` (optionally
+``simulator:COUNT:SEED``; needs ``--backend simulator``) or ``pool:FILE[,FILE...][@I/N]``
+(the problems of recorded pools, part I of N of them; what ``--pool`` and ``--pool-split``
+spell, for ``--backend replay``). Every source gets a sha256 that the manifest records: of
+the file's bytes, of the generated problems' JSON, or of the pool files and the split.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class ProblemSource:
     world: Any = None
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "source": self.spec,
             "path": self.path,
             "sha256": self.sha256,
@@ -44,6 +46,46 @@ class ProblemSource:
             "num_used": len(self.problems),
             "skipped_without_answer": self.skipped_without_answer,
         }
+        describe_world = getattr(self.world, "describe", None)
+        if describe_world is not None:
+            described.update(describe_world())
+        return described
+
+
+POOL_PREFIX = "pool:"
+
+
+def pool_spec(paths: list[str], split: str | None = None) -> str:
+    """The ``--problems`` spelling of ``--pool`` files (absolute paths) and a split."""
+    joined = ",".join(str(Path(p).resolve()) for p in paths)
+    return f"{POOL_PREFIX}{joined}" + (f"@{split}" if split else "")
+
+
+def parse_pool_spec(spec: str) -> tuple[list[str], str | None]:
+    """``pool:A,B@I/N`` -> (["A", "B"], "I/N")."""
+    body = spec[len(POOL_PREFIX) :]
+    head, at, tail = body.rpartition("@")
+    if at and "/" in tail and tail.replace("/", "").isdigit():
+        body, split = head, tail
+    else:
+        split = None
+    paths = [p for p in body.split(",") if p]
+    if not paths:
+        raise ValueError(f"--problems {spec!r}: expected pool:FILE[,FILE...][@I/N]")
+    return paths, split
+
+
+def load_pool_source(spec: str) -> ProblemSource:
+    """The problems of recorded pools, with the ReplayWorld that serves their samples."""
+    from strategies.pools.loading import parse_split
+    from strategies.pools.replay import ReplayWorld
+
+    paths, split = parse_pool_spec(spec)
+    world = ReplayWorld.from_files(paths, parse_split(split))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        usable, skipped = require_answers(world.problems, purpose="calibration")
+    return ProblemSource(spec, usable, skipped, world.sha256, None, world)
 
 
 def _generated_spec(spec: str) -> tuple[str, int, int] | None:
@@ -70,6 +112,8 @@ def _problems_sha256(problems: list[Problem]) -> str:
 
 def load_source(spec: str) -> ProblemSource:
     """Resolve ``--problems``; problems without a reference answer are counted and dropped."""
+    if spec.startswith(POOL_PREFIX):
+        return load_pool_source(spec)
     generated = _generated_spec(spec)
     world = None
     path: str | None = None

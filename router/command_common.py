@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from calibration.artifact import TRUST_PICKLE_FLAG, Artifact, ArtifactError, load_artifact
+from calibration.command import add_pool_arguments
 from router.problem_source import ProblemSet
 from router.setup import (
     DEFAULT_CALIBRATION,
@@ -58,8 +59,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     engines.add_argument("--model", help="model name or folder")
     engines.add_argument(
-        "--backend", choices=("transformers", "vllm", "openai", "simulator"), help="engine"
+        "--backend",
+        choices=("transformers", "vllm", "openai", "simulator", "replay"),
+        help="engine (replay: serve recorded samples from --pool)",
     )
+    add_pool_arguments(engines)
     engines.add_argument(
         "--endpoint",
         action="append",
@@ -122,10 +126,17 @@ class Loaded:
 
 def load_setup(args: argparse.Namespace) -> Loaded:
     artifact = load_calibration(args.calibration, getattr(args, "trust_pickle", False))
+    backend, verifier = args.backend, args.verifier
+    if args.pool:
+        if backend not in (None, "replay"):
+            raise CommandError(f"--pool replays recorded samples: drop --backend {backend}")
+        backend, verifier = "replay", verifier or "replay"
+    elif backend == "replay":
+        raise CommandError("--backend replay needs --pool FILE (the recorded samples)")
     overrides = Overrides(
         model=args.model,
-        backend=args.backend,
-        verifier=args.verifier,
+        backend=backend,
+        verifier=verifier,
         prompt_config=args.prompt_config,
         backend_options=parse_options(args.backend_option, "--backend-option"),
         verifier_options=parse_options(args.verifier_option, "--verifier-option"),

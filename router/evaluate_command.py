@@ -6,6 +6,7 @@ Examples::
     ttc evaluate simulator:200:1 --calibration runs/sim        # other seed: held out
     ttc evaluate arithmetic:60:1 --drop-calibration-problems   # embedded default, SmolLM2
     ttc evaluate problems.jsonl --calibration DIR --budgets 4,16 --policies auto,price:0.02
+    ttc evaluate --backend replay --pool dump.jsonl --pool-split 1/2 --calibration DIR
 
 Prints the table of ``router.evaluation_report`` and writes the full report as JSON
 (default runs/evaluate/<calibration>/<problems>.json). Problems need reference answers,
@@ -21,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from calibration.artifact import Artifact
 from router.command_common import (
     CommandError,
     add_common_arguments,
@@ -40,8 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "problems",
         metavar="PROBLEMS",
+        nargs="?",
         help="held-out problems with reference answers: JSONL file, arithmetic:COUNT[:SEED] "
-        "or simulator:COUNT[:SEED] (use a seed other than the calibration's)",
+        "or simulator:COUNT[:SEED] (use a seed other than the calibration's); with --pool, "
+        "default the pool's problems (part --pool-split of them)",
     )
     parser.add_argument(
         "--policies",
@@ -58,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drop-calibration-problems",
         action="store_true",
         help="leave out problems whose text was also in the calibration set (arithmetic "
-        "levels 1-2 repeat across seeds), so every figure is held out",
+        "levels 1-2 repeat across seeds), and with --pool also those whose id was, so every "
+        "figure is held out",
     )
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
     parser.add_argument("--out", type=Path, help="report JSON (default under runs/evaluate/)")
@@ -81,14 +86,26 @@ def _budgets(text: str | None) -> list[int] | None:
         raise CommandError(f"--budgets {text!r}: expected integers such as 4,16") from None
 
 
-def _drop_calibrated(problems: ProblemSet, dataset: dict[str, Any]) -> ProblemSet:
+def _calibration_ids(problems: ProblemSet, artifact: Artifact) -> set[str]:
+    """Ids of the calibration's problems, when evaluating on a pool (where ids are stable)."""
+    if problems.world is None or not problems.spec.startswith("pool:"):
+        return set()
+    return {str(i) for i in artifact.problems["problem_id"]}
+
+
+def _drop_calibrated(
+    problems: ProblemSet, dataset: dict[str, Any], ids: set[str] | None = None
+) -> ProblemSet:
+    """Leave out the calibration's problems: same text, or (pools) same id."""
     texts = calibration_texts(dataset)
-    if texts is None:
+    ids = ids or set()
+    if texts is None and not ids:
         raise CommandError(
             "--drop-calibration-problems: cannot read the calibration's problems back "
             f"({dataset.get('source')!r})"
         )
-    kept = [p for p in problems.problems if p.text.strip() not in texts]
+    texts = texts or set()
+    kept = [p for p in problems.problems if p.text.strip() not in texts and p.id not in ids]
     print(
         f"ttc evaluate: left out {len(problems.problems) - len(kept)} problems that were in "
         f"the calibration set; {len(kept)} remain",
@@ -110,9 +127,15 @@ def run(args: argparse.Namespace) -> int:
         for policy in policies:
             parse_policy(policy)
         budgets = _budgets(args.budgets)
-        problems = load_problem_set(args.problems)
+        problems = load_problem_set(args.problems, args.pool, args.pool_split)
         if args.drop_calibration_problems:
-            problems = _drop_calibrated(problems, loaded.artifact.manifest.dataset)
+            problems = _drop_calibrated(
+                problems,
+                loaded.artifact.manifest.dataset,
+                _calibration_ids(problems, loaded.artifact),
+            )
+        else:
+            _warn_overlap(problems, loaded.artifact)
         DomainCheck(loaded.artifact, problems, "evaluate").before_run()
         router = build_router(loaded, problems, args)
         progress = (lambda message: None) if args.no_progress else _progress
@@ -132,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     ) as exc:
         print(f"ttc evaluate: error: {exc}", file=sys.stderr)
         return 2
-    report = evaluation.run(policies, problems_label=args.problems)
+    report = evaluation.run(policies, problems_label=args.problems or problems.spec)
     out = args.out or (
         Path("runs") / "evaluate" / loaded.artifact.path.name / f"{problems.stem}.json"
     )
@@ -143,6 +166,18 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     print(f"report: {out} (and {out.with_suffix('.txt').name})")
     return 0
+
+
+def _warn_overlap(problems: ProblemSet, artifact: Artifact) -> None:
+    ids = _calibration_ids(problems, artifact)
+    shared = sum(p.id in ids for p in problems.problems)
+    if shared:
+        print(
+            f"ttc evaluate: WARNING: {shared} of {len(problems.problems)} pool problems were "
+            "also calibrated on, so the figures are not held out (use another --pool-split "
+            "or --drop-calibration-problems)",
+            file=sys.stderr,
+        )
 
 
 def _progress(message: str) -> None:

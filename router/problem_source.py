@@ -28,14 +28,26 @@ class ProblemSet:
     @property
     def stem(self) -> str:
         """A short name for default output paths."""
+        if self.spec.startswith("pool:"):
+            from calibration.sources import parse_pool_spec
+
+            paths, split = parse_pool_spec(self.spec)
+            part = "" if split is None else "-" + split.replace("/", "of")
+            return "pool-" + "+".join(Path(p).stem for p in paths) + part
         if self.spec.startswith(GENERATED_PREFIXES):
             return self.spec.replace(":", "-")
         return Path(self.spec).stem
 
 
-def load_problem_set(spec: str) -> ProblemSet:
-    """The problems of ``spec``; ProblemSourceError when there are none (an empty file
-    would otherwise end in a silent success that answered nothing)."""
+def load_problem_set(
+    spec: str | None, pools: list[str] | None = None, split: str | None = None
+) -> ProblemSet:
+    """``spec``'s problems; with ``pools``, served by their ReplayWorld (``spec`` None:
+    the pools' own problems, part ``split`` of them)."""
+    if pools:
+        return _pool_problem_set(spec, pools, split)
+    if spec is None:
+        raise ValueError("no problems given: pass PROBLEMS (a JSONL file or a generated set)")
     if spec.startswith(GENERATED_PREFIXES) and not Path(spec).is_file():
         from calibration.sources import load_source
 
@@ -50,6 +62,25 @@ def load_problem_set(spec: str) -> ProblemSet:
     return ProblemSet(spec, problems)
 
 
+def _pool_args(spec: str) -> tuple[list[str], str | None]:
+    from calibration.sources import parse_pool_spec
+
+    return parse_pool_spec(spec)
+
+
+def _pool_problem_set(spec: str | None, pools: list[str], split: str | None) -> ProblemSet:
+    from calibration.sources import pool_spec
+    from strategies.pools.loading import parse_split
+    from strategies.pools.replay import ReplayWorld
+
+    world = ReplayWorld.from_files(pools, parse_split(split))
+    if spec is None:
+        return ProblemSet(pool_spec(pools, split), world.problems, world)
+    if split is not None:
+        raise ValueError("--pool-split chooses among the pool's problems: drop PROBLEMS")
+    return ProblemSet(spec, load_problem_set(spec).problems, world)
+
+
 def calibration_texts(dataset: dict[str, Any]) -> set[str] | None:
     """The texts of the problems a calibration was made on (``dataset``: the manifest's
     record of them). Generated sets are regenerated from their spec, files are read if
@@ -61,7 +92,9 @@ def calibration_texts(dataset: dict[str, Any]) -> set[str] | None:
     spec = str(dataset.get("source", ""))
     path = dataset.get("path")
     try:
-        if path and Path(path).is_file():
+        if spec.startswith("pool:"):
+            calibrated = load_problem_set(None, *_pool_args(spec)).problems
+        elif path and Path(path).is_file():
             calibrated = load_problems(path)
         elif spec.startswith(GENERATED_PREFIXES):
             calibrated = load_problem_set(spec).problems

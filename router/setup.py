@@ -22,6 +22,7 @@ from strategies.prompts import PromptConfig, get_prompt_config
 from strategies.verification import Verifier
 
 SIMULATOR = "simulator"
+REPLAY = "replay"
 DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "artifacts" / "smollm2-arithmetic"
 
 
@@ -157,9 +158,12 @@ def engine_context(
 def build_engines(
     settings: EngineSettings, world: Any = None, context: EngineContext | None = None
 ) -> tuple[Generator, Verifier]:
-    """The generator and verifier; simulator ones come from the problems' SimulatedWorld.
+    """The generator and verifier; simulator ones come from the problems' SimulatedWorld,
+    replay ones from the problems' ReplayWorld (``--pool``).
 
     ``context`` sizes a vLLM engine for the job (see ``engine_context``)."""
+    if REPLAY in (settings.backend, settings.verifier):
+        return _replay_engines(settings, world)
     if (settings.backend == SIMULATOR or settings.verifier == SIMULATOR) and world is None:
         raise ValueError(
             "the simulator backend and verifier only solve their own problems: pass "
@@ -183,4 +187,22 @@ def build_engines(
         from strategies.verifiers.registry import build_verifier
 
         verifier = build_verifier(settings.verifier, **settings.verifier_options)
+    return generator, verifier
+
+
+def _replay_engines(settings: EngineSettings, world: Any) -> tuple[Generator, Verifier]:
+    from strategies.pools.replay import ReplayWorld
+
+    if settings.backend != REPLAY or not isinstance(world, ReplayWorld):
+        raise ValueError(
+            "the replay backend and verifier serve recorded samples and scores: pass "
+            "--pool FILE (and --backend replay; the replay verifier needs it)"
+        )
+    generator: Generator = world.generator(**settings.backend_options)
+    if settings.verifier != REPLAY:
+        from strategies.verifiers.registry import build_verifier
+
+        return generator, build_verifier(settings.verifier, **settings.verifier_options)
+    delimiter = prompt_config_of(settings).step_delimiter
+    verifier: Verifier = world.verifier(delimiter=delimiter, **settings.verifier_options)
     return generator, verifier

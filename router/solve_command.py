@@ -47,8 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "problems",
         metavar="PROBLEMS",
+        nargs="?",
         help="JSONL file of problems (generic, MATH-500 or GSM8K layout), or "
-        "arithmetic:COUNT[:SEED] / simulator:COUNT[:SEED]",
+        "arithmetic:COUNT[:SEED] / simulator:COUNT[:SEED]; with --pool, default the pool's "
+        "problems",
     )
     parser.add_argument(
         "--budget",
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_setup(args)
         policy.check(loaded.artifact.table.budgets)
         shout(loaded.mismatches, "solve")
-        problems = load_problem_set(args.problems)
+        problems = load_problem_set(args.problems, args.pool, args.pool_split)
         domain = DomainCheck(loaded.artifact, problems, "solve")
         out = args.out or default_out(problems, loaded.artifact.path, policy, args.cost_unit)
         writer = AnswersWriter(
@@ -140,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         ProblemFormatError,
         ProblemSourceError,
         AnswersFileError,
+        ValueError,
     ) as exc:
         print(f"ttc solve: error: {exc}", file=sys.stderr)
         return 2
@@ -187,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     chosen_price = router.price_for(policy) if pending else None
     if chosen_price is not None:
         price = f" (price {chosen_price:.3g} per {args.cost_unit[:-1]})"
-    header = f"ttc solve: {args.problems} -> {out}\n  budget     {policy}{price}"
+    header = f"ttc solve: {args.problems or problems.spec} -> {out}\n  budget     {policy}{price}"
     print(format_summary(summary, header=header))
     domain.after_run(list(ordered.values()))
     return 1 if summary.failed else 0
