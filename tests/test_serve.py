@@ -90,15 +90,16 @@ class CountingGenerator:
         self.lock = threading.Lock()
         self.gate: threading.Event | None = None
         self.entered = threading.Event()
-        self.dead = False
+        self.dies_after: int | None = None  # calls answered before the upstream "dies"
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         with self.lock:
             self.calls += 1
+            call = self.calls
         self.entered.set()
         if self.gate is not None and not self.gate.wait(BOUND_S):
             raise TimeoutError("the test never opened the gate")
-        if self.dead:
+        if self.dies_after is not None and call > self.dies_after:
             raise GenerationError(
                 "server http://10.9.9.9:8000 is down or failing: 3 attempts, last: ConnectError",
                 backend="openai",
@@ -325,13 +326,14 @@ def test_32_concurrent_requests_share_the_generator_calls_of_one_batch(serve, wo
 
 def test_an_upstream_failing_mid_request_is_a_502_and_the_server_goes_on(serve, world_problems):
     served = serve()
-    served.generator.dead = True
+    served.generator.dies_after = 1  # the probe is answered, the budget-8 samples are not
     with pytest.raises(openai.APIStatusError) as caught:
-        served.ask(world_problems.problems[3].text)
+        served.ask(world_problems.problems[3].text, budget=8)
+    assert served.generator.calls == 2  # it died mid-request
     assert caught.value.status_code == 502
     assert "http://10.9.9.9:8000 is down" in caught.value.message
     assert caught.value.type == "upstream_error"
-    served.generator.dead = False
+    served.generator.dies_after = None
     assert ttc_of(served.ask(world_problems.problems[3].text))["status"] in ("ok", "no_answer")
     metrics = served.metrics()
     assert metrics["ttc_requests_total{status=502}"] == 1

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -142,3 +143,16 @@ class VLLMServer:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def running_vllm_server(folder: Path, timeout_s: float = 300) -> Iterator[tuple[Path, VLLMServer]]:
+    """The tiny test model (``build_vllm_test_model``) behind a real vLLM server in
+    ``folder``; yields (model folder, server) and kills the server on the way out."""
+    model_dir = build_vllm_test_model(folder / "model")
+    server = VLLMServer(model_dir, folder / "server.log")
+    try:
+        server.wait_ready(timeout_s=timeout_s)
+        yield model_dir, server
+    finally:
+        server.kill()
