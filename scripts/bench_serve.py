@@ -59,29 +59,16 @@ class Side:
 
 
 def make_calibration(out: Path) -> Path:
-    from calibration.config import CalibrationConfig
-    from calibration.pipeline import run_calibration
+    from router.cli import main
 
     print(f"bench_serve: calibrating the simulator into {out} ...", flush=True)
-    run_calibration(
-        CalibrationConfig(
-            problems="simulator:200",
-            backend="simulator",
-            verifier="simulator",
-            prompt_config="llama-math",
-            samples=16,
-            budgets=(1, 2, 4, 8, 16),
-            seeds=1,
-            draws=16,
-            probe_k=4,
-            probe_draws=4,
-            bootstrap=50,
-            cv_repeats=1,
-            batch_size=100,
-            out=out,
-            progress=False,
-        )
-    )
+    calibrate = ["calibrate", "--problems", "simulator:200", "--backend", "simulator",
+                 "--verifier", "simulator", "--samples", "16", "--budgets", "1,2,4,8,16",
+                 "--probe-k", "4", "--probe-draws", "4", "--draws", "16", "--seeds", "1",
+                 "--bootstrap", "50", "--cv-repeats", "1", "--batch-size", "100",
+                 "--no-progress", "--out", str(out)]  # fmt: skip
+    if main(calibrate) != 0:
+        raise SystemExit("bench_serve: the calibration failed")
     return out
 
 

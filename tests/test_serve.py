@@ -26,11 +26,10 @@ import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sim_calibration import small_simulator_calibration
 from vllm_helpers import free_port
 
 from calibration.artifact import load_artifact
-from calibration.config import CalibrationConfig
-from calibration.pipeline import run_calibration
 from router.cli import main
 from router.policy import BudgetPolicy, parse_policy
 from router.problem_source import load_problem_set
@@ -50,27 +49,7 @@ BOUND_S = 60.0
 
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("serve") / "sim-calibration"
-    run_calibration(
-        CalibrationConfig(
-            problems="simulator:60",
-            backend="simulator",
-            verifier="simulator",
-            prompt_config="llama-math",
-            samples=8,
-            budgets=(1, 2, 4, 8),
-            seeds=1,
-            draws=8,
-            probe_k=2,
-            probe_draws=2,
-            bootstrap=20,
-            cv_repeats=1,
-            batch_size=60,
-            out=out,
-            progress=False,
-        )
-    )
-    return out
+    return small_simulator_calibration(tmp_path_factory.mktemp("serve") / "sim-calibration", 60)
 
 
 @pytest.fixture(scope="module")
