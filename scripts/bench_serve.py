@@ -44,6 +44,8 @@ class Side:
     answers: dict[str, str | None]  # problem id -> answer
     generations: float
     batches: str
+    solving_s: float = 0.0  # time inside Router.solve
+    cpu_s: float = float("nan")  # CPU time of the process that routes
 
     def row(self, label: str) -> float | str:
         lat = np.asarray(self.latencies)
@@ -53,6 +55,8 @@ class Side:
             "throughput (req/s)": len(self.latencies) / self.wall_s,
             "latency p50 (s)": float(np.percentile(lat, 50)),
             "latency p99 (s)": float(np.percentile(lat, 99)),
+            "time in Router.solve (s)": self.solving_s,
+            "CPU of the router (s)": self.cpu_s,
             "generations spent": self.generations,
             "batches": self.batches,
         }[label]
@@ -88,6 +92,7 @@ def run_solve(calibration: Path, world_spec: str, count: int, batch_size: int) -
     policy = parse_policy("auto")
     router.price_for(policy)
     texts = {p.id: p.text for p in problems.problems[:count]}
+    cpu = time.process_time()
     started = time.perf_counter()
     latencies, answers, generations = [], {}, 0.0
     for record in router.solve(problems.problems[:count], policy):
@@ -96,7 +101,9 @@ def run_solve(calibration: Path, world_spec: str, count: int, batch_size: int) -
         generations += record.compute.generations
     wall = time.perf_counter() - started
     chunks = -(-count // batch_size)
-    return Side("ttc solve", wall, latencies, answers, generations, f"{chunks} x {batch_size}")
+    side = Side("ttc solve", wall, latencies, answers, generations, f"{chunks} x {batch_size}")
+    side.solving_s, side.cpu_s = wall, time.process_time() - cpu
+    return side
 
 
 async def _load(url: str, texts: list[str], concurrency: int, model: str) -> tuple[list, float]:
@@ -108,7 +115,14 @@ async def _load(url: str, texts: list[str], concurrency: int, model: str) -> tup
             async with gate:
                 sent = time.perf_counter()
                 body = {"model": model, "messages": [{"role": "user", "content": text}]}
-                response = await client.post("/v1/chat/completions", json=body)
+                try:
+                    response = await client.post("/v1/chat/completions", json=body)
+                except httpx.TransportError as exc:  # counted as lost, with the reason
+                    seconds = time.perf_counter() - sent
+                    at = sent - started
+                    print(f"bench_serve: {type(exc).__name__} {exc!r} after {seconds:.3f} s "
+                          f"(sent at {at:.3f} s)", flush=True)  # fmt: skip
+                    return text, 0, {"error": repr(exc)}, seconds
                 return text, response.status_code, response.json(), time.perf_counter() - sent
 
         started = time.perf_counter()
@@ -123,8 +137,11 @@ def run_serve(
     from router.serve.protocol import problem_id
 
     texts = [p.text for p in load_problem_set(world_spec).problems[:count]]
-    with _server(calibration, world_spec, args) as (url, model):
-        results, wall = asyncio.run(_load(url, texts, args.concurrency, model))
+    with _server(calibration, world_spec, args) as server:
+        url = server.url
+        cpu = server.cpu_s()
+        results, wall = asyncio.run(_load(url, texts, args.concurrency, server.model))
+        cpu = server.cpu_s() - cpu
         metrics = httpx.get(url + "/metrics", timeout=30).text
     statuses: dict[str, int] = {}
     answers: dict[str, str | None] = {}
@@ -147,6 +164,8 @@ def run_serve(
     batches = _metric(metrics, "ttc_batches_total")
     mean = _metric(metrics, "ttc_batch_size_sum") / max(_metric(metrics, "ttc_batch_size_count"), 1)
     side = Side("ttc serve", wall, latencies, answers, generations, f"{batches:.0f} x {mean:.1f}")
+    side.solving_s = _metric(metrics, "ttc_batch_seconds_sum")
+    side.cpu_s = cpu
     checks = {
         "lost": lost + (count - len(results)),
         "duplicated": duplicated,
@@ -185,19 +204,27 @@ class _server:
         ]  # fmt: skip
         self.model = calibration.name
 
-    def __enter__(self) -> tuple[str, str]:
+    def __enter__(self) -> _server:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=env)
-        url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 120
         while True:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("ttc serve did not start")
             try:
-                httpx.get(url + "/health", timeout=2)
-                return url, self.model
+                httpx.get(self.url + "/health", timeout=2)
+                return self
             except httpx.TransportError:
                 time.sleep(0.2)
+
+    def cpu_s(self) -> float:
+        """The server process's CPU seconds so far (Linux /proc; NaN elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def __exit__(self, *exc: object) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -209,15 +236,16 @@ class _server:
 
 def print_table(solve: Side, serve: Side) -> None:
     labels = ["requests answered", "wall time (s)", "throughput (req/s)", "latency p50 (s)",
-              "latency p99 (s)", "generations spent", "batches"]  # fmt: skip
-    print(f"\n{'':22}{'ttc solve':>14}{'ttc serve':>14}{'serve/solve':>13}")
+              "latency p99 (s)", "time in Router.solve (s)", "CPU of the router (s)",
+              "generations spent", "batches"]  # fmt: skip
+    print(f"\n{'':26}{'ttc solve':>14}{'ttc serve':>14}{'serve/solve':>13}")
     for label in labels:
         a, b = solve.row(label), serve.row(label)
         if isinstance(a, str) or isinstance(b, str):
-            print(f"{label:22}{a!s:>14}{b!s:>14}")
+            print(f"{label:26}{a!s:>14}{b!s:>14}")
             continue
         ratio = f"{b / a:.2f}x" if a else "-"
-        print(f"{label:22}{a:>14.3f}{b:>14.3f}{ratio:>13}")
+        print(f"{label:26}{a:>14.3f}{b:>14.3f}{ratio:>13}")
 
 
 def main(argv: list[str] | None = None) -> int:

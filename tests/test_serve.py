@@ -408,3 +408,21 @@ def test_the_ttc_serve_command(calibration, world_problems, capsys):
     assert "measured budgets [1, 2, 4, 8]" in capsys.readouterr().err
     assert main(["serve", "--calibration", str(calibration)]) == 2
     assert "--world simulator:COUNT" in capsys.readouterr().err
+
+
+def test_a_crash_inside_a_batch_fails_that_batch_only(serve, world_problems):
+    served = serve()
+    real_solve = served.router.solve
+    crashes = [RuntimeError("a bug in the router")]
+
+    def solve_once_broken(*args: Any, **kwargs: Any) -> Any:
+        if crashes:
+            raise crashes.pop()
+        return real_solve(*args, **kwargs)
+
+    served.router.solve = solve_once_broken  # type: ignore[method-assign]
+    with pytest.raises(openai.InternalServerError) as caught:
+        served.ask(world_problems.problems[9].text)
+    assert "a bug in the router" in caught.value.message and caught.value.status_code == 500
+    assert httpx.get(served.server.url + "/health", timeout=10).status_code == 200
+    assert ttc_of(served.ask(world_problems.problems[9].text))["status"] != "failed"

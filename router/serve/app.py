@@ -66,8 +66,10 @@ def create_app(
         return _error_response(error)
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "models": list(rules.model_ids), "in_flight": in_flight}
+    async def health() -> JSONResponse:
+        status = "ok" if batcher.running else "unavailable"
+        body = {"status": status, "models": list(rules.model_ids), "in_flight": in_flight}
+        return JSONResponse(body, status_code=200 if batcher.running else 503)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

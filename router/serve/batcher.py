@@ -111,9 +111,13 @@ class MicroBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def submit(self, text: str, policy: BudgetPolicy) -> Solved:
         """Queue one problem; returns when its batch has answered it."""
-        if self._task is None or self._task.done() or self._queue is None or self._loop is None:
+        if not self.running or self._queue is None or self._loop is None:
             raise ApiError(503, "the batcher is not running", type="unavailable")
         future: asyncio.Future[Solved] = self._loop.create_future()
         self._queue.put_nowait(_Ticket(text, policy, future, self._loop.time()))
@@ -127,13 +131,17 @@ class MicroBatcher:
             batch = await self._collect()
             for tickets in _by_policy(batch):
                 self.metrics.observe_batch(str(tickets[0].policy), len(tickets))
-                await self._loop.run_in_executor(self._executor, self._solve, tickets)
+                with self.metrics.batch_seconds.time():
+                    await self._loop.run_in_executor(self._executor, self._solve, tickets)
 
     async def _collect(self) -> list[_Ticket]:
-        """The first waiting request and all that arrive within ``window_s`` of it."""
+        """The first waiting request and all that arrive within ``window_s`` of it, or of
+        the moment the last batch finished when it waited for that one (clients answered
+        by the last batch are sending their next requests just then)."""
         assert self._queue is not None and self._loop is not None
+        free = self._loop.time()
         batch = [await self._queue.get()]
-        deadline = batch[0].arrived + self.window_s
+        deadline = max(batch[0].arrived, free) + self.window_s
         while len(batch) < self.max_batch:
             wait = deadline - self._loop.time()
             if wait <= 0:

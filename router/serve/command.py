@@ -34,6 +34,9 @@ from strategies.problems import ProblemSourceError
 if TYPE_CHECKING:
     from router.serve.server import ServeSettings
 
+# on Ctrl-C, answers in progress get this long to finish before the server closes
+GRACEFUL_SHUTDOWN_S = 30
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
@@ -82,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported here, not at the top: `ttc --help` loads every command's arguments
-    from router.serve.server import build_app, simulator_check
+    from router.serve.server import KEEP_ALIVE_S, build_app, simulator_check
 
     try:
         settings, loaded = _settings(args)
@@ -109,7 +112,14 @@ def run(args: argparse.Namespace) -> int:
         f"{loaded.settings.backend}) at http://{args.host}:{args.port}/v1",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
     return 0
 
 

@@ -66,6 +66,12 @@ class ServeMetrics:
         self.batch_size = Histogram(
             "ttc_batch_size", "Requests per micro-batch", buckets=BATCH_BUCKETS, registry=r
         )
+        self.batch_seconds = Histogram(
+            "ttc_batch_seconds",
+            "Time Router.solve took per micro-batch",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
 
     def observe_request(self, status: int, seconds: float) -> None:
         self.requests.labels(status=str(status)).inc()

@@ -24,6 +24,13 @@ from router.serve.protocol import RequestRules
 from router.setup import SIMULATOR, EngineSettings
 from router.solver import Router
 
+# How long an idle client connection stays open. Longer than the clients' own expiry
+# (httpx and the openai client drop idle connections after 5 s): with uvicorn's default
+# of 5 s both ends time out together, and a request sent on a connection the server is
+# closing at that instant is lost (seen here as ReadError in about 1 run in 3 of
+# scripts/bench_serve.py).
+KEEP_ALIVE_S = 65
+
 
 @dataclass(frozen=True)
 class ServeSettings:
@@ -95,7 +102,9 @@ class BackgroundServer:
         self.socket = bind_socket(host, 0)
         port = self.socket.getsockname()[1]
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app, log_level=log_level, timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
