@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from router.policy import BudgetPolicy, PolicyError, check_policy, parse_policy
+from router.policy import BudgetPolicy, PolicyError, parse_policy
 from router.records import AnswerRecord
 from router.setup import GenerationSettings
 from strategies.problems import Problem
@@ -235,7 +235,11 @@ def _policy(options: TtcOptionsIn | None, rules: RequestRules) -> BudgetPolicy:
                 "total:B shares B over many problems and a request is one problem; send "
                 "auto, N or price:LAMBDA (a server-wide total is `ttc serve --budget total:B`)"
             )
-        check_policy(policy, rules.budgets)
+        if policy.kind == "fixed" and int(policy.value or 0) not in rules.budgets:
+            raise PolicyError(
+                f"{policy} was never measured; the calibration measured budgets "
+                f"{sorted(rules.budgets)}: send one of them, auto or price:LAMBDA"
+            )
     except PolicyError as exc:
         message = str(exc).removeprefix("--budget ")
         raise bad_request("ttc.budget", message) from None
