@@ -408,6 +408,9 @@ def test_the_ttc_serve_command(calibration, world_problems, capsys):
     assert "measured budgets [1, 2, 4, 8]" in capsys.readouterr().err
     assert main(["serve", "--calibration", str(calibration)]) == 2
     assert "--world simulator:COUNT" in capsys.readouterr().err
+    wrong = ["--world", WORLD, "--backend", "openai", "--verifier", "arithmetic"]
+    assert main(["serve", "--calibration", str(calibration), *wrong]) == 2
+    assert "--world is for the simulator backend" in capsys.readouterr().err
 
 
 def test_a_crash_inside_a_batch_fails_that_batch_only(serve, world_problems):

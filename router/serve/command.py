@@ -29,6 +29,7 @@ from router.command_common import (
 )
 from router.policy import PolicyError, check_policy, parse_policy
 from router.problem_source import ProblemSet, load_problem_set
+from router.setup import SIMULATOR
 from strategies.problems import ProblemSourceError
 
 if TYPE_CHECKING:
@@ -90,6 +91,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings, loaded = _settings(args)
         world = _world(args.world)
+        simulated = SIMULATOR in (loaded.settings.backend, loaded.settings.verifier)
+        if world is not None and not simulated:
+            raise CommandError(
+                f"--world is for the simulator backend; this server runs "
+                f"{loaded.settings.backend} with verifier {loaded.settings.verifier}"
+            )
         simulator_check(loaded.settings, world)
         shout(loaded.mismatches, "serve")
         router = build_router(loaded, ProblemSet(args.world or "served", [], world), args)
