@@ -79,8 +79,8 @@ def make_calibration(out: Path) -> Path:
 def run_solve(calibration: Path, world_spec: str, count: int, batch_size: int) -> Side:
     """`ttc solve`'s loop in this process: one Router.solve over every problem."""
     from calibration.artifact import load_artifact
-    from router.policy import parse_policy
     from router.problem_source import load_problem_set
+    from router.serve.budgets import server_policy
     from router.setup import Overrides, build_engines, resolve_settings
     from router.solver import Router
 
@@ -89,7 +89,7 @@ def run_solve(calibration: Path, world_spec: str, count: int, batch_size: int) -
     settings = resolve_settings(artifact.manifest, Overrides())
     generator, verifier = build_engines(settings, problems.world)
     router = Router(artifact, settings, generator, verifier, batch_size=batch_size)
-    policy = parse_policy("auto")
+    policy = server_policy("auto", artifact.table.budgets)
     router.price_for(policy)
     texts = {p.id: p.text for p in problems.problems[:count]}
     cpu = time.process_time()

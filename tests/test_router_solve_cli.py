@@ -15,9 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sim_calibration import small_simulator_calibration
 from slow_ttc import SLOW_TTC
 
+from calibration.config import CalibrationConfig
+from calibration.pipeline import run_calibration
 from router.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,27 @@ PROBLEMS = "simulator:24:1"
 
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory) -> Path:
-    return small_simulator_calibration(tmp_path_factory.mktemp("solve-cli") / "sim")
+    out = tmp_path_factory.mktemp("solve-cli") / "sim"
+    run_calibration(
+        CalibrationConfig(
+            problems="simulator:40",
+            backend="simulator",
+            verifier="simulator",
+            prompt_config="llama-math",
+            samples=8,
+            budgets=(1, 2, 4, 8),
+            seeds=1,
+            draws=8,
+            probe_k=2,
+            probe_draws=2,
+            bootstrap=20,
+            cv_repeats=1,
+            batch_size=40,
+            out=out,
+            progress=False,
+        )
+    )
+    return out
 
 
 def solve(calibration: Path, out: Path, *extra: str) -> int:

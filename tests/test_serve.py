@@ -26,15 +26,15 @@ import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sim_calibration import small_simulator_calibration
+from sim_calibration import calibrate_simulator
 from vllm_helpers import free_port
 
 from calibration.artifact import load_artifact
 from router.cli import main
-from router.policy import BudgetPolicy, parse_policy
 from router.problem_source import load_problem_set
 from router.records import AnswerRecord
 from router.serve.app import ServeLimits
+from router.serve.budgets import BudgetPolicy, server_policy
 from router.serve.protocol import batch_problems
 from router.serve.server import BackgroundServer, ServeSettings, build_app
 from router.setup import Overrides, build_engines, resolve_settings
@@ -44,12 +44,16 @@ from strategies.generation import Completion, GenerationError, Prompt, SamplingP
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = "simulator:64:1"
 MODEL = "sim-router"
+BUDGETS = (1, 2, 4, 8)  # what the calibration below measures
 BOUND_S = 60.0
 
 
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory) -> Path:
-    return small_simulator_calibration(tmp_path_factory.mktemp("serve") / "sim-calibration", 60)
+    out = tmp_path_factory.mktemp("serve") / "sim-calibration"
+    return calibrate_simulator(
+        out, problems="simulator:60", budgets=BUDGETS, draws=8, bootstrap=20, batch_size=60
+    )
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +156,9 @@ def test_answers_carry_the_ttc_object_and_match_router_solve(serve, world_proble
     served = serve()
     problems = world_problems.problems[:3]
     completions = [served.ask(p.text) for p in problems]
-    direct, _ = solve_directly(served, [p.text for p in problems[:1]], BudgetPolicy("auto"))
+    direct, _ = solve_directly(
+        served, [p.text for p in problems[:1]], server_policy("auto", BUDGETS)
+    )
 
     for completion in completions:
         assert completion.object == "chat.completion" and completion.model == MODEL
@@ -201,7 +207,7 @@ def solve_directly(
 def test_per_request_budget(serve, world_problems, budget):
     served = serve()
     ttc = ttc_of(served.ask(world_problems.problems[5].text, budget=budget))
-    assert ttc["policy"] == str(parse_policy(str(budget)))
+    assert ttc["policy"] == str(server_policy(str(budget), BUDGETS))
     if not str(budget).startswith("price"):
         assert ttc["budget"] == int(budget)
 
@@ -282,8 +288,10 @@ def test_429_past_the_concurrency_limit(serve, world_problems):
 def test_32_concurrent_requests_share_the_generator_calls_of_one_batch(serve, world_problems):
     served = serve(window_s=1.0)
     texts = [p.text for p in world_problems.problems[:32]]
-    expected, batch_calls = solve_directly(served, texts, BudgetPolicy("auto"))
-    one_by_one = sum(solve_directly(served, [text], BudgetPolicy("auto"))[1] for text in texts)
+    expected, batch_calls = solve_directly(served, texts, server_policy("auto", BUDGETS))
+    one_by_one = sum(
+        solve_directly(served, [text], server_policy("auto", BUDGETS))[1] for text in texts
+    )
 
     barrier = threading.Barrier(32)
 
@@ -319,9 +327,11 @@ def test_an_upstream_failing_mid_request_is_a_502_and_the_server_goes_on(serve, 
     assert metrics["ttc_requests_total{status=200}"] == 1
 
 
-@pytest.mark.filterwarnings("ignore::router.solver.BudgetWarning")  # the second window's batch
+@pytest.mark.filterwarnings("ignore:--budget total")  # the second window: the probe only
 def test_a_server_wide_total_budget_is_shared_per_window(serve, world_problems):
-    served = serve(default_policy=parse_policy("total:60"), window_s=1.0, budget_window_s=600)
+    served = serve(
+        default_policy=server_policy("total:60", BUDGETS), window_s=1.0, budget_window_s=600
+    )
     texts = [p.text for p in world_problems.problems[:16]]
 
     def ask_all(chunk: list[str]) -> list[dict[str, Any]]:

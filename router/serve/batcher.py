@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.execution import describe_error
-from router.policy import BudgetPolicy
 from router.records import AnswerRecord
+from router.serve.budgets import BudgetPolicy, is_total, spent
 from router.serve.metrics import ServeMetrics
 from router.serve.protocol import ApiError, batch_problems
-from router.solve_command import spent_in
 from router.solver import Router
 
 
@@ -161,14 +160,13 @@ class MicroBatcher:
         problems = batch_problems([ticket.text for ticket in tickets])
         waiting = {problem.id: ticket for problem, ticket in zip(problems, tickets, strict=True)}
         budget_left = None
-        if policy.kind == "total" and self.window_budget is not None:
+        if is_total(policy) and self.window_budget is not None:
             budget_left = self.window_budget.left()
         try:
             for record in self.router.solve(problems, policy, budget_left=budget_left):
                 ticket = waiting.pop(record.id)
-                if policy.kind == "total" and self.window_budget is not None:
-                    unit = self.router.cost_model.unit
-                    self.window_budget.charge(spent_in([record], policy, unit))
+                if is_total(policy) and self.window_budget is not None:
+                    self.window_budget.charge(spent(record, policy, self.router))
                 self.metrics.observe_record(record)
                 self._resolve(ticket, Solved(record, len(tickets)))
         except Exception as exc:

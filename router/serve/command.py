@@ -27,7 +27,6 @@ from router.command_common import (
     load_setup,
     shout,
 )
-from router.policy import PolicyError, check_policy, parse_policy
 from router.problem_source import ProblemSet, load_problem_set
 from router.setup import SIMULATOR
 from strategies.problems import ProblemSourceError
@@ -104,9 +103,8 @@ def run(args: argparse.Namespace) -> int:
         router.price_for(settings.default_policy)  # auto's price: found once, before serving
     except (
         CommandError,
-        PolicyError,
         ProblemSourceError,
-        ValueError,
+        ValueError,  # PolicyError among them
         ImportError,
         FileNotFoundError,
     ) as exc:
@@ -131,9 +129,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> tuple[ServeSettings, Loaded]:
-    policy = parse_policy(args.budget)
+    from router.serve.budgets import server_policy
+
     loaded = load_setup(args)
-    check_policy(policy, loaded.artifact.table.budgets)
+    policy = server_policy(args.budget, loaded.artifact.table.budgets)
     for flag, value, low in (
         ("--batch-window-ms", args.batch_window_ms, 0),
         ("--max-concurrency", args.max_concurrency, 1),

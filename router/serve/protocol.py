@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from router.policy import BudgetPolicy, PolicyError, parse_policy
 from router.records import AnswerRecord
+from router.serve.budgets import BudgetPolicy, PolicyError, request_policy
 from router.setup import GenerationSettings
 from strategies.problems import Problem
 
@@ -229,21 +229,9 @@ def _policy(options: TtcOptionsIn | None, rules: RequestRules) -> BudgetPolicy:
     if options is None or options.budget is None:
         return rules.default_policy
     try:
-        policy = parse_policy(str(options.budget))
-        if policy.kind == "total":
-            raise PolicyError(
-                "total:B shares B over many problems and a request is one problem; send "
-                "auto, N or price:LAMBDA (a server-wide total is `ttc serve --budget total:B`)"
-            )
-        if policy.kind == "fixed" and int(policy.value or 0) not in rules.budgets:
-            raise PolicyError(
-                f"{policy} was never measured; the calibration measured budgets "
-                f"{sorted(rules.budgets)}: send one of them, auto or price:LAMBDA"
-            )
+        return request_policy(str(options.budget), rules.budgets)
     except PolicyError as exc:
-        message = str(exc).removeprefix("--budget ")
-        raise bad_request("ttc.budget", message) from None
-    return policy
+        raise bad_request("ttc.budget", str(exc).removeprefix("--budget ")) from None
 
 
 def problem_id(text: str) -> str:

@@ -16,9 +16,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from router.policy import BudgetPolicy
 from router.serve.app import ServeLimits, create_app
 from router.serve.batcher import MicroBatcher, WindowBudget
+from router.serve.budgets import BudgetPolicy, is_total, server_policy, total_budget
 from router.serve.metrics import ServeMetrics
 from router.serve.protocol import RequestRules
 from router.setup import SIMULATOR, EngineSettings
@@ -37,7 +37,7 @@ class ServeSettings:
     """How the server batches, limits and budgets; see `ttc serve --help`."""
 
     model_ids: tuple[str, ...]
-    default_policy: BudgetPolicy = field(default_factory=lambda: BudgetPolicy("auto"))
+    default_policy: BudgetPolicy = field(default_factory=lambda: server_policy("auto", ()))
     window_s: float = 0.02
     max_batch: int = 32
     budget_window_s: float = 60.0
@@ -54,8 +54,8 @@ def build_app(router: Router, settings: ServeSettings, world: Any = None) -> Fas
         check_problem=simulator_check(router.settings, world),
     )
     window_budget = None
-    if policy.kind == "total":
-        window_budget = WindowBudget(float(policy.value or 0.0), settings.budget_window_s)
+    if is_total(policy):
+        window_budget = WindowBudget(total_budget(policy), settings.budget_window_s)
     metrics = ServeMetrics()
     batcher = MicroBatcher(
         router,
