@@ -152,34 +152,38 @@ def ttc_of(completion: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-def test_answers_carry_the_ttc_object_and_match_router_solve(serve, world_problems):
-    served = serve()
-    problems = world_problems.problems[:3]
-    completions = [served.ask(p.text) for p in problems]
-    direct, _ = solve_directly(
-        served, [p.text for p in problems[:1]], server_policy("auto", BUDGETS)
-    )
+VOLATILE = ("elapsed_s", "batch_size", "problem_id")  # timings, and what the server adds
 
-    for completion in completions:
+
+def comparable(ttc: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in ttc.items() if k not in VOLATILE}
+    kept["cost"] = {k: v for k, v in ttc["cost"].items() if k != "wall_time_s"}
+    return kept
+
+
+def test_answers_carry_the_ttc_object_router_solve_makes(serve, world_problems):
+    served = serve()
+    auto = server_policy("auto", BUDGETS)
+    for problem in world_problems.problems[:3]:
+        completion = served.ask(problem.text)
+        (direct,), _ = solve_directly(served, [problem.text], auto)
         assert completion.object == "chat.completion" and completion.model == MODEL
         (choice,) = completion.choices
         assert choice.message.role == "assistant" and choice.finish_reason == "stop"
         ttc = ttc_of(completion)
         assert ttc["status"] in ("ok", "no_answer") and ttc["policy"] == "auto"
-        assert ttc["strategy"] and ttc["budget"] in (1, 2, 4, 8)
-        assert sum(ttc["difficulty"]["distribution"].values()) == pytest.approx(1.0, abs=1e-3)
-        assert ttc["cost"]["probe_generations"] == 2  # the artifact's probe k
-        assert ttc["compute"]["generations"] >= 2 and ttc["compute"]["flops"] > 0
+        assert ttc["strategy"] and ttc["difficulty"] and ttc["batch_size"] == 1
+        assert ttc["compute"]["generations"] >= 1 and ttc["compute"]["flops"] > 0
         assert completion.usage.completion_tokens == ttc["compute"]["tokens"] > 0
+        assert ttc["cost"]["generated_tokens"] == ttc["compute"]["tokens"]
         if ttc["status"] == "ok":
-            assert ttc["answer"] and choice.message.content
-            assert f"\\boxed{{{ttc['answer']}}}" in choice.message.content
-    first = ttc_of(completions[0])
-    assert (first["answer"], first["strategy"], first["budget"]) == (
-        direct[0].answer,
-        direct[0].strategy,
-        direct[0].budget,
-    )
+            assert ttc["answer"] and f"\\boxed{{{ttc['answer']}}}" in choice.message.content
+        # the server answers exactly what the router decides for this problem
+        expected = direct.to_json()
+        for private in ("id", "correct", "reference", "solution"):
+            expected.pop(private)
+        assert comparable(ttc) == comparable(expected)
+        assert choice.message.content == direct.solution
     models = served.client.models.list()
     assert [m.id for m in models.data] == [MODEL]
     health = httpx.get(served.server.url + "/health", timeout=10).json()
@@ -206,10 +210,16 @@ def solve_directly(
 @pytest.mark.parametrize("budget", [8, "4", "price:0.02"])
 def test_per_request_budget(serve, world_problems, budget):
     served = serve()
-    ttc = ttc_of(served.ask(world_problems.problems[5].text, budget=budget))
-    assert ttc["policy"] == str(server_policy(str(budget), BUDGETS))
-    if not str(budget).startswith("price"):
-        assert ttc["budget"] == int(budget)
+    text = world_problems.problems[5].text
+    ttc = ttc_of(served.ask(text, budget=budget))
+    policy = server_policy(str(budget), BUDGETS)
+    (direct,), _ = solve_directly(served, [text], policy)
+    assert ttc["policy"] == str(policy) == direct.policy
+    assert (ttc["strategy"], ttc["budget"], ttc["answer"]) == (
+        direct.strategy,
+        direct.budget,
+        direct.answer,
+    )
 
 
 BAD_REQUESTS = [
@@ -305,7 +315,7 @@ def test_32_concurrent_requests_share_the_generator_calls_of_one_batch(serve, wo
     print(f"generator calls: 32 concurrent requests {served.generator.calls}, one batch of 32 "
           f"in Router.solve {batch_calls}, 32 requests one by one {one_by_one}")  # fmt: skip
     assert served.generator.calls == batch_calls
-    assert one_by_one >= 8 * served.generator.calls
+    assert one_by_one >= 4 * served.generator.calls
     assert [ttc_of(c)["batch_size"] for c in completions] == [32] * 32
     assert [ttc_of(c)["answer"] for c in completions] == [r.answer for r in expected]
     assert served.metrics()["ttc_batches_total{policy=auto}"] == 1
@@ -327,39 +337,47 @@ def test_an_upstream_failing_mid_request_is_a_502_and_the_server_goes_on(serve, 
     assert metrics["ttc_requests_total{status=200}"] == 1
 
 
-@pytest.mark.filterwarnings("ignore:--budget total")  # the second window: the probe only
 def test_a_server_wide_total_budget_is_shared_per_window(serve, world_problems):
     served = serve(
-        default_policy=server_policy("total:60", BUDGETS), window_s=1.0, budget_window_s=600
+        default_policy=server_policy("total:60", BUDGETS), window_s=1.0, budget_window_s=60
     )
     texts = [p.text for p in world_problems.problems[:16]]
 
-    def ask_all(chunk: list[str]) -> list[dict[str, Any]]:
+    def ask_together(chunk: list[str]) -> list[Any]:
         barrier = threading.Barrier(len(chunk))
 
-        def ask(text: str) -> dict[str, Any]:
+        def ask(text: str) -> Any:
             barrier.wait(BOUND_S)
-            return ttc_of(served.ask(text))
+            try:
+                return ttc_of(served.ask(text))
+            except openai.RateLimitError as error:
+                return error
 
         with ThreadPoolExecutor(len(chunk)) as pool:
             return list(pool.map(ask, chunk))
 
-    first = ask_all(texts[:8])
+    first = ask_together(texts[:8])
+    assert all(t["policy"] == "total:60" and t["batch_size"] == 8 for t in first)
     spent = sum(t["compute"]["generations"] for t in first)
-    assert all(t["policy"] == "total:60" for t in first)
-    assert 8 * 2 < spent <= 60  # more than the probes, within B
-    second = ask_all(texts[8:])
-    left = 60 - spent
-    assert sum(t["compute"]["generations"] for t in second) <= max(left, 8 * 2)
+    assert 8 < spent <= 60  # more than one sample each, within B
+    second = ask_together(texts[8:])
+    refused = [r for r in second if isinstance(r, openai.RateLimitError)]
+    answered = [r for r in second if not isinstance(r, openai.RateLimitError)]
+    assert sum(t["compute"]["generations"] for t in answered) <= 60 - spent
+    if spent >= 60:  # the window's budget is gone: the rest wait for the next window
+        assert len(refused) == 8
+    for error in refused:
+        assert error.code == "budget_spent" and "renews in" in error.message
+        assert 1 <= int(error.response.headers["retry-after"]) <= 60
     explicit = ttc_of(served.ask(texts[0], budget=8))  # a request's own budget is its own
-    assert explicit["policy"] == "8" and explicit["budget"] == 8
+    assert explicit["policy"] == "8"
 
 
 def test_metrics_are_prometheus_text(serve, world_problems):
     served = serve()
     answers = [ttc_of(served.ask(p.text)) for p in world_problems.problems[:4]]
     with pytest.raises(openai.BadRequestError):
-        served.ask(world_problems.problems[0].text, budget=3)
+        served.ask(world_problems.problems[0].text, budget=0)
     response = httpx.get(served.server.url + "/metrics", timeout=10)
     assert response.headers["content-type"].startswith("text/plain")
     metrics = served.metrics()
@@ -408,14 +426,14 @@ def test_the_ttc_serve_command(calibration, world_problems, capsys):
             messages=[{"role": "user", "content": text}],
             extra_body={"ttc": {"budget": 4}},
         )
-        assert ttc_of(completion)["budget"] == 4
+        assert ttc_of(completion)["policy"] == "4"
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert process.returncode == 0
 
-    assert main(["serve", "--calibration", str(calibration), "--budget", "3"]) == 2
-    assert "measured budgets [1, 2, 4, 8]" in capsys.readouterr().err
+    assert main(["serve", "--calibration", str(calibration), "--budget", "cheap"]) == 2
+    assert "--budget 'cheap'" in capsys.readouterr().err
     assert main(["serve", "--calibration", str(calibration)]) == 2
     assert "--world simulator:COUNT" in capsys.readouterr().err
     wrong = ["--world", WORLD, "--backend", "openai", "--verifier", "arithmetic"]

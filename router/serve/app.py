@@ -93,9 +93,10 @@ def create_app(
                 f"the server is answering {in_flight} requests, its limit; retry shortly",
                 type="rate_limit_error",
                 code="concurrency_limit",
+                retry_after_s=1,
             )
             metrics.observe_request(429, time.perf_counter() - started)
-            return _error_response(error, headers={"Retry-After": "1"})
+            return _error_response(error)
         in_flight += 1
         metrics.in_flight.inc()
         try:
@@ -149,5 +150,5 @@ def _too_large(size: int, limit: int) -> ApiError:
     )
 
 
-def _error_response(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+def _error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())

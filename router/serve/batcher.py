@@ -25,7 +25,7 @@ from typing import Any
 
 from router.execution import describe_error
 from router.records import AnswerRecord
-from router.serve.budgets import BudgetPolicy, is_total, spent
+from router.serve.budgets import BudgetPolicy, PolicyError, is_total, spent
 from router.serve.metrics import ServeMetrics
 from router.serve.protocol import ApiError, batch_problems
 from router.solver import Router
@@ -57,6 +57,20 @@ class WindowBudget:
 
     def charge(self, amount: float) -> None:
         self.spent += amount
+
+    def renews_in(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        return max(0.0, self.window_s - (now - self.started))
+
+    def spent_error(self, reason: str) -> ApiError:
+        return ApiError(
+            429,
+            f"{reason}; the server's budget of {self.total:g} per {self.window_s:g} s "
+            f"renews in {self.renews_in():.0f} s",
+            type="rate_limit_error",
+            code="budget_spent",
+            retry_after_s=self.renews_in(),
+        )
 
 
 @dataclass
@@ -159,20 +173,28 @@ class MicroBatcher:
         policy = tickets[0].policy
         problems = batch_problems([ticket.text for ticket in tickets])
         waiting = {problem.id: ticket for problem, ticket in zip(problems, tickets, strict=True)}
-        budget_left = None
-        if is_total(policy) and self.window_budget is not None:
-            budget_left = self.window_budget.left()
+        window = self.window_budget if is_total(policy) else None
+        budget_left = None if window is None else window.left()
+        if window is not None and budget_left is not None and budget_left <= 0:
+            self._fail_all(tickets, window.spent_error("this window's total budget is spent"))
+            return
         try:
             for record in self.router.solve(problems, policy, budget_left=budget_left):
                 ticket = waiting.pop(record.id)
-                if is_total(policy) and self.window_budget is not None:
-                    self.window_budget.charge(spent(record, policy, self.router))
+                if window is not None:
+                    window.charge(spent(record, policy, self.router))
                 self.metrics.observe_record(record)
                 self._resolve(ticket, Solved(record, len(tickets)))
         except Exception as exc:
-            error = ApiError(
-                500, f"the router failed on this batch: {describe_error(exc)}", type="server_error"
-            )
+            if window is not None and isinstance(exc, PolicyError):
+                # what is left of this window's total cannot cover the batch
+                error = window.spent_error(str(exc))
+            else:
+                error = ApiError(
+                    500,
+                    f"the router failed on this batch: {describe_error(exc)}",
+                    type="server_error",
+                )
             self._fail_all(waiting.values(), error)
             return
         lost = ApiError(500, "the router returned no answer for this request", type="server_error")
