@@ -74,7 +74,7 @@ def test_ttc_serve_in_front_of_vllm(upstream, tmp_path):
     calibration = tmp_path / "tiny-vllm"
     calibrate = [
         "calibrate",
-        "--problems", "arithmetic:6",
+        "--problems", "arithmetic:12",  # router v2 fits its decision model on >= 10
         "--verifier", "arithmetic",
         "--prompt-config", "smollm2-arithmetic",  # short: the tiny model takes 512 tokens
         "--samples", "4",
@@ -113,9 +113,9 @@ def test_ttc_serve_in_front_of_vllm(upstream, tmp_path):
 
         one = ask("What is 3 + 4?", budget=4)
         ttc = one.model_extra["ttc"]
-        assert ttc["status"] in ("ok", "no_answer") and ttc["budget"] == 4
-        assert ttc["cost"]["probe_generations"] == 2
-        assert ttc["compute"]["tokens"] > 0 and ttc["cost"]["generated_tokens"] > 0
+        assert ttc["status"] in ("ok", "no_answer") and ttc["policy"] == "4"
+        assert ttc["compute"]["generations"] >= 1 and ttc["strategy"]
+        assert ttc["compute"]["tokens"] == ttc["cost"]["generated_tokens"] > 0
         assert isinstance(one.choices[0].message.content, str)
 
         questions = [f"What is {i} + {i + 3}?" for i in range(8)]
