@@ -44,6 +44,13 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Compute-optimal curves of a calibration artifact: an aligned text table and PNG plots "
         "of accuracy against generations, tokens or FLOPs.",
     ),
+    "serve": (
+        "router.serve.command",
+        "serve the router behind an OpenAI-compatible /v1/chat/completions endpoint",
+        "An HTTP server: each chat request is one problem (its last user message), routed "
+        "like `ttc solve` and answered as a chat completion with a ttc object (answer, "
+        "strategy, budget, difficulty, cost). Concurrent requests are micro-batched.",
+    ),
 }
 
 

@@ -420,16 +420,10 @@ def test_number_of_parameters_is_read_from_local_weights(tiny_llama_dir, servers
 def vllm_server(tmp_path_factory):
     if not os.environ.get("TTC_REQUIRE_VLLM"):
         pytest.importorskip("vllm")
-    from vllm_helpers import VLLMServer, build_vllm_test_model
+    from vllm_helpers import running_vllm_server
 
-    folder = tmp_path_factory.mktemp("vllm-serve")
-    model_dir = build_vllm_test_model(folder / "model")
-    server = VLLMServer(model_dir, folder / "server.log")
-    try:
-        server.wait_ready(timeout_s=300)
-        yield model_dir, server
-    finally:
-        server.kill()
+    with running_vllm_server(tmp_path_factory.mktemp("vllm-serve")) as running:
+        yield running
 
 
 @pytest.mark.vllm

