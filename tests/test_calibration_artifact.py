@@ -65,7 +65,9 @@ def test_load_gives_typed_verified_artifact(artifact_dir):
         PREDICTOR,
         "problems.parquet",
         "evaluations.parquet",
+        "sequential_model.json",
     }
+    assert artifact.sequential is not None and artifact.sequential.rungs[0] == 0
     assert artifact.table.budgets == (1, 2, 4)
     assert set(artifact.table.binnings) == {"oracle", "verifier", "absolute", "predicted"}
     assert len(artifact.problems) == 24
