@@ -128,14 +128,10 @@ class _DropQuiet(logging.Filter):
         return not str(record.msg).startswith(self.starts)
 
 
-def configure_logging(level: int, environ: MutableMapping[str, str] | None = None) -> None:
-    """Set the engines' levels for this process and the processes it starts.
-
-    Call it before vLLM or transformers is imported (``ttc`` does, first thing). An
-    explicit ``--verbose`` overrides the engines' own variables; the default level
-    leaves a value the user exported in place.
-    """
-    env = os.environ if environ is None else environ
+def engine_environment(level: int, env: MutableMapping[str, str]) -> None:
+    """Set the variables the engines read at import, here and in the processes they
+    start. ``--verbose`` (a level below the default) overrides a value the user
+    exported; the default level leaves it in place."""
     name = logging.getLevelName(level)
     explicit = level < DEFAULT_LEVEL
     for key, value in (("VLLM_LOGGING_LEVEL", name), ("TRANSFORMERS_VERBOSITY", name.lower())):
@@ -143,6 +139,18 @@ def configure_logging(level: int, environ: MutableMapping[str, str] | None = Non
             env[key] = value
         else:
             env.setdefault(key, value)
+    if level >= DEFAULT_LEVEL:
+        # vLLM's engine processes start fresh interpreters: they read this variable
+        env.setdefault("PYTHONWARNINGS", CHILD_WARNINGS)
+
+
+def configure_logging(level: int) -> None:
+    """Set the engines' levels for this process and the processes it starts.
+
+    Call it once, before vLLM or transformers is imported (``ttc`` does, first thing):
+    it changes process-wide logging and warnings filters.
+    """
+    engine_environment(level, os.environ)
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
@@ -162,5 +170,3 @@ def configure_logging(level: int, environ: MutableMapping[str, str] | None = Non
     for package in ENGINE_PACKAGES:
         for category in (DeprecationWarning, FutureWarning):
             warnings.filterwarnings("ignore", category=category, module=rf"{package}(\.|$)")
-    # vLLM's engine processes start fresh interpreters: they read this variable
-    env.setdefault("PYTHONWARNINGS", CHILD_WARNINGS)

@@ -17,7 +17,7 @@ from router.log_setup import (
     LEVEL_ENV,
     QUIET_MESSAGES,
     LogLevelError,
-    configure_logging,
+    engine_environment,
     resolve_level,
 )
 
@@ -36,17 +36,17 @@ def test_level_is_warning_by_default_info_when_verbose_and_else_the_environments
 
 def test_engine_variables_default_to_the_level_and_verbose_overrides_the_users():
     env: dict[str, str] = {}
-    configure_logging(logging.WARNING, env)
+    engine_environment(logging.WARNING, env)
     assert env == {
         "VLLM_LOGGING_LEVEL": "WARNING",
         "TRANSFORMERS_VERBOSITY": "warning",
         "PYTHONWARNINGS": CHILD_WARNINGS,
     }
     users = {"VLLM_LOGGING_LEVEL": "ERROR"}
-    configure_logging(logging.WARNING, users)
+    engine_environment(logging.WARNING, users)
     assert users["VLLM_LOGGING_LEVEL"] == "ERROR"  # the default leaves an export alone
     verbose: dict[str, str] = {"VLLM_LOGGING_LEVEL": "ERROR"}
-    configure_logging(logging.INFO, verbose)
+    engine_environment(logging.INFO, verbose)
     assert verbose == {"VLLM_LOGGING_LEVEL": "INFO", "TRANSFORMERS_VERBOSITY": "info"}
 
 
