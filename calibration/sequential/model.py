@@ -247,6 +247,14 @@ class SequentialModel:
         best = max(p.accuracy for p in self.price_curve)
         return max(p.price for p in self.price_curve if p.accuracy >= best - tolerance)
 
+    def best_price(self) -> float:
+        """The price whose held-out calibration accuracy is highest (the lowest such):
+        below it the fitted values only chase noise, so spending more buys nothing."""
+        if not self.price_curve:
+            return 0.0
+        best = max(p.accuracy for p in self.price_curve)
+        return min(p.price for p in self.price_curve if p.accuracy >= best - 1e-12)
+
     # ------------------------------------------------------------ storage
 
     def to_json(self) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 everything included, never exceeded.
 
 Each round the price is searched (bisection) so that what the live problems expect to
-spend from here on fits what is left of B; problems the model expects to be easy stop,
+spend from here on fits what is left of B (never below the price at which the
+calibration's held-out accuracy peaks: past it more compute buys nothing, so a generous
+B is not spent for its own sake); problems the model expects to be easy stop,
 hopeless ones give up, and what they free goes to the ones that can still be won. Then
 the round's actual costs are capped: actions are admitted cheapest first while they
 fit, keeping one sample's worth for every problem that has nothing yet, and a problem
@@ -61,10 +63,12 @@ class TotalPolicy(BudgetPolicy):
         return self.cap(view, decisions, price, left)
 
     def search_price(self, view: RoundView, left: float) -> float:
-        """The lowest price whose expected spend fits ``left`` (in the router's unit)."""
+        """The lowest price whose expected spend fits ``left`` (in the router's unit), but
+        never below the calibration's most accurate price: B is a cap, not a target."""
         model: SequentialModel = view.model
-        low, high = 0.0, model.prices[-1]
+        low, high = model.best_price(), model.prices[-1]
         if view.cost_unit != "generations" and model.sample_flops > 0:
+            low /= model.sample_flops
             high /= model.sample_flops
         if expected_spend(view, decide_at_price(view, low)) <= left:
             return low
