@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibration.sequential.linear import fit_linear, fit_logistic
+from calibration.sequential.linear import RidgeDesign, fit_logistic
 from calibration.sequential.model import (
     Continuation,
     PricePoint,
@@ -107,16 +107,18 @@ def fit_continuations(
     top = len(data.rungs) - 1
     alpha = repeats(data)
     per_rung: list[list[Continuation]] = [[] for _ in data.rungs]
+    inputs_of = [actions[r].augmented(data.features[r]) for r in range(top)]
+    designs = [RidgeDesign(inputs, alpha) for inputs in inputs_of]
     for price in prices:
         rows = data.features[top]
         _, accuracy, cost, _ = _best_fixed(actions[top], rows, data, top, price)
         for r in range(top - 1, -1, -1):
             step = data.rungs[r + 1] - data.rungs[r]
             rows = data.features[r]
-            inputs = actions[r].augmented(rows)
+            inputs = inputs_of[r]
             future_cost = cost + step
-            value_model = fit_linear(inputs, accuracy - price * future_cost, alpha=alpha)
-            cost_model = fit_linear(inputs, future_cost, alpha=alpha)
+            value_model = designs[r].fit(accuracy - price * future_cost)
+            cost_model = designs[r].fit(future_cost)
             per_rung[r].append(Continuation(value_model, cost_model))
             keep_value = value_model.predict(inputs)
             fixed_value, fixed_accuracy, fixed_cost, _ = _best_fixed(

@@ -2,7 +2,7 @@
 
 The decision model holds a few dozen logistic and linear regressions; each is a
 standardisation (mean, scale) plus coefficients, which is all that serving needs.
-Fitting uses scikit-learn; loading needs only numpy, and cannot run code.
+Fitting and serving need only numpy; loading cannot run code.
 """
 
 from __future__ import annotations
@@ -71,50 +71,60 @@ def _standardise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def fit_logistic(rows: np.ndarray, target: np.ndarray, *, strength: float = 1.0) -> LinearModel:
-    """P(success) from features; ``target`` may be fractional (a mean over seeds), which
-    is fitted as that share of a success and the rest a failure."""
-    from sklearn.linear_model import LogisticRegression
+    """P(success) from features; ``target`` may be fractional (a mean over seeds).
 
+    L2-penalised logistic regression on standardised features (penalty ``1 / strength``
+    on the coefficients, not the intercept: scikit-learn's convention for ``C``), fitted
+    by Newton's method in numpy: a dozen small solves, where the decision model fits
+    hundreds of these.
+    """
     rows = np.asarray(rows, dtype=np.float64)
     target = np.clip(np.asarray(target, dtype=np.float64), 0.0, 1.0)
     z, mean, scale = _standardise(rows)
     share = float(target.mean()) if len(target) else 0.5
     if len(target) == 0 or share <= _EPS or share >= 1 - _EPS:
         clipped = min(max(share, 1e-3), 1 - 1e-3)
-        return LinearModel(
-            tuple(mean),
-            tuple(scale),
-            (0.0,) * rows.shape[1],
-            math.log(clipped / (1 - clipped)),
-            True,
-        )
-    stacked = np.vstack([z, z])
-    labels = np.concatenate([np.ones(len(z)), np.zeros(len(z))])
-    weights = np.concatenate([target, 1.0 - target])
-    keep = weights > 0
-    model = LogisticRegression(C=strength, max_iter=500)
-    model.fit(stacked[keep], labels[keep], sample_weight=weights[keep])
+        intercept = math.log(clipped / (1 - clipped))
+        return LinearModel(tuple(mean), tuple(scale), (0.0,) * rows.shape[1], intercept, True)
+    design = np.hstack([np.ones((len(z), 1)), z])
+    penalty = np.full(design.shape[1], 1.0 / strength)
+    penalty[0] = 0.0
+    beta = np.zeros(design.shape[1])
+    beta[0] = math.log(share / (1 - share))
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -30, 30)))
+        gradient = design.T @ (p - target) + penalty * beta
+        weights = np.maximum(p * (1 - p), 1e-9)
+        hessian = design.T @ (design * weights[:, None]) + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if float(np.max(np.abs(step))) < 1e-9:
+            break
     return LinearModel(
-        tuple(mean),
-        tuple(scale),
-        tuple(float(c) for c in model.coef_[0]),
-        float(model.intercept_[0]),
-        True,
+        tuple(mean), tuple(scale), tuple(float(c) for c in beta[1:]), float(beta[0]), True
     )
+
+
+class RidgeDesign:
+    """Ridge regressions that share one design matrix (standardised once, its Gram matrix
+    inverted once): the decision model fits two per price on each rung's states."""
+
+    def __init__(self, rows: np.ndarray, alpha: float = 1.0) -> None:
+        rows = np.asarray(rows, dtype=np.float64)
+        self.z, self.mean, self.scale = _standardise(rows)
+        gram = self.z.T @ self.z + alpha * np.eye(self.z.shape[1])
+        self.solve = np.linalg.solve(gram, self.z.T)
+
+    def fit(self, target: np.ndarray) -> LinearModel:
+        target = np.asarray(target, dtype=np.float64)
+        centre = float(target.mean()) if len(target) else 0.0
+        coef = self.solve @ (target - centre)
+        return LinearModel(
+            tuple(self.mean), tuple(self.scale), tuple(float(c) for c in coef), centre, False
+        )
 
 
 def fit_linear(rows: np.ndarray, target: np.ndarray, *, alpha: float = 1.0) -> LinearModel:
-    """A ridge regression (for continuation values and expected costs)."""
-    from sklearn.linear_model import Ridge
-
-    rows = np.asarray(rows, dtype=np.float64)
-    z, mean, scale = _standardise(rows)
-    model = Ridge(alpha=alpha)
-    model.fit(z, np.asarray(target, dtype=np.float64))
-    return LinearModel(
-        tuple(mean),
-        tuple(scale),
-        tuple(float(c) for c in model.coef_),
-        float(model.intercept_),
-        False,
-    )
+    """A ridge regression in closed form on standardised features: the intercept is the
+    target's mean."""
+    return RidgeDesign(rows, alpha).fit(target)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from calibration.records import ProblemSamples
 from calibration.sequential.fit import fit_model, heldout_price_curve
+from calibration.sequential.linear import fit_logistic
 from calibration.sequential.model import SequentialModel
 from calibration.sequential.states import rung_ladder
 from calibration.sequential.trajectories import (
@@ -67,7 +68,7 @@ def build_sequential_model(
     )
     curve = heldout_price_curve(data, reduction=reduction, seed=seed)
     pass_at_1 = np.array([p.correct.mean() for p in pools])
-    signals = signal_report(data, pass_at_1, seed)
+    signals = signal_report(data, pass_at_1)
     progress(1)
     return SequentialModel(
         reduction=model.reduction,
@@ -99,13 +100,10 @@ def _tree_flops(evaluations: pd.DataFrame, keys: Sequence[str]) -> dict[str, flo
     return out
 
 
-def signal_report(data: Trajectories, pass_at_1: np.ndarray, seed: int) -> dict[str, Any]:
+def signal_report(data: Trajectories, pass_at_1: np.ndarray) -> dict[str, Any]:
     """AUROC of each signal for easy (pass@1 >= 0.5) and hopeless (pass@1 = 0) problems."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     owners = data.problem
     report: dict[str, Any] = {}
@@ -122,12 +120,8 @@ def signal_report(data: Trajectories, pass_at_1: np.ndarray, seed: int) -> dict[
             folds = min(5, len(np.unique(owners)))
             predicted = np.zeros(len(labels))
             for train, test in GroupKFold(n_splits=folds).split(rows, labels, owners):
-                if labels[train].all() or not labels[train].any():
-                    predicted[test] = labels[train].mean()
-                    continue
-                model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-                model.fit(rows[train], labels[train])
-                predicted[test] = model.predict_proba(rows[test])[:, 1]
+                model = fit_logistic(rows[train], labels[train].astype(float))
+                predicted[test] = model.predict(rows[test])
             entry[f"auroc_{name}"] = round(float(roc_auc_score(labels, predicted)), 3)
         report["prompt" if rung == 0 else f"{rung} sample{'s' if rung > 1 else ''}"] = entry
     return report
