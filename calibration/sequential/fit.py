@@ -79,25 +79,53 @@ def fit_action_models(data: Trajectories) -> list[RungModel]:
     return models
 
 
-def _best_fixed(
-    model: RungModel, rows: np.ndarray, data: Trajectories, r: int, price: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: predicted net value, realised accuracy and cost of the best of stop/trees."""
-    count = len(rows)
-    value = np.full(count, -np.inf)
-    accuracy = np.zeros(count)
-    cost = np.zeros(count)
-    if model.stop is not None:
-        value = model.stop.predict(rows)
-        accuracy = data.stop[r].copy()
-    for key in sorted(model.trees):
-        _, budget = split_tree_key(key)
-        net = model.trees[key].predict(rows) - price * budget
-        better = net > value
-        value = np.where(better, net, value)
-        accuracy = np.where(better, data.trees[key], accuracy)
-        cost = np.where(better, float(budget), cost)
-    return value, accuracy, cost, np.isfinite(value)
+@dataclass(frozen=True)
+class ActionValues:
+    """One rung's predicted action values for every trajectory row, computed once (they
+    do not depend on the price), with what each action realised."""
+
+    stop: np.ndarray | None  # predicted P(right) of stopping
+    trees: np.ndarray  # (tree actions, rows) predicted P(right)
+    budgets: np.ndarray  # per tree action
+    realised_stop: np.ndarray
+    realised_trees: np.ndarray  # (tree actions, rows)
+
+    @classmethod
+    def of(cls, model: RungModel, data: Trajectories, r: int) -> ActionValues:
+        rows = data.features[r]
+        keys = sorted(model.trees)
+        count = len(rows)
+        return cls(
+            stop=None if model.stop is None else model.stop.predict(rows),
+            trees=np.vstack([model.trees[k].predict(rows) for k in keys])
+            if keys
+            else np.zeros((0, count)),
+            budgets=np.array([float(split_tree_key(k)[1]) for k in keys]),
+            realised_stop=data.stop[r],
+            realised_trees=np.vstack([data.trees[k] for k in keys])
+            if keys
+            else np.zeros((0, count)),
+        )
+
+    def best_fixed(self, price: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: predicted net value, realised accuracy and cost of the best of stop
+        and the tree searches at ``price``."""
+        count = self.trees.shape[1] if self.stop is None else len(self.stop)
+        nets = [self.trees - price * self.budgets[:, None]]
+        accuracies = [self.realised_trees]
+        costs = [np.repeat(self.budgets[:, None], count, axis=1)]
+        if self.stop is not None:
+            nets.insert(0, self.stop[None, :])
+            accuracies.insert(0, self.realised_stop[None, :])
+            costs.insert(0, np.zeros((1, count)))
+        net = np.vstack(nets)
+        best = np.argmax(net, axis=0)
+        columns = np.arange(count)
+        return (
+            net[best, columns],
+            np.vstack(accuracies)[best, columns],
+            np.vstack(costs)[best, columns],
+        )
 
 
 def fit_continuations(
@@ -109,21 +137,18 @@ def fit_continuations(
     per_rung: list[list[Continuation]] = [[] for _ in data.rungs]
     inputs_of = [actions[r].augmented(data.features[r]) for r in range(top)]
     designs = [RidgeDesign(inputs, alpha) for inputs in inputs_of]
+    values = [ActionValues.of(actions[r], data, r) for r in range(len(data.rungs))]
     for price in prices:
-        rows = data.features[top]
-        _, accuracy, cost, _ = _best_fixed(actions[top], rows, data, top, price)
+        _, accuracy, cost = values[top].best_fixed(price)
         for r in range(top - 1, -1, -1):
             step = data.rungs[r + 1] - data.rungs[r]
-            rows = data.features[r]
             inputs = inputs_of[r]
             future_cost = cost + step
             value_model = designs[r].fit(accuracy - price * future_cost)
             cost_model = designs[r].fit(future_cost)
             per_rung[r].append(Continuation(value_model, cost_model))
             keep_value = value_model.predict(inputs)
-            fixed_value, fixed_accuracy, fixed_cost, _ = _best_fixed(
-                actions[r], rows, data, r, price
-            )
+            fixed_value, fixed_accuracy, fixed_cost = values[r].best_fixed(price)
             go_on = keep_value > fixed_value
             accuracy = np.where(go_on, accuracy, fixed_accuracy)
             cost = np.where(go_on, future_cost, fixed_cost)
