@@ -85,8 +85,8 @@ def format_summary(summary: SolveSummary, *, header: str = "") -> str:
     else:
         lines.append("  accuracy   unknown (no reference answers)")
     lines.append(
-        f"  compute    {summary.generations:g} generations ({per_problem:.2f} per problem, "
-        f"probe {summary.probe_generations}), {summary.tokens:,} tokens, "
+        f"  compute    {summary.generations:g} generations ({per_problem:.2f} per problem), "
+        f"{summary.tokens:,} tokens, "
         f"{summary.flops:.3g} FLOPs"
     )
     if summary.choices:
