@@ -337,3 +337,18 @@ def test_verifier_margin_stops_when_the_leader_holds_its_share():
     for share, expected in ((0.7, 2), (0.8, 8)):
         drawn = run_rule(VerifierMarginPolicy(8, share), answers, scores)
         assert drawn == margin_brute_force(answers, scores, 8, share) == expected
+
+
+def test_a_calibration_without_tree_searches_fits_a_sampling_only_model():
+    rows = 40
+    first_right = np.tile([0.0, 1.0], rows // 2)
+    data = Trajectories(
+        rungs=(0, 1, 2),
+        problem=np.arange(rows),
+        features=[np.zeros((rows, 1)), first_right[:, None], first_right[:, None]],
+        stop=[np.zeros(rows), first_right, first_right],
+        trees={},
+    )
+    model = fit_model(data, reduction="last", prices=(0.0, 0.1))
+    decision = model.decide(0, np.zeros(1), price=0.05)
+    assert decision.kind == "sample" and decision.budget == 1

@@ -111,6 +111,8 @@ class ActionValues:
         """Per row: predicted net value, realised accuracy and cost of the best of stop
         and the tree searches at ``price``."""
         count = self.trees.shape[1] if self.stop is None else len(self.stop)
+        if self.stop is None and not len(self.budgets):  # rung 0 without tree searches
+            return np.full(count, -np.inf), np.zeros(count), np.zeros(count)
         nets = [self.trees - price * self.budgets[:, None]]
         accuracies = [self.realised_trees]
         costs = [np.repeat(self.budgets[:, None], count, axis=1)]
