@@ -5,6 +5,7 @@ MATH-500 or GSM8K, and on answer records that leave far more problems unanswered
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,8 @@ def test_the_shipped_calibration_describes_its_problems(domain):
     assert domain.answer_kinds == frozenset({"integer"})
     assert domain.longest is not None and 100 < domain.longest < 200
     assert domain.probe_k == 4
-    assert domain.unanswered_rate is not None and 0.05 < domain.unanswered_rate < 0.5
+    # the extraction cascade reads an answer from nearly every SmolLM2 sample (issue 11)
+    assert domain.unanswered_rate is not None and 0.0 <= domain.unanswered_rate < 0.05
 
 
 def test_arithmetic_problems_raise_nothing(domain):
@@ -105,6 +107,7 @@ def record(i: int, status: str) -> AnswerRecord:
 
 
 def test_unanswered_share_far_above_the_calibrations_warns(domain):
+    domain = replace(domain, unanswered_rate=0.2)  # a calibration where 1 in 5 probes miss
     assert answer_differences(domain, [record(i, "no_answer") for i in range(3)]) == [
         f"3 of 3 problems without any answer, where its 4 probe samples all missed one on "
         f"{100 * domain.unanswered_rate:.0f}% of its own"

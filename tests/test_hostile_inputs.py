@@ -292,8 +292,8 @@ CASES: list[Case] = [
         "is neither an existing file nor a known dataset name",
     ),
     # --- flags
-    _bad_flags("--budget nonsense", ["--budget", "lots"], "--budget 'lots': expected auto"),
-    _bad_flags("--budget at an unmeasured N", ["--budget", "6"], "measured budgets"),
+    _bad_flags("--budget nonsense", ["--budget", "lots"], "--budget 'lots': unknown budget policy"),
+    _bad_flags("--budget below one per problem", ["--budget", "0"], "must be >= 1"),
     _bad_flags(
         "--backend-option without =",
         ["--backend-option", "x"],
