@@ -194,11 +194,11 @@ def test_solve_by_replay_answers_the_pool_problems(shipped_half, tmp_path):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     held_out = {p.id for p in list(load_pool([SHIPPED]))[1::2]}
     assert {line["id"] for line in lines} == held_out
-    assert all(line["status"] != "failed" and line["compute"]["generations"] == 4 for line in lines)
-    # the probe's samples (k=2 in QUICK) start the strategy's pool, at recorded token counts
-    assert all(
-        line["reused_probe_samples"] == 2 and line["compute"]["tokens"] > 0 for line in lines
-    )
+    # --budget 4 is at most 4 generations per problem; samples at recorded token counts
+    assert all(line["status"] != "failed" for line in lines)
+    assert all(1 <= line["compute"]["generations"] <= 4 for line in lines)
+    assert all(line["compute"]["generations"] == line["samples"] for line in lines)
+    assert all(line["compute"]["tokens"] > 0 for line in lines)
 
 
 @pytest.mark.parametrize(
