@@ -12,6 +12,7 @@ import pytest
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
 from router.cli import main
+from strategies.search.registry import get_strategy
 
 pytestmark = pytest.mark.slow
 
@@ -75,9 +76,9 @@ def test_solve_runs_end_to_end_on_the_calibrated_model(calibration, tmp_path, ca
     assert set(records) == {"example-1", "example-2", "example-3", "no-ref"}
     for record in records.values():
         assert record["status"] in ("ok", "no_answer"), record["error"]
-        assert record["cost"]["probe_generations"] == 2
+        assert record["route"] and record["compute"]["generations"] >= 1
         assert record["cost"]["generated_tokens"] > 0  # real tokens from the real model
-        assert record["strategy"] in ("majority", "weighted_best_of_n", TREE)
+        assert record["strategy"] in ("majority", "weighted_best_of_n", get_strategy(TREE).spec)
     assert records["no-ref"]["correct"] is None and records["no-ref"]["reference"] is None
     assert records["example-1"]["correct"] in (True, False)
     assert sum(r["compute"]["generations"] for r in records.values()) <= 12
