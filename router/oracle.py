@@ -3,8 +3,9 @@
 The oracle knows which fixed run solves each problem and gives every problem the
 cheapest one that does (nothing to a problem no run solves). To match a target
 accuracy it needs only the cheapest solved problems, so its compute is the mean of the
-k smallest solving costs, k = the problems the target asks for. No router can do
-better with the same runs; the share of the gap between the best fixed strategy and
+k smallest solving costs, k = the problems the target asks for. No router choosing among
+the same runs can do better (with every calibrated budget evaluated, the default; under
+``--budgets 8,16`` a router that stops after one sample can undercut it); the share of the gap between the best fixed strategy and
 this limit that the router closes is how close it comes.
 """
 

@@ -125,12 +125,13 @@ def test_every_sample_stays_in_the_vote_and_is_counted_once(router, held_out):
             assert all(step.startswith("sample to") for step in record.route[:-1])
 
 
-def test_the_oracle_bounds_the_router(report):
+def test_the_oracle_needs_less_than_the_best_fixed_strategy(report):
+    # (the oracle chooses among the fixed runs evaluated, here N=8 and 16 only, so the
+    # router, which may stop after one sample, can undercut it; over every calibrated
+    # budget it cannot)
     for limit in report.oracle:
         assert limit.oracle_generations is not None
         assert limit.oracle_generations <= limit.fixed_generations
-        if limit.router_generations is not None:
-            assert limit.oracle_generations <= limit.router_generations + 1e-9
 
 
 def test_cli_evaluate_writes_a_table_and_json(artifact_dir, tmp_path, capsys):

@@ -314,7 +314,7 @@ def test_32_concurrent_requests_share_the_generator_calls_of_one_batch(serve, wo
     print(f"generator calls: 32 concurrent requests {served.generator.calls}, one batch of 32 "
           f"in Router.solve {batch_calls}, 32 requests one by one {one_by_one}")  # fmt: skip
     assert served.generator.calls == batch_calls
-    assert one_by_one >= 4 * served.generator.calls
+    assert one_by_one >= 2 * served.generator.calls
     assert [ttc_of(c)["batch_size"] for c in completions] == [32] * 32
     assert [ttc_of(c)["answer"] for c in completions] == [r.answer for r in expected]
     assert served.metrics()["ttc_batches_total{policy=auto}"] == 1

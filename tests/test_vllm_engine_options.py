@@ -119,8 +119,12 @@ def test_the_context_reaches_only_the_vllm_backend(monkeypatch):
 
         return builder
 
-    monkeypatch.setitem(registry.BACKENDS, "vllm", record("vllm"))
-    monkeypatch.setitem(registry.BACKENDS, "transformers", record("transformers"))
+    from strategies.registry import Registry
+
+    fake: Registry = Registry("backend")
+    fake.add("vllm", record("vllm"))
+    fake.add("transformers", record("transformers"))
+    monkeypatch.setattr(registry, "BACKENDS", fake)
     artifact = load_artifact(DEFAULT_CALIBRATION)
     settings = calibrated_settings(artifact.manifest)
     context = engine_context(settings, artifact.table.strategies, ["What is 3 + 4?"])
