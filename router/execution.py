@@ -63,13 +63,7 @@ def pool_strategy(generation: GenerationSettings) -> SearchStrategy:
 @lru_cache(maxsize=64)
 def reuses_samples(key: str) -> bool:
     """Whether a strategy selects from independent samples (so it can share a pool)."""
-    return bool(getattr(get_strategy(key), "reuses_samples", _is_sampling(key)))
-
-
-def _is_sampling(key: str) -> bool:
-    from strategies.search.sampling import SamplingStrategy
-
-    return isinstance(get_strategy(key), SamplingStrategy)
+    return bool(get_strategy(key).reuses_samples)
 
 
 def describe_error(exc: BaseException) -> str:

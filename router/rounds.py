@@ -162,38 +162,34 @@ class RoundRunner:
         key = f"{policy.answer_method}:reduction={self.model.reduction}"
         if policy.answer_method == "majority":
             key = "majority"
-        strategy = runnable_strategy(key, self.context.generation)
         out: list[tuple[ProblemRun, str | None]] = []
-        for start in range(0, len(group), self.context.batch_size):
-            chunk = group[start : start + self.context.batch_size]
-            try:
-                results = strategy.run(
-                    [r.problem for r in chunk],
-                    target,
-                    self.context.generator,
-                    self.context.verifier,
-                    prompt_config=self.context.prompt_config,
-                    seed=self.context.seed,
-                    reuse=[list(r.candidates) for r in chunk],
-                )
-            except Exception as exc:
-                if len(chunk) > 1:
-                    for run in chunk:
-                        out.extend(self._sample([run], target, policy))
-                    continue
-                out.append((chunk[0], describe_error(exc)))
-                continue
-            for run, result in zip(chunk, results, strict=True):
-                drawn = len(result.candidates) - len(run.candidates)
+        for run, result, error in self._run(key, group, target, reuse=True):
+            if result is not None:
+                run.generations += len(result.candidates) - len(run.candidates)
                 run.candidates = list(result.candidates)
                 run.cost.merge(result.cost)
-                run.generations += drawn
-                out.append((run, None))
+            out.append((run, error))
         return out
 
     def _search(self, group: Sequence[ProblemRun], key: str, budget: int) -> list[RunOutcome]:
-        strategy = runnable_strategy(key, self.context.generation)
         out: list[RunOutcome] = []
+        for run, result, error in self._run(key, group, budget, reuse=False):
+            run.generations += budget  # the search ran (at least in part, when it failed)
+            if result is None:
+                out.append(RunOutcome(run, None, None, key, budget, error, failed=True))
+                continue
+            run.cost.merge(result.cost)
+            out.append(RunOutcome(run, result.answer, result.chosen, key, budget, result.error))
+        return out
+
+    def _run(
+        self, key: str, group: Sequence[ProblemRun], budget: int, *, reuse: bool
+    ) -> list[tuple[ProblemRun, SearchResult | None, str | None]]:
+        """``key`` at ``budget`` on every problem of ``group``, ``batch_size`` per call
+        (with each problem's samples so far when ``reuse``). A chunk whose call raises is
+        retried one problem at a time, so a bad problem costs only its own answer."""
+        strategy = runnable_strategy(key, self.context.generation)
+        out: list[tuple[ProblemRun, SearchResult | None, str | None]] = []
         for start in range(0, len(group), self.context.batch_size):
             chunk = group[start : start + self.context.batch_size]
             try:
@@ -204,23 +200,15 @@ class RoundRunner:
                     self.context.verifier,
                     prompt_config=self.context.prompt_config,
                     seed=self.context.seed,
+                    reuse=[list(r.candidates) for r in chunk] if reuse else None,
                 )
             except Exception as exc:
                 if len(chunk) > 1:
-                    out.extend(o for run in chunk for o in self._search([run], key, budget))
-                    continue
-                run = chunk[0]
-                run.generations += budget  # the search ran, at least in part
-                out.append(
-                    RunOutcome(run, None, None, key, budget, describe_error(exc), failed=True)
-                )
+                    out.extend(
+                        o for run in chunk for o in self._run(key, [run], budget, reuse=reuse)
+                    )
+                else:
+                    out.append((chunk[0], None, describe_error(exc)))
                 continue
-            for run, result in zip(chunk, results, strict=True):
-                out.append(self._searched(run, result, key, budget))
+            out.extend((run, result, None) for run, result in zip(chunk, results, strict=True))
         return out
-
-    @staticmethod
-    def _searched(run: ProblemRun, result: SearchResult, key: str, budget: int) -> RunOutcome:
-        run.cost.merge(result.cost)
-        run.generations += budget
-        return RunOutcome(run, result.answer, result.chosen, key, budget, result.error)

@@ -15,11 +15,12 @@ from collections.abc import Iterator, Sequence
 
 from calibration.artifact import Artifact
 from calibration.sequential.model import SequentialModel
+from calibration.sequential.states import state_features
 from router.execution import ExecutionContext
 from router.policies import BudgetPolicy, parse_policy
 from router.policies.total import TotalPolicy
 from router.records import AnswerRecord, Compute
-from router.rounds import RoundRunner, RunOutcome
+from router.rounds import ProblemRun, RoundRunner, RunOutcome
 from router.setup import EngineSettings, prompt_config_of
 from strategies.answers import grade
 from strategies.generation import Generator
@@ -83,10 +84,7 @@ class Router:
         policy.check(self.artifact.table.budgets, num_problems)
         if isinstance(policy, TotalPolicy):
             one = 1.0 if self.cost_unit == "generations" else self.model.sample_flops
-            available = policy.value if budget_left is None else budget_left
-            TotalPolicy(max(available, 0.0) or 1e-300).check_batch(
-                num_problems, one, self.cost_unit
-            )
+            policy.check_batch(num_problems, one, self.cost_unit, budget_left)
 
     def solve(
         self,
@@ -151,16 +149,11 @@ class Router:
             samples=len(run.candidates),
         )
 
-    def _difficulty(self, run: object) -> dict[str, object]:
+    def _difficulty(self, run: ProblemRun) -> dict[str, object]:
         """What the first samples said (the model's estimate of stopping there)."""
-        from router.rounds import ProblemRun
-
-        assert isinstance(run, ProblemRun)
         if not run.candidates:
             return {"samples": 0}
         first = run.candidates[: self.first_rung]
-        from calibration.sequential.states import state_features
-
         index = self.model.rung_index(len(first))
         features = state_features(run.problem.text, first, self.model.reduction, run.prompt)
         stop, _ = self.model.rung_models[index].action_values(features)

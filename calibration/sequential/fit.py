@@ -92,19 +92,15 @@ class ActionValues:
 
     @classmethod
     def of(cls, model: RungModel, data: Trajectories, r: int) -> ActionValues:
-        rows = data.features[r]
-        keys = sorted(model.trees)
-        count = len(rows)
+        stop, trees = model.predictions(data.features[r])
+        keys = list(trees)
+        empty = np.zeros((0, len(data.features[r])))
         return cls(
-            stop=None if model.stop is None else model.stop.predict(rows),
-            trees=np.vstack([model.trees[k].predict(rows) for k in keys])
-            if keys
-            else np.zeros((0, count)),
+            stop=stop,
+            trees=np.vstack([trees[k] for k in keys]) if keys else empty,
             budgets=np.array([float(split_tree_key(k)[1]) for k in keys]),
             realised_stop=data.stop[r],
-            realised_trees=np.vstack([data.trees[k] for k in keys])
-            if keys
-            else np.zeros((0, count)),
+            realised_trees=np.vstack([data.trees[k] for k in keys]) if keys else empty,
         )
 
     def best_fixed(self, price: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

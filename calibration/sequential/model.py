@@ -26,6 +26,8 @@ from calibration.sequential.linear import LinearModel
 
 MODEL_FORMAT = 1
 ActionKind = Literal["stop", "sample", "tree"]
+# P(right) of stopping (None at rung 0) and of each tree search, per row of features
+Predictions = tuple[np.ndarray | None, dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -69,22 +71,31 @@ class RungModel:
     trees: dict[str, LinearModel]  # key "strategy@budget"
     continuation: tuple[Continuation, ...] = ()  # one per price; empty at the top rung
 
-    def action_values(self, features: np.ndarray) -> tuple[float | None, dict[str, float]]:
-        stop = None if self.stop is None else float(self.stop.predict(features)[0])
-        trees = {key: float(model.predict(features)[0]) for key, model in self.trees.items()}
-        return stop, trees
+    def predictions(self, rows: np.ndarray) -> Predictions:
+        """Stopping's and each tree search's predicted accuracy for each row of features."""
+        rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        stop = None if self.stop is None else self.stop.predict(rows)
+        return stop, {key: self.trees[key].predict(rows) for key in sorted(self.trees)}
 
-    def augmented(self, rows: np.ndarray) -> np.ndarray:
+    def action_values(self, features: np.ndarray) -> tuple[float | None, dict[str, float]]:
+        """``predictions`` for one state."""
+        stop, trees = self.predictions(features)
+        return (None if stop is None else float(stop[0])), {
+            key: float(values[0]) for key, values in trees.items()
+        }
+
+    def augmented(self, rows: np.ndarray, predictions: Predictions | None = None) -> np.ndarray:
         """The continuation's inputs for each row of features: the features, the action
         values (they carry most of what a state says about how the problem will go), and
         the features times the value of stopping, so that what more samples are worth can
-        depend on how sure the vote already is."""
+        depend on how sure the vote already is. ``predictions`` saves computing the
+        action values again when the caller has them."""
         rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        stop, trees = self.predictions(rows) if predictions is None else predictions
         parts = [rows]
-        if self.stop is not None:
-            stop = self.stop.predict(rows)[:, None]
-            parts += [stop, rows * stop]
-        parts.extend(self.trees[k].predict(rows)[:, None] for k in sorted(self.trees))
+        if stop is not None:
+            parts += [stop[:, None], rows * stop[:, None]]
+        parts.extend(trees[key][:, None] for key in sorted(trees))
         return np.hstack(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -103,10 +114,6 @@ class RungModel:
             trees={str(k): LinearModel.from_json(v) for k, v in data["trees"].items()},
             continuation=tuple(Continuation.from_json(c) for c in data["continuation"]),
         )
-
-
-def tree_key(strategy: str, budget: int) -> str:
-    return f"{strategy}@{budget}"
 
 
 def split_tree_key(key: str) -> tuple[str, int]:
@@ -158,20 +165,22 @@ class SequentialModel:
         accuracy: list[np.ndarray] = []
         cost: list[np.ndarray] = []
         allowed: list[np.ndarray] = []
-        if model.stop is not None:
+        predictions = model.predictions(rows)
+        stop, trees = predictions
+        if stop is not None:
             labels.append(("stop", None, None))
-            accuracy.append(model.stop.predict(rows))
+            accuracy.append(stop)
             cost.append(np.zeros(count))
             allowed.append(np.ones(count, dtype=bool))
-        for key in sorted(model.trees):
+        for key, values in trees.items():
             strategy, budget = split_tree_key(key)
             labels.append(("tree", strategy, budget))
-            accuracy.append(model.trees[key].predict(rows))
+            accuracy.append(values)
             cost.append(np.full(count, float(budget)))
             allowed.append(budget <= caps + 1e-9)
         step = self.next_step(rung_index)
         if step is not None:
-            gross, expected = self.continuation_rows(rung_index, rows, price)
+            gross, expected = self.continuation_rows(rung_index, rows, price, predictions)
             labels.append(("sample", None, self.rungs[rung_index + 1]))
             accuracy.append(gross)
             cost.append(expected)
@@ -208,12 +217,16 @@ class SequentialModel:
         return float(gross[0]), float(cost[0])
 
     def continuation_rows(
-        self, rung_index: int, rows: np.ndarray, price: float
+        self,
+        rung_index: int,
+        rows: np.ndarray,
+        price: float,
+        predictions: Predictions | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         model = self.rung_models[rung_index]
         if not model.continuation:
             raise ValueError(f"rung {self.rungs[rung_index]} is the top rung: nothing to continue")
-        inputs = model.augmented(rows)
+        inputs = model.augmented(rows, predictions)
         low, high, share = self._bracket(price)
         value = (1 - share) * model.continuation[low].value.predict(inputs)
         cost = (1 - share) * model.continuation[low].cost.predict(inputs)

@@ -9,6 +9,7 @@ problem, from the prompt alone (free) and from the first 1, 2 and 4 samples.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -70,16 +71,7 @@ def build_sequential_model(
     pass_at_1 = np.array([p.correct.mean() for p in pools])
     signals = signal_report(data, pass_at_1)
     progress(1)
-    return SequentialModel(
-        reduction=model.reduction,
-        rungs=model.rungs,
-        prices=model.prices,
-        rung_models=model.rung_models,
-        price_curve=tuple(curve),
-        sample_flops=model.sample_flops,
-        tree_flops=model.tree_flops,
-        signals=signals,
-    )
+    return replace(model, price_curve=tuple(curve), signals=signals)
 
 
 def _sample_flops(samples: Mapping[str, ProblemSamples]) -> float:

@@ -28,7 +28,4 @@ class AutoPolicy(BudgetPolicy):
         return model.auto_price()
 
     def decide(self, view: RoundView) -> list[Decision]:
-        price = view.model.auto_price()
-        if view.cost_unit != "generations" and view.model.sample_flops > 0:
-            price /= view.model.sample_flops  # auto's price is per generation
-        return decide_at_price(view, price)
+        return decide_at_price(view, view.model.auto_price())

@@ -34,7 +34,4 @@ class FixedPolicy(BudgetPolicy):
 
     def decide(self, view: RoundView) -> list[Decision]:
         caps = [max(0.0, view.sample_cost(self.budget) - p.spent) for p in view.problems]
-        price = view.model.auto_price()
-        if view.cost_unit != "generations" and view.model.sample_flops > 0:
-            price /= view.model.sample_flops
-        return decide_at_price(view, price, caps)
+        return decide_at_price(view, view.model.auto_price(), caps)

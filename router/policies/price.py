@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from calibration.sequential.model import Decision, SequentialModel
 from router.policies.base import POLICIES, BudgetPolicy, RoundView, format_number, parse_number
-from router.policies.pricing import decide_at_price
+from router.policies.pricing import decide_at_price, generation_price
 
 
 @POLICIES.register("price", summary="per problem, spend while the gain pays LAMBDA per unit")
@@ -29,4 +29,4 @@ class PricePolicy(BudgetPolicy):
         return self.value
 
     def decide(self, view: RoundView) -> list[Decision]:
-        return decide_at_price(view, self.value)
+        return decide_at_price(view, generation_price(view, self.value))

@@ -1,7 +1,8 @@
 """Deciding every live problem at one price: the step the price-based policies share.
 
-The decision model prices compute per generation; with ``--cost-unit flops`` a price
-per FLOP is turned into one per generation by the calibration's mean FLOPs of a scored
+The decision model prices compute per generation, and so do the policies here; a price
+given in the router's unit (``price:LAMBDA`` with ``--cost-unit flops``: per FLOP) is
+turned into one per generation (``generation_price``) by the calibration's mean FLOPs of a scored
 sample (an approximation: a tree search's FLOPs per generation differ a little).
 """
 
@@ -28,10 +29,10 @@ def generation_amount(view: RoundView, amount: float) -> float:
 
 
 def decide_at_price(
-    view: RoundView, price: float, caps: Sequence[float] | None = None
+    view: RoundView, per_generation: float, caps: Sequence[float] | None = None
 ) -> list[Decision]:
-    """Each problem's best action at ``price`` (in the router's unit), within its cap."""
-    per_generation = generation_price(view, price)
+    """Each problem's best action at ``per_generation`` (the model's price unit), within
+    its cap (in the router's unit)."""
     decisions: list[Decision | None] = [None] * len(view.problems)
     by_rung: dict[int, list[int]] = {}
     for index, live in enumerate(view.problems):

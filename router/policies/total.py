@@ -45,12 +45,13 @@ class TotalPolicy(BudgetPolicy):
     def __str__(self) -> str:
         return f"total:{format_number(self.value)}"
 
-    def minimum(self, view: RoundView) -> float:
-        return sum(view.sample_cost(1) for p in view.problems if p.rung_index == 0)
-
-    def check_batch(self, num_problems: int, one_sample: float, unit: str) -> None:
+    def check_batch(
+        self, num_problems: int, one_sample: float, unit: str, available: float | None = None
+    ) -> None:
+        """Refuse a budget (``available`` of it left, by default all) below one generation
+        per problem: every problem must be answered."""
         need = num_problems * one_sample
-        if self.value + 1e-9 < need:
+        if (self.value if available is None else available) + 1e-9 < need:
             raise PolicyError(
                 f"--budget {self}: every problem needs at least one generation; "
                 f"{num_problems} problems need at least {format_number(need)} {unit}"
@@ -63,13 +64,11 @@ class TotalPolicy(BudgetPolicy):
         return self.cap(view, decisions, price, left)
 
     def search_price(self, view: RoundView, left: float) -> float:
-        """The lowest price whose expected spend fits ``left`` (in the router's unit), but
-        never below the calibration's most accurate price: B is a cap, not a target."""
+        """The lowest price per generation whose expected spend fits ``left`` (in the
+        router's unit), but never below the calibration's most accurate price: B is a cap,
+        not a target."""
         model: SequentialModel = view.model
         low, high = model.best_price(), model.prices[-1]
-        if view.cost_unit != "generations" and model.sample_flops > 0:
-            low /= model.sample_flops
-            high /= model.sample_flops
         if expected_spend(view, decide_at_price(view, low)) <= left:
             return low
         if expected_spend(view, decide_at_price(view, high)) > left:
@@ -95,11 +94,8 @@ class TotalPolicy(BudgetPolicy):
             own = one if live.rung_index == 0 else 0.0
             room = left - (reserve - own)
             if costs[index] > room + 1e-9:
-                per_generation = price
-                if view.cost_unit != "generations" and view.model.sample_flops > 0:
-                    per_generation = price * view.model.sample_flops
                 cap = generation_amount(view, max(room, 0.0))
-                out[index] = view.model.decide(live.rung_index, live.features, per_generation, cap)
+                out[index] = view.model.decide(live.rung_index, live.features, price, cap)
                 costs[index] = view.decision_cost(out[index], live)
                 if costs[index] > room + 1e-9:
                     out[index] = Decision("stop", 0.0, 0.0)  # nothing fits: answer as is
