@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
+from sim_calibration import calibrate_simulator
 
-from calibration.config import CalibrationConfig
-from calibration.pipeline import run_calibration
 from router.cli import main
 from strategies.pools.export import write_generic_pool
 from strategies.pools.loading import load_pool
@@ -36,25 +35,14 @@ QUICK = [
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("live") / "calibration"
-    run_calibration(
-        CalibrationConfig(
-            problems="simulator:40",
-            backend="simulator",
-            verifier="simulator",
-            prompt_config="llama-math",
-            samples=8,
-            budgets=(1, 2, 4, 8),
-            strategies=SAMPLING,
-            seeds=1,
-            draws=16,
-            probe_k=2,
-            probe_draws=2,
-            bootstrap=50,
-            cv_repeats=1,
-            batch_size=40,
-            out=out,
-            progress=False,
-        )
+    calibrate_simulator(
+        out,
+        problems="simulator:40",
+        budgets=(1, 2, 4, 8),
+        strategies=SAMPLING,
+        draws=16,
+        bootstrap=50,
+        batch_size=40,
     )
     return out
 

@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sim_calibration import calibrate_simulator
 from slow_ttc import SLOW_TTC
 
-from calibration.config import CalibrationConfig
-from calibration.pipeline import run_calibration
+from calibration.config import default_strategies
 from router.cli import main
 from router.execution import reuses_samples
 
@@ -29,24 +29,14 @@ PROBLEMS = "simulator:24:1"
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("solve-cli") / "sim"
-    run_calibration(
-        CalibrationConfig(
-            problems="simulator:40",
-            backend="simulator",
-            verifier="simulator",
-            prompt_config="llama-math",
-            samples=8,
-            budgets=(1, 2, 4, 8),
-            seeds=1,
-            draws=8,
-            probe_k=2,
-            probe_draws=2,
-            bootstrap=20,
-            cv_repeats=1,
-            batch_size=40,
-            out=out,
-            progress=False,
-        )
+    calibrate_simulator(
+        out,
+        problems="simulator:40",
+        budgets=(1, 2, 4, 8),
+        strategies=default_strategies(),
+        draws=8,
+        bootstrap=20,
+        batch_size=40,
     )
     return out
 
