@@ -107,7 +107,8 @@ class BudgetPolicy(ABC):
         return hash((type(self).__name__, str(self)))
 
 
-POLICIES: Registry[type[BudgetPolicy]] = Registry("budget policy")
+# every module of this package is imported on the first lookup: a policy is one file
+POLICIES: Registry[type[BudgetPolicy]] = Registry("budget policy", plugins="router.policies")
 
 
 def parse_number(raw: str, text: str, what: str, *, positive: bool = True) -> float:
