@@ -48,3 +48,31 @@ def test_lazy_entries_import_only_when_asked():
         lazy.get("broken")
     with pytest.raises(ValueError, match="module:name"):
         lazy.register_lazy("bad", "textwrap.dedent")
+
+
+def test_a_plugin_package_registers_every_module_on_first_lookup(tmp_path, monkeypatch):
+    package = tmp_path / "shape_plugins"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from strategies.registry import Registry\nSHAPES = Registry('shape', "
+        "plugins='shape_plugins')\n"
+    )
+    for name, sides in (("square", 4), ("triangle", 3)):
+        (package / f"{name}.py").write_text(
+            f"from shape_plugins import SHAPES\nSHAPES.add({name!r}, {sides})\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    shapes = importlib.import_module("shape_plugins").SHAPES
+    assert shapes.get("triangle") == 3  # no module imported it: discovery did
+    assert shapes.names() == ("square", "triangle")
+    with pytest.raises(UnknownNameError, match="did you mean 'square'"):
+        shapes.get("squar")
+
+
+def test_every_budget_policy_module_is_found_without_an_import_line():
+    from router.policies import POLICIES, parse_policy
+
+    assert {"auto", "price", "total", "beta", "esc", "margin"} <= set(POLICIES.names())
+    assert str(parse_policy("esc:8")) == "esc:8"
