@@ -242,6 +242,8 @@ def parse_budgets(text: str, flag: str = "--budgets") -> tuple[int, ...]:
 
 
 def parse_options(items: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (``--backend-option`` and the like, for every command); values
+    are read as JSON when they parse, else as strings."""
     options: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")

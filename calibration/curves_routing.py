@@ -7,9 +7,9 @@ replays the same cross-validation on the artifact's per-run evaluations, keeping
 problem's outcome: each repeat splits every bin in two at random, picks the best
 strategy per budget on one half (``routing_cv.pick_best``: ties to the cheaper one)
 and charges the other half that strategy's accuracy and cost. Averaged over repeats,
-the mean over problems is the table's held-out figure; the replay uses the same
-random generator seed and split order as ``calibration.routing_cv``, so it reproduces
-that figure exactly (a test checks this, and the curves warn if a table disagrees).
+the mean over problems is the table's held-out figure; the replay walks the very folds
+of ``routing_cv.two_fold_splits`` (from the manifest's seed), so it reproduces that
+figure exactly (a test checks this, and the curves warn if a table disagrees).
 
 The interval is a percentile bootstrap over problems of those per-problem outcomes:
 it shows which problems happened to be calibrated on, not the randomness of the
@@ -26,9 +26,7 @@ import numpy as np
 from calibration.artifact import Artifact
 from calibration.bootstrap import bootstrap_interval
 from calibration.evaluations import COST_COLUMNS, EvaluationCube
-
-# routing_cv's own split, so the replay draws exactly the same halves.
-from calibration.routing_cv import NO_STRATEGY, pick_best, split_in_two
+from calibration.routing_cv import NO_STRATEGY, pick_best, two_fold_splits
 
 _GENERATIONS = COST_COLUMNS.index("generations")
 _FLOPS = COST_COLUMNS.index("flops")
@@ -103,28 +101,19 @@ def replay_heldout_routing(
     costs = _nanmean(cube.costs, axis=3)  # (problems, strategies, budgets, cost)
     outcome_sum = np.zeros((len(cube.problem_ids), len(cube.budgets)))
     cost_sum = np.zeros((len(cube.problem_ids), len(cube.budgets), len(COST_COLUMNS)))
-    rng = np.random.default_rng([seed, 2])  # the generator routing_cv draws its splits from
 
-    for _ in range(repeats):
-        folds = {level: split_in_two(rows, rng) for level, rows in levels.items()}
-        train_all = [np.concatenate([f[i] for f in folds.values()]) for i in (0, 1)]
-        for halves in folds.values():
-            for train, test in ((0, 1), (1, 0)):
-                tested = halves[test]
-                if len(tested) == 0:
-                    continue
-                choice_rows = halves[train] if len(halves[train]) else train_all[train]
-                for b in range(len(cube.budgets)):
-                    chosen = pick_best(
-                        _nanmean(accuracy[choice_rows, :, b], axis=0),
-                        _nanmean(costs[choice_rows, :, b, _FLOPS], axis=0),
-                        _nanmean(costs[choice_rows, :, b, _GENERATIONS], axis=0),
-                    )
-                    if chosen == NO_STRATEGY:
-                        continue
-                    outcome_sum[tested, b] += _fill_missing(accuracy[tested, chosen, b])
-                    for c in range(len(COST_COLUMNS)):
-                        cost_sum[tested, b, c] += _fill_missing(costs[tested, chosen, b, c])
+    for fold in two_fold_splits(levels, repeats, seed):
+        for b in range(len(cube.budgets)):
+            chosen = pick_best(
+                _nanmean(accuracy[fold.choose, :, b], axis=0),
+                _nanmean(costs[fold.choose, :, b, _FLOPS], axis=0),
+                _nanmean(costs[fold.choose, :, b, _GENERATIONS], axis=0),
+            )
+            if chosen == NO_STRATEGY:
+                continue
+            outcome_sum[fold.test, b] += _fill_missing(accuracy[fold.test, chosen, b])
+            for c in range(len(COST_COLUMNS)):
+                cost_sum[fold.test, b, c] += _fill_missing(costs[fold.test, chosen, b, c])
 
     member_rows = np.concatenate([rows for rows in levels.values()] + [np.array([], np.int64)])
     per_problem = outcome_sum[member_rows] / max(repeats, 1)

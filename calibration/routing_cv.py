@@ -10,12 +10,14 @@ its accuracy measured on the other, and vice versa. Averaged over ``repeats`` ra
 splits. The in-sample figure (choose and measure on all problems) is an upper bound of
 the held-out one for every split, since the held-out pick can never beat the best
 strategy on the held-out half; reporting it alongside shows how much choosing costs.
+The splits come from ``two_fold_splits`` alone, which the curves' replay
+(``calibration.curves_routing``) walks too, so both see the very same halves.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,7 @@ from calibration.table import RoutingFigures
 
 TIE_TOLERANCE = 1e-9
 NO_STRATEGY = -1
+SPLIT_STREAM = 2  # the splits draw from default_rng([seed, SPLIT_STREAM])
 
 
 def pick_best(accuracy: np.ndarray, flops: np.ndarray, generations: np.ndarray) -> int:
@@ -61,7 +64,7 @@ def routing_figures(
     levels: Mapping[int, np.ndarray],
     budgets: Sequence[int],
     repeats: int,
-    rng: np.random.Generator,
+    seed: int,
 ) -> RoutingFigures:
     """Held-out (two-fold CV) and in-sample accuracy of choosing the strategy by bin.
 
@@ -78,20 +81,13 @@ def routing_figures(
             if len(rows) and not np.isnan(means).all():
                 in_sample_sum[b] += len(rows) * np.nanmax(means)
 
-    for _ in range(repeats):
-        folds = {level: split_in_two(rows, rng) for level, rows in levels.items()}
-        train_all = [np.concatenate([f[i] for f in folds.values()]) for i in (0, 1)]
-        for level, halves in folds.items():
-            for train, test in ((0, 1), (1, 0)):
-                if len(halves[test]) == 0:
-                    continue
-                choice_rows = halves[train] if len(halves[train]) else train_all[train]
-                for b in range(num_budgets):
-                    chosen = _choose(per_problem, choice_rows, b)
-                    if chosen == NO_STRATEGY:
-                        continue
-                    outcomes = per_problem.accuracy[halves[test], chosen, b]
-                    heldout_sum_by_level[level][b] += _nan_sum_as_mean(outcomes)
+    for fold in two_fold_splits(levels, repeats, seed):
+        for b in range(num_budgets):
+            chosen = _choose(per_problem, fold.choose, b)
+            if chosen == NO_STRATEGY:
+                continue
+            outcomes = per_problem.accuracy[fold.test, chosen, b]
+            heldout_sum_by_level[fold.level][b] += _nan_sum_as_mean(outcomes)
 
     heldout = {
         budget: float(sum(s[b] for s in heldout_sum_by_level.values()) / (repeats * total))
@@ -132,8 +128,36 @@ def _nan_sum_as_mean(outcomes: np.ndarray) -> float:
     return float(present.mean() * len(outcomes))
 
 
+@dataclass(frozen=True)
+class Fold:
+    """One half of one repeat's split of one level: choose on ``choose``, measure on
+    ``test`` (row indices into the per-problem arrays)."""
+
+    level: int
+    choose: np.ndarray
+    test: np.ndarray
+
+
+def two_fold_splits(levels: Mapping[int, np.ndarray], repeats: int, seed: int) -> Iterator[Fold]:
+    """The folds of ``repeats`` random two-fold splits of every level, in a fixed order.
+
+    Each repeat halves every level at random; each half is measured once with the other
+    half as the choosing set. A level of one problem has an empty half: its problem is
+    then measured with a choice made on the other levels' halves of the same side.
+    """
+    rng = np.random.default_rng([seed, SPLIT_STREAM])
+    for _ in range(repeats):
+        halves = {level: split_in_two(rows, rng) for level, rows in levels.items()}
+        side_all = [np.concatenate([h[i] for h in halves.values()]) for i in (0, 1)]
+        for level, (first, second) in halves.items():
+            for choose, test, side in ((first, second, 0), (second, first, 1)):
+                if len(test) == 0:
+                    continue
+                yield Fold(level, choose if len(choose) else side_all[side], test)
+
+
 def split_in_two(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A random half of ``rows`` (the larger when odd) and the rest; the curves replay it."""
+    """A random half of ``rows`` (the larger when odd) and the rest."""
     shuffled = rng.permutation(rows)
     half = (len(shuffled) + 1) // 2
     return shuffled[:half], shuffled[half:]

@@ -106,7 +106,7 @@ def build_binning_table(
         level_rows,
         cube.budgets,
         cv_repeats,
-        np.random.default_rng([seed, 2]),
+        seed,
     )
     return BinningTable(
         name=binning.name,

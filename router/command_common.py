@@ -4,15 +4,13 @@ load, overrides of its model, backend and verifier, and building the Router."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from calibration.artifact import TRUST_PICKLE_FLAG, Artifact, ArtifactError, load_artifact
-from calibration.command import add_pool_arguments
+from calibration.command import add_pool_arguments, parse_options
 from router.problem_source import ProblemSet
 from router.setup import (
     DEFAULT_CALIBRATION,
@@ -86,20 +84,6 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "where a second thread spin-waits for a core",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def parse_options(items: list[str], flag: str) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are read as JSON when they parse, else as strings."""
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise CommandError(f"{flag} {item!r}: expected KEY=VALUE")
-        try:
-            options[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            options[key.strip()] = raw
-    return options
 
 
 def load_calibration(path: Path | None, trust_pickle: bool = False) -> Artifact:

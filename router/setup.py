@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from calibration.artifact import Manifest
+from calibration.engines import REPLAY, SIMULATOR, make_generator, make_verifier
 from strategies.engine_context import EngineContext, job_context
 from strategies.generation import Generator
 from strategies.prompts import PromptConfig, get_prompt_config
 from strategies.verification import Verifier
 
-SIMULATOR = "simulator"
-REPLAY = "replay"
 DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "artifacts" / "smollm2-arithmetic"
 
 
@@ -158,51 +157,37 @@ def engine_context(
 def build_engines(
     settings: EngineSettings, world: Any = None, context: EngineContext | None = None
 ) -> tuple[Generator, Verifier]:
-    """The generator and verifier; simulator ones come from the problems' SimulatedWorld,
-    replay ones from the problems' ReplayWorld (``--pool``).
+    """The generator and verifier (``calibration.engines`` builds them); simulator ones
+    come from the problems' SimulatedWorld, replay ones from the problems' ReplayWorld
+    (``--pool``).
 
     ``context`` sizes a vLLM engine for the job (see ``engine_context``)."""
     if REPLAY in (settings.backend, settings.verifier):
-        return _replay_engines(settings, world)
-    if (settings.backend == SIMULATOR or settings.verifier == SIMULATOR) and world is None:
+        from strategies.pools.replay import ReplayWorld
+
+        if settings.backend != REPLAY or not isinstance(world, ReplayWorld):
+            raise ValueError(
+                "the replay backend and verifier serve recorded samples and scores: pass "
+                "--pool FILE (and --backend replay; the replay verifier needs it)"
+            )
+    elif SIMULATOR in (settings.backend, settings.verifier) and world is None:
         raise ValueError(
             "the simulator backend and verifier only solve their own problems: pass "
             "simulator:COUNT[:SEED] as the problems (e.g. simulator:200:1 for problems "
             "held out from a calibration on simulator:200)"
         )
-    if settings.backend == SIMULATOR:
-        generator: Generator = world.generator()
-    else:
-        from strategies.backends.registry import build_generator
-
-        options = dict(settings.backend_options)
-        if settings.endpoints:
-            options["base_urls"] = list(settings.endpoints)
-        if settings.backend == "vllm" and context is not None:
-            options.setdefault("context", context)
-        generator = build_generator(settings.backend, settings.model, **options)
-    if settings.verifier == SIMULATOR:
-        verifier: Verifier = world.verifier(**settings.verifier_options)
-    else:
-        from strategies.verifiers.registry import build_verifier
-
-        verifier = build_verifier(settings.verifier, **settings.verifier_options)
-    return generator, verifier
-
-
-def _replay_engines(settings: EngineSettings, world: Any) -> tuple[Generator, Verifier]:
-    from strategies.pools.replay import ReplayWorld
-
-    if settings.backend != REPLAY or not isinstance(world, ReplayWorld):
-        raise ValueError(
-            "the replay backend and verifier serve recorded samples and scores: pass "
-            "--pool FILE (and --backend replay; the replay verifier needs it)"
-        )
-    generator: Generator = world.generator(**settings.backend_options)
-    if settings.verifier != REPLAY:
-        from strategies.verifiers.registry import build_verifier
-
-        return generator, build_verifier(settings.verifier, **settings.verifier_options)
-    delimiter = prompt_config_of(settings).step_delimiter
-    verifier: Verifier = world.verifier(delimiter=delimiter, **settings.verifier_options)
+    generator = make_generator(
+        settings.backend,
+        settings.model,
+        settings.backend_options,
+        world=world,
+        endpoints=settings.endpoints,
+        context=context,
+    )
+    verifier = make_verifier(
+        settings.verifier,
+        settings.verifier_options,
+        prompt_config=settings.prompt_config,
+        world=world,
+    )
     return generator, verifier

@@ -19,6 +19,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from calibration.engines import SIMULATOR
 from router.command_common import (
     CommandError,
     Loaded,
@@ -28,7 +29,6 @@ from router.command_common import (
     shout,
 )
 from router.problem_source import ProblemSet, load_problem_set
-from router.setup import SIMULATOR
 from strategies.problems import ProblemSourceError
 
 if TYPE_CHECKING:
