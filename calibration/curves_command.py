@@ -96,8 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from calibration.artifact import ArtifactError, load_artifact
     from calibration.curves_data import build_report
-    from calibration.curves_evaluation import EvaluationError, find_router_curves
+    from calibration.curves_evaluation import find_router_curves
     from calibration.curves_table import render
+    from calibration.evaluation_records import EvaluationError
 
     try:
         artifact = load_artifact(args.artifact, trust_pickle=args.trust_pickle)

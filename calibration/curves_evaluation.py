@@ -1,28 +1,15 @@
 """The router's `ttc evaluate` results, read as curves for `ttc curves`.
 
-calibration/ may not import router/ (the layering), so this reads the evaluation's JSON
-form, ``router.evaluation.EvaluationReport.to_json()``. The fields used::
-
-    {
-      "calibration": "path/to/artifact",     # which artifact the router used
-      "problems": "held-out problems", "num_problems": 200,
-      "router": [                              # one entry per --budget policy
-        {"name": "router auto", "policy": "auto", "cost_unit": "generations",
-         "accuracy": 0.81, "ci_low": 0.75, "ci_high": 0.86,
-         "mean_generations": 6.2, "mean_tokens": 2100.0, "mean_flops": 1.2e13}, ...],
-      "matched": [                             # total:B at each fixed strategy's compute
-        {"budget": 8, "fixed": {<same fields>}, "by_generations": {<same fields>}}, ...],
-      "sweep": [                               # total:B over a grid of budgets
-        {"per_problem_budget": 4.0, "accuracy": 0.7, "mean_generations": 4.0,
-         "mean_flops": 9e12}, ...]
-    }
+The file is ``EvaluationReport.to_json()``; it is read back into the same typed records
+(``calibration.evaluation_records``, below router/ so that both may use it): the router
+policies (``router``), the best fixed strategy at each budget against the router under
+``total:B`` at its compute (``matched``), and ``total:B`` over a grid (``sweep``).
 
 Generations there are full-solution equivalents with the probe included, the same
 unit as the table's budget N, so router points sit on the curves' generation axis.
 The evaluation runs on held-out problems, not the calibration's, so its accuracies are
 compared with its own fixed baselines (``matched[].fixed``, shown as "best fixed"), not
 with the calibration curves; no reach against the calibration's target is computed.
-Other fields are ignored, so the reader keeps working as the evaluation grows.
 
 Where the file is: ``--evaluation FILE``, else the newest of ``*evaluation*.json`` or
 ``evaluate/*.json`` inside the artifact folder, else of ``*evaluation*.json`` beside it
@@ -32,13 +19,17 @@ or ``runs/evaluate/<artifact name>/*.json`` (`ttc evaluate`'s default output) wh
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from calibration.curves_data import ROUTER, Curve, CurvePoint
+from calibration.evaluation_records import (
+    EvaluationError,
+    EvaluationReport,
+    MethodSummary,
+    read_report,
+)
 from calibration.strategy_names import short
 
 PATTERN = "*evaluation*.json"
@@ -48,44 +39,19 @@ SWEEP_KEY = "router:sweep"
 DEFAULT_OUTPUT = Path("runs") / "evaluate"  # where `ttc evaluate` writes by default
 
 
-class EvaluationError(ValueError):
-    """An evaluation file that cannot be read; the message names the file and the field."""
-
-
-def _number(entry: Mapping[str, Any], key: str, where: str) -> float:
-    value = entry.get(key)
-    if value is None:
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise EvaluationError(f"{where}: {key!r} is {value!r}, not a number") from None
-
-
-def _summary_point(entry: Any, where: str, label: str | None = None) -> CurvePoint:
-    if not isinstance(entry, Mapping):
-        raise EvaluationError(f"{where}: expected an object with accuracy and costs")
-    if "accuracy" not in entry or "mean_generations" not in entry:
-        raise EvaluationError(f"{where}: needs 'accuracy' and 'mean_generations'")
+def _summary_point(method: MethodSummary, label: str) -> CurvePoint:
     return CurvePoint(
-        budget=_number(entry, "mean_generations", where),
-        accuracy=_number(entry, "accuracy", where),
-        ci_low=_number(entry, "ci_low", where),
-        ci_high=_number(entry, "ci_high", where),
-        tokens=_number(entry, "mean_tokens", where),
-        flops=_number(entry, "mean_flops", where),
-        label=label if label is not None else str(entry.get("name") or entry.get("policy", "")),
+        budget=method.mean_generations,
+        accuracy=method.accuracy,
+        ci_low=method.ci_low,
+        ci_high=method.ci_high,
+        tokens=method.mean_tokens,
+        flops=method.mean_flops,
+        label=label,
     )
 
 
-def _list(data: Mapping[str, Any], key: str, path: Path) -> list[Any]:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise EvaluationError(f"{path}: {key!r} should be a list")
-    return value
-
-
-def _policy_family(policy: str, cost_unit: object) -> str:
+def _policy_family(policy: str, cost_unit: str | None) -> str:
     kind = policy.split(":", 1)[0]
     family = "N" if kind.replace(".", "", 1).isdigit() else kind
     return family + (" FLOPs" if cost_unit == "flops" else "")
@@ -101,56 +67,39 @@ def _short_method(name: str) -> str:
     return short(strategy) + (sep + budget if sep else "")
 
 
-def router_curves(data: Mapping[str, Any], path: Path) -> list[Curve]:
+def router_curves(report: EvaluationReport) -> list[Curve]:
     """Curves from one evaluation: each policy kind, the best fixed strategy per budget on
     the same problems, the router at that strategy's compute, and the total:B sweep."""
     families: dict[str, list[CurvePoint]] = {}
-    for i, entry in enumerate(_list(data, "router", path)):
-        where = f"{path}: router[{i}]"
-        policy = str(entry.get("policy") or entry.get("name") or "router")
-        point = _summary_point(entry, where, _policy_label(policy))
-        families.setdefault(_policy_family(policy, entry.get("cost_unit")), []).append(point)
+    for method in report.router:
+        policy = method.policy or method.name or "router"
+        point = _summary_point(method, _policy_label(policy))
+        families.setdefault(_policy_family(policy, method.cost_unit), []).append(point)
     curves = [
         Curve(f"router:{family}", f"router {family}", ROUTER, _by_compute(points))
         for family, points in families.items()
     ]
-    fixed, matched = [], []
-    for i, entry in enumerate(_list(data, "matched", path)):
-        if not isinstance(entry, Mapping) or "by_generations" not in entry:
-            raise EvaluationError(f"{path}: matched[{i}] needs 'by_generations'")
-        budget = entry.get("budget", "?")
-        if isinstance(entry.get("fixed"), Mapping):
-            best = entry["fixed"]
-            label = f"fixed {_short_method(str(best.get('name', budget)))}"
-            fixed.append(_summary_point(best, f"{path}: matched[{i}].fixed", label))
-        matched.append(
-            _summary_point(
-                entry["by_generations"],
-                f"{path}: matched[{i}].by_generations",
-                f"total:B ~ N={budget}",
-            )
-        )
+    fixed = [
+        _summary_point(c.fixed, f"fixed {_short_method(c.fixed.name or str(c.budget))}")
+        for c in report.matched
+    ]
+    matched = [_summary_point(c.by_generations, f"total:B ~ N={c.budget}") for c in report.matched]
     if fixed:
         curves.append(Curve(FIXED_KEY, "best fixed", ROUTER, tuple(fixed)))
     if matched:
         curves.append(Curve(MATCHED_KEY, "router total:B", ROUTER, tuple(matched)))
-    sweep = []
-    for i, entry in enumerate(_list(data, "sweep", path)):
-        where = f"{path}: sweep[{i}]"
-        if not isinstance(entry, Mapping):
-            raise EvaluationError(f"{where}: expected an object")
-        budget = _number(entry, "per_problem_budget", where)
-        sweep.append(
-            CurvePoint(
-                budget=_number(entry, "mean_generations", where),
-                accuracy=_number(entry, "accuracy", where),
-                ci_low=math.nan,
-                ci_high=math.nan,
-                tokens=_number(entry, "mean_tokens", where),
-                flops=_number(entry, "mean_flops", where),
-                label=f"total:{budget:.3g}/problem",
-            )
+    sweep = [
+        CurvePoint(
+            budget=p.mean_generations,
+            accuracy=p.accuracy,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            tokens=math.nan,
+            flops=p.mean_flops,
+            label=f"total:{p.per_problem_budget:.3g}/problem",
         )
+        for p in report.sweep
+    ]
     if sweep:
         curves.append(Curve(SWEEP_KEY, "router sweep", ROUTER, _by_compute(sweep)))
     return curves
@@ -160,23 +109,9 @@ def _by_compute(points: Sequence[CurvePoint]) -> tuple[CurvePoint, ...]:
     return tuple(sorted(points, key=lambda p: (math.isnan(p.budget), p.budget)))
 
 
-def read_evaluation(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvaluationError(f"{path}: no such evaluation file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EvaluationError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or not ({"router", "sweep", "matched"} & set(data)):
-        raise EvaluationError(
-            f"{path} is not `ttc evaluate` output (no 'router', 'matched' or 'sweep' list)"
-        )
-    return data
-
-
-def _names_artifact(data: Mapping[str, Any], folder: Path, base: Path) -> bool:
-    named = data.get("calibration")
-    if not isinstance(named, str) or not named:
+def _names_artifact(report: EvaluationReport, folder: Path, base: Path) -> bool:
+    named = report.calibration
+    if not named:
         return False
     candidate = Path(named)
     for root in (Path.cwd(), base):
@@ -210,24 +145,24 @@ def candidate_files(folder: Path) -> list[tuple[Path, bool]]:
 def find_router_curves(folder: Path, explicit: Path | None = None) -> tuple[list[Curve], list[str]]:
     """Router curves and notes (which file was used, which were passed over and why)."""
     if explicit is not None:
-        data = read_evaluation(explicit)
-        notes = [f"router results from {explicit}{_scope(data)}", *_headline(data)]
-        if not _names_artifact(data, folder, explicit.parent):
-            notes.append(f"{explicit} names calibration {data.get('calibration')!r}, not {folder}")
-        return router_curves(data, explicit), notes
+        report = read_report(explicit)
+        notes = [f"router results from {explicit}{_scope(report)}", *_headline(report)]
+        if not _names_artifact(report, folder, explicit.parent):
+            notes.append(f"{explicit} names calibration {report.calibration!r}, not {folder}")
+        return router_curves(report), notes
     passed_over = []
     candidates = candidate_files(folder)
     for path, must_name in candidates:
         try:
-            data = read_evaluation(path)
-            if must_name and not _names_artifact(data, folder, path.parent):
+            report = read_report(path)
+            if must_name and not _names_artifact(report, folder, path.parent):
                 continue
-            curves = router_curves(data, path)
+            curves = router_curves(report)
         except EvaluationError as exc:
             passed_over.append(f"passed over {exc}")
             continue
         others = [p for p, must in candidates if p != path and _usable(p, must, folder)]
-        notes = [f"router results from {path}{_scope(data)}", *_headline(data), *passed_over]
+        notes = [f"router results from {path}{_scope(report)}", *_headline(report), *passed_over]
         if others:
             notes.append(
                 f"{len(others)} other evaluation file(s) found; pick one with --evaluation FILE"
@@ -238,42 +173,30 @@ def find_router_curves(folder: Path, explicit: Path | None = None) -> tuple[list
 
 def _usable(path: Path, must_name: bool, folder: Path) -> bool:
     try:
-        data = read_evaluation(path)
+        report = read_report(path)
     except EvaluationError:
         return False
-    return not must_name or _names_artifact(data, folder, path.parent)
+    return not must_name or _names_artifact(report, folder, path.parent)
 
 
-def _scope(data: Mapping[str, Any]) -> str:
-    count = data.get("num_problems")
-    problems = data.get("problems")
-    parts = []
-    if count is not None:
-        parts.append(f"{count} held-out problems")
-    if problems:
-        parts.append(str(problems))
-    return f" ({', '.join(parts)})" if parts else ""
+def _scope(report: EvaluationReport) -> str:
+    parts = [f"{report.num_problems} held-out problems"]
+    if report.problems:
+        parts.append(report.problems)
+    return f" ({', '.join(parts)})"
 
 
-def _headline(data: Mapping[str, Any]) -> list[str]:
+def _headline(report: EvaluationReport) -> list[str]:
     """The evaluation's own compute-to-match figure at the largest budget it reached."""
-    reached = [
-        entry
-        for entry in data.get("to_match", []) or []
-        if isinstance(entry, Mapping) and entry.get("ratio") is not None
+    top = report.headline()
+    if top is None or top.ratio is None or top.router_generations is None:
+        return []
+    ratio = top.ratio
+    verdict = f"{ratio:.1f}x less" if ratio >= 1 else f"{1 / ratio:.1f}x more"
+    bound = "at most " if top.at_least else ""
+    return [
+        f"on those problems the router (total:B) matched {top.fixed}'s "
+        f"{100 * top.target_accuracy:.1f}% with {bound}"
+        f"{top.router_generations:.3g} generations per problem instead of "
+        f"{top.fixed_generations:.3g}: {verdict} compute"
     ]
-    if not reached:
-        return []
-    top = max(reached, key=lambda entry: float(entry.get("budget", 0)))
-    try:
-        ratio = float(top["ratio"])
-        verdict = f"{ratio:.1f}x less" if ratio >= 1 else f"{1 / ratio:.1f}x more"
-        bound = "at most " if top.get("at_least") else ""
-        return [
-            f"on those problems the router (total:B) matched {top['fixed']}'s "
-            f"{100 * float(top['target_accuracy']):.1f}% with {bound}"
-            f"{float(top['router_generations']):.3g} generations per problem instead of "
-            f"{float(top['fixed_generations']):.3g}: {verdict} compute"
-        ]
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return []

@@ -32,15 +32,23 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from calibration.evaluation_records import (
+    ComputeToMatch,
+    EvaluationReport,
+    MatchedComparison,
+    MethodSummary,
+    SweepPoint,
+    best_of,
+)
 from router.bootstrap import PairedBootstrap
 from router.execution import reuses_samples
 from router.fixed_runs import FixedRun, RunScores, fixed_run_steps, run_fixed_strategies
-from router.oracle import OracleLimit, oracle_limits
+from router.oracle import oracle_limits
 from router.policies import BudgetPolicy, TotalPolicy, parse_policy
 from router.problem_source import calibration_overlap
 from router.recording import CallLog, RecordingGenerator, RecordingVerifier
@@ -49,100 +57,6 @@ from router.solver import Router
 from strategies.problems import Problem
 
 SWEEP_STEP = 2**0.25
-
-
-@dataclass(frozen=True)
-class MethodSummary:
-    """One fixed strategy at one budget, or the router under one policy."""
-
-    name: str
-    kind: str
-    accuracy: float
-    ci_low: float
-    ci_high: float
-    mean_generations: float
-    mean_flops: float
-    mean_tokens: float
-    strategy: str | None = None
-    budget: int | None = None
-    policy: str | None = None
-    cost_unit: str | None = None
-    failed: int = 0
-    mix: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class MatchedComparison:
-    """Best fixed strategy at budget N against the router at the same total compute."""
-
-    budget: int
-    fixed: MethodSummary
-    by_generations: MethodSummary
-    by_generations_difference: tuple[float, float, float]
-    by_flops: MethodSummary
-    by_flops_difference: tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    per_problem_budget: float
-    accuracy: float
-    mean_generations: float
-    mean_flops: float
-
-
-@dataclass(frozen=True)
-class ComputeToMatch:
-    """Compute the router needs to reach the best fixed strategy's accuracy at budget N.
-
-    ``router_generations`` is None when no sweep point reached it; ``at_least`` is True
-    when the cheapest sweep point already did (the router could need even less).
-    """
-
-    budget: int
-    fixed: str
-    target_accuracy: float
-    fixed_generations: float
-    router_generations: float | None
-    ratio: float | None
-    at_least: bool = False
-
-
-@dataclass
-class EvaluationReport:
-    problems: str
-    num_problems: int
-    calibration: str
-    model: str
-    verifier: str
-    probe_k: int
-    seed: int
-    resamples: int
-    fixed: list[MethodSummary]
-    router: list[MethodSummary]
-    matched: list[MatchedComparison]
-    sweep: list[SweepPoint]
-    to_match: list[ComputeToMatch]
-    to_match_sampling: list[ComputeToMatch] = field(default_factory=list)
-    oracle: list[OracleLimit] = field(default_factory=list)
-    overlap_with_calibration: int | None = None
-    wall_time_s: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def best_fixed(self, budget: int) -> MethodSummary:
-        return best_of([m for m in self.fixed if m.budget == budget])
-
-    def headline(self) -> ComputeToMatch | None:
-        """The comparison at the largest budget where the router reached the target."""
-        reached = [c for c in self.to_match if c.ratio is not None]
-        return max(reached, key=lambda c: c.budget) if reached else None
-
-
-def best_of(methods: Sequence[MethodSummary]) -> MethodSummary:
-    """Highest accuracy; ties go to the cheaper (FLOPs) method."""
-    return max(methods, key=lambda m: (m.accuracy, -m.mean_flops))
 
 
 def summarize_scores(

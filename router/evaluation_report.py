@@ -5,8 +5,12 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from router.evaluation import ComputeToMatch, EvaluationReport, MethodSummary
-from router.oracle import OracleLimit
+from calibration.evaluation_records import (
+    ComputeToMatch,
+    EvaluationReport,
+    MethodSummary,
+    OracleLimit,
+)
 
 
 def _pct(value: float) -> str:

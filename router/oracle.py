@@ -13,27 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from calibration.evaluation_records import OracleLimit
 from router.fixed_runs import FixedRun
-
-
-@dataclass(frozen=True)
-class OracleLimit:
-    """At budget N: the best fixed strategy, the oracle's and the router's compute to
-    match its accuracy (generations per problem), and the router's share of the gap."""
-
-    budget: int
-    fixed: str
-    target_accuracy: float
-    fixed_generations: float
-    oracle_generations: float | None
-    oracle_ratio: float | None
-    router_generations: float | None
-    gap_closed: float | None
 
 
 def cheapest_solving_costs(runs: Sequence[FixedRun], budget: int) -> np.ndarray:
