@@ -131,7 +131,7 @@ def _calibration_generator(
             get_prompt_config(config.prompt_config),
             [p.text for p in source.problems],
             config.strategies,
-            config.max_tokens,
+            config.generation.max_tokens,
         )
     return make_generator(
         backend, config.model, options, world=source.world, endpoints=endpoints, context=context

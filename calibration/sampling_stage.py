@@ -18,7 +18,7 @@ from calibration.shard_store import PROBLEM_HASH, ShardWriter
 from strategies.generation import Generator
 from strategies.problems import Problem, problem_sha256
 from strategies.prompts import PromptConfig
-from strategies.search.registry import get_strategy
+from strategies.search.base import SearchStrategy
 from strategies.search.result import SearchResult
 from strategies.verification import Verifier
 
@@ -27,7 +27,7 @@ Progress = Callable[[int], object]
 
 @dataclass(frozen=True)
 class SamplingJob:
-    spec: str
+    strategy: SearchStrategy  # ``strategy_plan.pool_sampler``: scores every sample
     samples: int
     seed: int
     batch_size: int
@@ -56,7 +56,7 @@ def run_sampling(
     advance: Progress = lambda n: None,
 ) -> int:
     """Sample every problem not in ``done``; returns how many pools were written."""
-    strategy = get_strategy(job.spec)
+    strategy = job.strategy
     written = 0
     for batch in fixed_chunks(problems, job.batch_size):
         if all(p.id in done for p in batch):

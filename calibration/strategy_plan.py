@@ -6,7 +6,8 @@ tables. Strategies that reuse samples (majority and both best-of-N:
 ``strategy.reuses_samples``) are *pool* strategies, estimated from the stage 1 pool;
 every other registered strategy (beam search, DVTS, particle filtering, REBASE, and any
 step-level search added later) is a *tree* strategy, run for real in stage 3 with the
-run's generation settings (temperature, top_p, max tokens) unless its spec sets them.
+run's generation settings (temperature, top_p, max tokens) unless its spec sets them
+(``SearchStrategy.with_generation``).
 
 Tree searches run at every budget N >= 2 (or, with ``--tree-budgets``, at the ones listed:
 on a CPU the big tree budgets dominate the run time) that the strategy spends exactly (see
@@ -19,12 +20,15 @@ at extra verifier cost, never a contender. A skipped budget is never silent: the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 
+from strategies.generation import GenerationSettings
+from strategies.search.base import SearchStrategy
 from strategies.search.registry import get_strategy
 
 MIN_TREE_BUDGET = 2
+POOL_STRATEGY = "weighted_best_of_n"
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,10 @@ class PoolStrategy:
 
 @dataclass(frozen=True)
 class TreeStrategy:
+    """``key``: the table's name of the strategy; ``runner``: it with the run's settings."""
+
     key: str
-    run_spec: str
+    runner: SearchStrategy
     budgets: tuple[int, ...]
 
 
@@ -53,29 +59,17 @@ class StrategyPlan:
         return tuple(s.key for s in self.pool) + tuple(s.key for s in self.tree)
 
 
-def _with_generation_settings(key: str, settings: Mapping[str, object]) -> str:
-    given = key.partition(":")[2]
-    names = {item.partition("=")[0] for item in given.split(",") if item}
-    extra = [f"{name}={value}" for name, value in settings.items() if name not in names]
-    if not extra:
-        return key
-    return key + ("," if given else ":") + ",".join(extra)
-
-
 def plan_strategies(
     specs: Sequence[str],
     budgets: Sequence[int],
     *,
     tree_budgets: Sequence[int] | None = None,
-    temperature: float,
-    top_p: float,
-    max_tokens: int,
+    generation: GenerationSettings,
 ) -> StrategyPlan:
     pool: list[PoolStrategy] = []
     tree: list[TreeStrategy] = []
     notes: list[str] = []
     seen: set[str] = set()
-    generation = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
     for spec in specs:
         strategy = get_strategy(spec)
         key = strategy.spec
@@ -89,8 +83,7 @@ def plan_strategies(
                 )
             )
             continue
-        run_spec = _with_generation_settings(key, generation)
-        runner = get_strategy(run_spec)
+        runner = strategy.with_generation(generation)
         wanted = [
             b
             for b in sorted(set(budgets))
@@ -111,13 +104,13 @@ def plan_strategies(
                 )
             notes.append(f"{reason}; those budgets compare the sampling strategies only")
         runs_at = tuple(b for b in wanted if b not in inexact)
-        tree.append(TreeStrategy(key, run_spec, runs_at))
+        tree.append(TreeStrategy(key, runner, runs_at))
     return StrategyPlan(tuple(pool), tuple(tree), tuple(notes))
 
 
-def sampling_spec(*, temperature: float, top_p: float, max_tokens: int, reduction: str) -> str:
-    """The spec stage 1 runs: K full solutions, each scored (weighted best-of-N's pool)."""
-    return (
-        f"weighted_best_of_n:temperature={temperature},top_p={top_p},"
-        f"max_tokens={max_tokens},reduction={reduction}"
-    )
+def pool_sampler(generation: GenerationSettings) -> SearchStrategy:
+    """What draws a pool (stage 1's K samples, the router's probe and pooled strategies):
+    weighted best-of-N, every solution scored, under ``generation``'s settings."""
+    strategy = get_strategy(POOL_STRATEGY)
+    config = replace(strategy.config, **asdict(generation))
+    return type(strategy)(strategy.name, config)

@@ -21,8 +21,6 @@ from calibration.strategy_plan import TreeStrategy
 from strategies.generation import Generator
 from strategies.problems import Problem, problem_sha256
 from strategies.prompts import PromptConfig
-from strategies.search.base import SearchStrategy
-from strategies.search.registry import get_strategy
 from strategies.verification import Verifier
 
 TreeKey = tuple[str, str, int, int]
@@ -86,15 +84,11 @@ def run_tree_searches(
 ) -> int:
     """Run every unit with a missing search; returns how many searches were written."""
     written = 0
-    runners: dict[str, SearchStrategy] = {}
     for unit in units:
         keys = unit.search_keys()
         if all(key in done for key in keys):
             continue
-        runner = runners.get(unit.strategy.run_spec)
-        if runner is None:
-            runner = runners[unit.strategy.run_spec] = get_strategy(unit.strategy.run_spec)
-        results = runner.run(
+        results = unit.strategy.runner.run(
             list(unit.batch),
             unit.budget,
             generator,

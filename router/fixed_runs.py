@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calibration.strategy_plan import pool_sampler
 from calibration.table import CalibrationTable
-from router.execution import ExecutionContext, pool_strategy, reuses_samples, runnable_strategy
+from router.execution import ExecutionContext, reuses_samples, runnable_strategy
 from strategies.answers import grade
 from strategies.problems import Problem
 from strategies.search.result import SearchResult
@@ -99,7 +100,7 @@ def _chunked(
 ) -> list[SearchResult]:
     """``key``'s results at ``budget``, or (None) the scored sample pool of that size."""
     strategy = (
-        pool_strategy(context.generation)
+        pool_sampler(context.generation)
         if key is None
         else runnable_strategy(key, context.generation)
     )

@@ -18,7 +18,7 @@ from typing import Any
 from calibration.artifact import Manifest
 from calibration.engines import REPLAY, SIMULATOR, make_generator, make_verifier
 from strategies.engine_context import EngineContext, job_context
-from strategies.generation import Generator
+from strategies.generation import GenerationSettings, Generator
 from strategies.prompts import PromptConfig, get_prompt_config
 from strategies.verification import Verifier
 
@@ -27,16 +27,6 @@ DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "artifacts" / "smoll
 
 class CalibrationMismatchWarning(UserWarning):
     """The router runs with another model, verifier, backend or prompt than calibrated."""
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Sampling settings of the probe and the strategies (the calibration's own)."""
-
-    temperature: float = 0.8
-    top_p: float = 1.0
-    max_tokens: int = 2048
-    reduction: str = "last"
 
 
 @dataclass(frozen=True)
@@ -76,12 +66,7 @@ def calibrated_settings(manifest: Manifest) -> EngineSettings:
         backend_options=dict(settings.get("backend_options", {})),
         verifier_options=dict(settings.get("verifier_options", {})),
         tree_backend=settings.get("tree_backend"),
-        generation=GenerationSettings(
-            temperature=float(settings.get("temperature", 0.8)),
-            top_p=float(settings.get("top_p", 1.0)),
-            max_tokens=int(settings.get("max_tokens", 2048)),
-            reduction=str(settings.get("reduction", "last")),
-        ),
+        generation=GenerationSettings.from_record(settings),
     )
 
 
