@@ -320,8 +320,8 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
-    from calibration.artifact import ArtifactError
-    from calibration.shard_store import ShardError
+    from calibration.store.artifact import ArtifactError
+    from calibration.store.shards import ShardError
     from strategies.problems import ProblemFormatError, ProblemSourceError
 
     # ImportError: an engine whose package is not installed (--backend vllm without vllm);
@@ -348,7 +348,7 @@ def run(args: argparse.Namespace) -> int:
             if out is None:
                 raise ValueError(f"{flag} needs --out DIR (the folder holding the shards)")
             if args.regrade:
-                from calibration.regrade import regrade_shards
+                from calibration.store.regrade import regrade_shards
 
                 print(regrade_shards(out).describe())
             analysis = {

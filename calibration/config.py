@@ -155,9 +155,8 @@ class CalibrationConfig:
             "backend_options": dict(self.backend_options),
             "verifier_options": dict(self.verifier_options),
             "samples": self.samples,
-            "temperature": self.generation.temperature,
-            "top_p": self.generation.top_p,
-            "max_tokens": self.generation.max_tokens,
+            # temperature, top_p, max_tokens (the reduction is an analysis setting)
+            **{k: v for k, v in asdict(self.generation).items() if k != "reduction"},
             "seed": self.seed,
             "batch_size": self.batch_size,
             "shards": self.shard.count,

@@ -17,19 +17,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from calibration.analysis import AnalysisResult, AnalysisSettings, analyse
-from calibration.artifact import Manifest, write_artifact
+from calibration.analysis.analyse import AnalysisResult, AnalysisSettings, analyse
 from calibration.config import CalibrationConfig, ShardSpec
-from calibration.engines import build_generator, build_tree_generator, build_verifier
 from calibration.progress import stage_reporter
-from calibration.records import TreeRecord
-from calibration.sampling_stage import SamplingJob, run_sampling
+from calibration.sampling.engines import build_generator, build_tree_generator, build_verifier
+from calibration.sampling.sampling_stage import SamplingJob, run_sampling
+from calibration.sampling.sources import ProblemSource, load_source, shard_problems
+from calibration.sampling.strategy_plan import StrategyPlan, plan_strategies, pool_sampler
+from calibration.sampling.tree_stage import run_tree_searches, search_work, tree_units
 from calibration.sequential.stage import build_sequential_model
-from calibration.shard_store import ShardError, ShardWriter, read_shard
-from calibration.sources import ProblemSource, load_source, shard_problems
-from calibration.strategy_plan import StrategyPlan, plan_strategies, pool_sampler
-from calibration.tree_stage import run_tree_searches, search_work, tree_units
-from calibration.work_state import (
+from calibration.store.artifact import Manifest, write_artifact
+from calibration.store.records import TreeRecord
+from calibration.store.shards import ShardError, ShardWriter, read_shard
+from calibration.store.work_state import (
     SAMPLES,
     TREE,
     SessionLog,

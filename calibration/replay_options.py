@@ -12,7 +12,7 @@ import argparse
 import warnings
 
 from calibration.config import DEFAULT_BUDGETS
-from calibration.sources import pool_spec
+from calibration.sampling.sources import pool_spec
 from strategies.generation import DEFAULT_GENERATION
 from strategies.search.registry import get_strategy
 

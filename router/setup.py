@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from calibration.artifact import Manifest
-from calibration.engines import REPLAY, SIMULATOR, make_generator, make_verifier
+from calibration.sampling.engines import REPLAY, SIMULATOR, make_generator, make_verifier
+from calibration.store.artifact import Manifest
 from strategies.engine_context import EngineContext, job_context
 from strategies.generation import GenerationSettings, Generator
 from strategies.prompts import PromptConfig, get_prompt_config
@@ -142,7 +142,7 @@ def engine_context(
 def build_engines(
     settings: EngineSettings, world: Any = None, context: EngineContext | None = None
 ) -> tuple[Generator, Verifier]:
-    """The generator and verifier (``calibration.engines`` builds them); simulator ones
+    """The generator and verifier (``calibration.sampling.engines`` builds them); simulator ones
     come from the problems' SimulatedWorld, replay ones from the problems' ReplayWorld
     (``--pool``).
 

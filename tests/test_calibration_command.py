@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from calibration.command import add_arguments, config_from_args, split_strategy_specs
-from calibration.shard_store import read_shard
-from calibration.sources import load_source
+from calibration.sampling.sources import load_source
+from calibration.store.shards import read_shard
 from router.cli import main
 from strategies.generation import GenerationError, GenerationSettings
 from strategies.search import strategy_names

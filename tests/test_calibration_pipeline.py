@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from calibration.artifact import load_artifact
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
-from calibration.shard_store import ShardError
+from calibration.store.artifact import load_artifact
+from calibration.store.shards import ShardError
 from calibration.summary import format_summary
 from strategies.search import get_strategy, strategy_names
 

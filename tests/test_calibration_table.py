@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calibration.bootstrap import bootstrap_interval
-from calibration.difficulty import ProblemDifficulty, quantile_binning
-from calibration.evaluations import EvaluationCube, EvaluationRow, evaluations_frame
-from calibration.routing_cv import PerProblem, pick_best, routing_figures
-from calibration.table import CalibrationTable
-from calibration.table_builder import build_table
+from calibration.analysis.bootstrap import bootstrap_interval
+from calibration.analysis.difficulty import ProblemDifficulty, quantile_binning
+from calibration.analysis.evaluations import EvaluationCube, EvaluationRow, evaluations_frame
+from calibration.analysis.routing_cv import PerProblem, pick_best, routing_figures
+from calibration.analysis.table import CalibrationTable
+from calibration.analysis.table_builder import build_table
 
 STRATEGIES = ("majority", "best_of_n", "beam_search")
 BUDGETS = (1, 2, 4)

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from calibration.artifact import load_artifact
 from calibration.config import CalibrationConfig
-from calibration.curves_data import OPTIMAL, ROUTER, STRATEGY, build_report
-from calibration.curves_plots import OVERVIEW, PLOTS, SIZES, plot_paths, write_plots
-from calibration.curves_routing import replay_heldout_routing
-from calibration.curves_table import WIDTH, render, render_text
-from calibration.evaluation_records import EvaluationReport, MethodSummary, SweepPoint
+from calibration.curves.data import OPTIMAL, ROUTER, STRATEGY, build_report
+from calibration.curves.plots import OVERVIEW, PLOTS, SIZES, plot_paths, write_plots
+from calibration.curves.routing import replay_heldout_routing
+from calibration.curves.table import WIDTH, render, render_text
 from calibration.pipeline import run_calibration
+from calibration.store.artifact import load_artifact
+from calibration.store.evaluation_records import EvaluationReport, MethodSummary, SweepPoint
 from router.cli import main
 
 GOLDEN = Path(__file__).parent / "golden" / "curves_simulator.txt"

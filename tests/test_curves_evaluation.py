@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from calibration.curves_evaluation import (
+from calibration.curves.evaluation import (
     FIXED_KEY,
     MATCHED_KEY,
     SWEEP_KEY,
     find_router_curves,
     router_curves,
 )
-from calibration.evaluation_records import (
+from calibration.store.evaluation_records import (
     ComputeToMatch,
     EvaluationError,
     EvaluationReport,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from calibration.strategy_plan import pool_sampler
+from calibration.sampling.strategy_plan import pool_sampler
 from strategies.generation import GenerationSettings
 from strategies.search import generations_for_budget, get_strategy, strategy_names
 from strategies.search.base import STRATEGIES

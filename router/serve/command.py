@@ -19,8 +19,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from calibration.engines import SIMULATOR
-from router.command_common import (
+from calibration.sampling.engines import SIMULATOR
+from router.commands.common import (
     CommandError,
     Loaded,
     add_common_arguments,

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from calibration.engines import SIMULATOR
+from calibration.sampling.engines import SIMULATOR
 from router.serve.app import ServeLimits, create_app
 from router.serve.batcher import MicroBatcher, WindowBudget
 from router.serve.budgets import BudgetPolicy, is_total, server_policy, total_budget

@@ -70,13 +70,15 @@ class SearchStrategy(ABC):
         return f"<{type(self).__name__} {self.spec}>"
 
     def with_generation(self, generation: GenerationSettings) -> SearchStrategy:
-        """This strategy sampling with ``generation``'s temperature, top_p and max_tokens
-        wherever its spec left them at their defaults (a setting the spec names is kept):
-        a table's keys leave them out, but the calibration ran with its own."""
+        """This strategy sampling with ``generation``'s settings (temperature, top_p,
+        max_tokens; not the reduction it ranks by) wherever its spec left them at their
+        defaults (a setting the spec names is kept): a table's keys leave them out, but
+        the calibration ran with its own."""
+        sampling = {f.name for f in fields(generation)} - {"reduction"}  # ranks stay own
         changes = {
             f.name: getattr(generation, f.name)
             for f in fields(self.config)
-            if f.name in ("temperature", "top_p", "max_tokens")
+            if f.name in sampling
             and getattr(self.config, f.name) == f.default != getattr(generation, f.name)
         }
         return type(self)(self.name, replace(self.config, **changes)) if changes else self
