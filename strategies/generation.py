@@ -101,6 +101,12 @@ class SamplingParams:
     top_p: float = generation_field("top_p")
     stop: tuple[str, ...] = ()
     seed: int = 0
+    # A top-up continues a stream: these ``n`` are its samples ``offset``.. of the stream
+    # first drawn with seed ``stream``. Live engines just use ``seed`` (fresh samples); a
+    # replay serves those positions, so every policy's k-th sample of a problem is the same
+    # recorded one however it got there (one at a time or doubling).
+    stream: int | None = None
+    offset: int = 0
 
     def check(self, backend: str, *, min_max_tokens: int = 1) -> None:
         """Refuse settings no backend can honour, naming every problem at once.

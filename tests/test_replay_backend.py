@@ -68,6 +68,30 @@ def test_the_same_seed_repeats_its_samples_and_extends_them_like_a_live_engine(w
     assert generator.served("p0") == 10
 
 
+def top_up(generator, problem: int, already: int, n: int, seed: int = 5) -> list[str]:
+    """What the sampling strategies send for samples ``already``.. of stream ``seed``."""
+    params = SamplingParams(n=n, seed=seed * 31 + already, stream=seed, offset=already)
+    [completions] = generator.generate([prompt(problem)], params)
+    return [c.text for c in completions]
+
+
+def test_a_top_up_continues_its_stream_so_one_at_a_time_and_doubling_see_the_same_samples(
+    world,
+):
+    generator = world.generator()
+    one_at_a_time = texts(generator, 0, 1, seed=5)
+    for already in range(1, 8):
+        one_at_a_time += top_up(generator, 0, already, 1)
+    doubling = texts(generator, 0, 1, seed=5)
+    for already in (1, 2, 4):
+        doubling += top_up(generator, 0, already, already)
+    assert one_at_a_time == doubling == texts(generator, 0, 8, seed=5)
+    assert generator.served("p0") == 8  # shared, not dealt once per policy
+    assert top_up(generator, 0, 8, 2) and generator.served("p0") == SIZE
+    with pytest.raises(GenerationError, match=r"problem 'p0' ran out"):
+        top_up(generator, 0, SIZE, 1)
+
+
 def test_order_is_deterministic_in_the_seeds_and_recorded_order_keeps_the_file(world):
     a = texts(world.generator(), 0, SIZE, seed=0)
     assert texts(world.generator(), 0, SIZE, seed=0) == a

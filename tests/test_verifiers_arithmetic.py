@@ -148,6 +148,12 @@ def test_operands_outside_the_whitelist_are_never_parsed():
     assert evaluate_operand("(1") is None
 
 
+@pytest.mark.parametrize("operand", ["2()", "1+2*()", "() + 1", "(())+1", "5+3*(  )"])
+def test_empty_parentheses_are_unchecked_not_a_crash(operand):
+    # sympy parses "()" to a Tuple, whose evaluation raised and stopped a 600-problem run
+    assert evaluate_operand(operand) is None
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     a=st.integers(0, 10**6),

@@ -10,7 +10,10 @@ without replacement. A request names a *stream* by its seed (``SamplingParams.se
 as a seeded live engine does: a request repeats what an earlier request with the same
 seed got and extends it with samples no stream has had yet, so majority@16 and
 best-of-N@16 at one seed see the same 16 samples (as they would live), and draws under a
-new seed (a router's later round, a top-up after a probe) never repeat a sample. The
+new seed never repeat a sample. A top-up (``SamplingParams.stream``/``offset``: a
+router's later round) is served the next positions of the stream it continues, so every
+policy's k-th sample of a problem is the same one, whether it drew one at a time or
+doubled: a pool of 32 serves any number of policies up to 32 samples each. The
 permutation depends on ``seed`` (a backend option), the problem id and the first
 request's seed, so a run is deterministic and ``--seed`` changes the samples.
 A problem whose samples run out is an error naming it: a replay never reuses a sample.
@@ -83,7 +86,11 @@ class ReplayGenerator:
                 problem = self.world.find(prompt)
             except UnknownPoolProblemError as error:
                 raise GenerationError(str(error), backend=BACKEND) from None
-            positions = self._stream(problem.id, params.seed, params.n)
+            if params.stream is None:
+                positions = self._stream(problem.id, params.seed, params.n)
+            else:
+                wanted = params.offset + params.n
+                positions = self._stream(problem.id, params.stream, wanted)[params.offset :]
             out.append([self._completion(problem.samples[i]) for i in positions])
         return out
 

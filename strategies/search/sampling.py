@@ -159,6 +159,8 @@ def sample_solutions(
             temperature=config.temperature,
             top_p=config.top_p,
             seed=seed if already == 0 else top_up_seed(seed, already),
+            stream=seed,
+            offset=already,
         )
         outputs = ledger.generate(prompts, params, indices, stage=f"sampling n={count}")
         for index, completions in zip(indices, outputs, strict=True):

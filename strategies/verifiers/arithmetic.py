@@ -402,12 +402,25 @@ def evaluate_operand(operand: str) -> float | None:
         )
     except Exception:  # any parse failure of whitelisted text means "not checkable"
         return None
-    if expression.free_symbols or not _exponents_are_small(expression):
+    if not _is_arithmetic(expression) or not _exponents_are_small(expression):
         return None
-    value = expression.evalf(30)
-    if not (value.is_real and value.is_finite):
-        return None
-    return float(value)
+    try:
+        value = expression.evalf(30)
+        if not (value.is_real and value.is_finite):
+            return None
+        return float(value)
+    except (ArithmeticError, TypeError, ValueError, AttributeError):
+        return None  # a checker never stops a batch: what sympy cannot evaluate is unchecked
+
+
+def _is_arithmetic(expression: Any) -> bool:
+    """Numbers and operations only: empty parentheses parse to a ``Tuple`` (and a
+    model writes "2()" often enough to crash a 600-problem run on it)."""
+    import sympy
+
+    if not isinstance(expression, sympy.Expr) or expression.free_symbols:
+        return False
+    return all(isinstance(node, sympy.Expr) for node in sympy.preorder_traversal(expression))
 
 
 def _exponents_are_small(expression: Any) -> bool:
