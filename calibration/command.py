@@ -27,6 +27,7 @@ import json
 import re
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,14 @@ from calibration.config import (
     ShardSpec,
     default_strategies,
 )
+from calibration.field_flags import add_field_flags, field_values
+from strategies.generation import DEFAULT_GENERATION, GenerationSettings
+from strategies.search.selection import REDUCTIONS
 
 EMBEDDED_MAX_TOKENS = 256
-DEFAULT_MAX_TOKENS = 2048
+DEFAULT_MAX_TOKENS = DEFAULT_GENERATION.max_tokens
+# CalibrationConfig fields that are analysis flags (--draws ...; free to change on --merge)
+ANALYSIS_FLAGS = ("draws", "probe_k", "probe_draws", "bootstrap", "cv_repeats")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,21 +106,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="K solutions per problem (32; with --pool, the smallest pool's size)",
     )
-    sampling.add_argument("--temperature", type=float, default=0.8, help="(0.8)")
-    sampling.add_argument("--top-p", type=float, default=1.0, help="(1.0)")
-    sampling.add_argument(
-        "--max-tokens",
-        type=int,
-        help=f"new tokens per solution (default {DEFAULT_MAX_TOKENS}; "
-        f"{EMBEDDED_MAX_TOKENS} for the embedded smollm2, whose arithmetic answers are short)",
+    add_field_flags(
+        sampling,
+        GenerationSettings,
+        overrides={
+            "max_tokens": {
+                "default": None,
+                "help": f"new tokens per solution (default {DEFAULT_MAX_TOKENS}; "
+                f"{EMBEDDED_MAX_TOKENS} for the embedded smollm2, whose arithmetic answers "
+                "are short)",
+            },
+            "reduction": {"choices": REDUCTIONS},
+        },
     )
-    sampling.add_argument(
-        "--reduction", default="last", choices=("last", "min", "prod"), help="solution score (last)"
-    )
-    sampling.add_argument("--seed", type=int, default=0, help="base random seed (0)")
-    sampling.add_argument(
-        "--batch-size", type=int, default=8, help="problems per generator call (8)"
-    )
+    add_field_flags(sampling, CalibrationConfig, ("seed", "batch_size"))
 
     search = parser.add_argument_group(
         "stage 3: strategies (may change between runs: finished searches are kept)"
@@ -153,17 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     analysis = parser.add_argument_group("analysis (may change between runs)")
-    analysis.add_argument(
-        "--draws", type=int, default=64, help="random subsets per pool estimate (64)"
-    )
-    analysis.add_argument(
-        "--probe-k", type=int, default=4, help="probe samples the predictor uses (4)"
-    )
-    analysis.add_argument(
-        "--probe-draws", type=int, default=8, help="simulated probes per problem (8)"
-    )
-    analysis.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
-    analysis.add_argument("--cv-repeats", type=int, default=5, help="two-fold CV repeats (5)")
+    add_field_flags(analysis, CalibrationConfig, ANALYSIS_FLAGS)
 
     run = parser.add_argument_group("where")
     run.add_argument(
@@ -242,6 +237,8 @@ def parse_budgets(text: str, flag: str = "--budgets") -> tuple[int, ...]:
 
 
 def parse_options(items: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (``--backend-option`` and the like, for every command); values
+    are read as JSON when they parse, else as strings."""
     options: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -295,10 +292,9 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
     backend = args.backend or default_backend(args.model or "smollm2", simulated)
     model = args.model or ("simulator" if backend == "simulator" else "smollm2")
     verifier = args.verifier or ("simulator" if backend == "simulator" else "arithmetic")
-    max_tokens = args.max_tokens
-    if max_tokens is None:
-        embedded = model == "smollm2" and backend != "simulator"
-        max_tokens = EMBEDDED_MAX_TOKENS if embedded else DEFAULT_MAX_TOKENS
+    generation = GenerationSettings(**field_values(args, GenerationSettings))
+    if args.max_tokens is None and model == "smollm2" and backend != "simulator":
+        generation = replace(generation, max_tokens=EMBEDDED_MAX_TOKENS)
     tree_options = parse_options(args.tree_backend_option, "--tree-backend-option")
     slug = "pool" if problems.startswith("pool:") else _slug(problems)
     out = args.out or Path("runs") / f"calibration-{_slug(model)}-{slug}"
@@ -311,20 +307,11 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
         backend_options=parse_options(args.backend_option, "--backend-option"),
         verifier_options=parse_options(args.verifier_option, "--verifier-option"),
         samples=32 if args.samples is None else args.samples,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        max_tokens=max_tokens,
-        reduction=args.reduction,
-        seed=args.seed,
-        batch_size=args.batch_size,
+        generation=generation,
+        **field_values(args, CalibrationConfig, ("seed", "batch_size", *ANALYSIS_FLAGS)),
         tree_backend=_tree_backend(args.tree_backend, backend, tree_options),
         tree_backend_options=tree_options,
         **{k: v for k, v in plan_from_args(args).items() if v is not None},
-        draws=args.draws,
-        probe_k=args.probe_k,
-        probe_draws=args.probe_draws,
-        bootstrap=args.bootstrap,
-        cv_repeats=args.cv_repeats,
         out=out,
         endpoints=tuple(args.endpoint),
         shard=ShardSpec.parse(args.shard),
@@ -333,8 +320,8 @@ def config_from_args(args: argparse.Namespace) -> CalibrationConfig:
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
-    from calibration.artifact import ArtifactError
-    from calibration.shard_store import ShardError
+    from calibration.store.artifact import ArtifactError
+    from calibration.store.shards import ShardError
     from strategies.problems import ProblemFormatError, ProblemSourceError
 
     # ImportError: an engine whose package is not installed (--backend vllm without vllm);
@@ -361,15 +348,11 @@ def run(args: argparse.Namespace) -> int:
             if out is None:
                 raise ValueError(f"{flag} needs --out DIR (the folder holding the shards)")
             if args.regrade:
-                from calibration.regrade import regrade_shards
+                from calibration.store.regrade import regrade_shards
 
                 print(regrade_shards(out).describe())
             analysis = {
-                "draws": args.draws,
-                "probe_k": args.probe_k,
-                "probe_draws": args.probe_draws,
-                "bootstrap": args.bootstrap,
-                "cv_repeats": args.cv_repeats,
+                **field_values(args, CalibrationConfig, ANALYSIS_FLAGS),
                 "reduction": args.reduction,
             }
             outcome = merge_calibration(

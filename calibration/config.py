@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from strategies.generation import GenerationSettings
+
 
 def default_strategies() -> tuple[str, ...]:
     """Every registered strategy: a new one is calibrated (and so routable) by default."""
@@ -81,14 +83,11 @@ class CalibrationConfig:
     prompt_config: str = "smollm2-arithmetic"
     backend_options: dict[str, Any] = field(default_factory=dict)
     verifier_options: dict[str, Any] = field(default_factory=dict)
-    # stage 1: sampling
+    # stage 1: sampling (temperature, top_p, max_tokens; reduction is an analysis setting)
     samples: int = 32
-    temperature: float = 0.8
-    top_p: float = 1.0
-    max_tokens: int = 2048
-    reduction: str = "last"
-    seed: int = 0
-    batch_size: int = 8
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    seed: int = field(default=0, metadata={"help": "base random seed"})
+    batch_size: int = field(default=8, metadata={"help": "problems per generator call"})
     # stage 3: strategies
     strategies: tuple[str, ...] = field(default_factory=default_strategies)
     budgets: tuple[int, ...] = DEFAULT_BUDGETS
@@ -97,11 +96,11 @@ class CalibrationConfig:
     tree_backend: str | None = None
     tree_backend_options: dict[str, Any] = field(default_factory=dict)
     # analysis
-    draws: int = 64
-    probe_k: int = 4
-    probe_draws: int = 8
-    bootstrap: int = 1000
-    cv_repeats: int = 5
+    draws: int = field(default=64, metadata={"help": "random subsets per pool estimate"})
+    probe_k: int = field(default=4, metadata={"help": "probe samples the predictor uses"})
+    probe_draws: int = field(default=8, metadata={"help": "simulated probes per problem"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples"})
+    cv_repeats: int = field(default=5, metadata={"help": "two-fold CV repeats"})
     # where and which part
     out: Path = Path("runs/calibration")
     endpoints: tuple[str, ...] = ()
@@ -156,9 +155,8 @@ class CalibrationConfig:
             "backend_options": dict(self.backend_options),
             "verifier_options": dict(self.verifier_options),
             "samples": self.samples,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
+            # temperature, top_p, max_tokens (the reduction is an analysis setting)
+            **{k: v for k, v in asdict(self.generation).items() if k != "reduction"},
             "seed": self.seed,
             "batch_size": self.batch_size,
             "shards": self.shard.count,
@@ -195,7 +193,7 @@ class CalibrationConfig:
 
     def analysis_settings(self) -> dict[str, Any]:
         return {
-            "reduction": self.reduction,
+            "reduction": self.generation.reduction,
             "draws": self.draws,
             "probe_k": self.probe_k,
             "probe_draws": self.probe_draws,
@@ -213,6 +211,7 @@ class CalibrationConfig:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data.update(data.pop("generation"))  # flat, as manifests and shards record them
         data["out"] = str(self.out)
         data["shard"] = str(self.shard)
         data["strategies"] = list(self.strategies)

@@ -17,19 +17,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from calibration.analysis import AnalysisResult, AnalysisSettings, analyse
-from calibration.artifact import Manifest, write_artifact
+from calibration.analysis.analyse import AnalysisResult, AnalysisSettings, analyse
 from calibration.config import CalibrationConfig, ShardSpec
-from calibration.engines import build_generator, build_tree_generator, build_verifier
 from calibration.progress import stage_reporter
-from calibration.records import TreeRecord
-from calibration.sampling_stage import SamplingJob, run_sampling
+from calibration.sampling.engines import build_generator, build_tree_generator, build_verifier
+from calibration.sampling.sampling_stage import SamplingJob, run_sampling
+from calibration.sampling.sources import ProblemSource, load_source, shard_problems
+from calibration.sampling.strategy_plan import StrategyPlan, plan_strategies, pool_sampler
+from calibration.sampling.tree_stage import run_tree_searches, search_work, tree_units
 from calibration.sequential.stage import build_sequential_model
-from calibration.shard_store import ShardError, ShardWriter, read_shard
-from calibration.sources import ProblemSource, load_source, shard_problems
-from calibration.strategy_plan import StrategyPlan, plan_strategies, sampling_spec
-from calibration.tree_stage import run_tree_searches, search_work, tree_units
-from calibration.work_state import (
+from calibration.store.artifact import Manifest, write_artifact
+from calibration.store.records import TreeRecord
+from calibration.store.shards import ShardError, ShardWriter, read_shard
+from calibration.store.work_state import (
     SAMPLES,
     TREE,
     SessionLog,
@@ -47,6 +47,7 @@ from calibration.work_state import (
     shards_folder,
     tree_shard,
 )
+from strategies.generation import GenerationSettings
 from strategies.prompts import PromptConfig, get_prompt_config
 
 # Stages in the issue's order: 1 sampling, 2 difficulty, 3 strategies, 4 table,
@@ -88,9 +89,7 @@ def _plan(config: CalibrationConfig) -> StrategyPlan:
         config.strategies,
         config.budgets,
         tree_budgets=config.tree_budgets,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        max_tokens=config.max_tokens,
+        generation=config.generation,
     )
 
 
@@ -128,12 +127,7 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
         # tree engine of its own and never load the sampling backend.
         sampling_generator = build_generator(config, source) if pending_samples else None
         job = SamplingJob(
-            spec=sampling_spec(
-                temperature=config.temperature,
-                top_p=config.top_p,
-                max_tokens=config.max_tokens,
-                reduction=config.reduction,
-            ),
+            strategy=pool_sampler(config.generation),
             samples=config.samples,
             seed=config.seed,
             batch_size=config.batch_size,
@@ -235,6 +229,9 @@ def merge_calibration(
         plan_fields["tree_budgets"] = tuple(int(b) for b in chosen["tree_budgets"])
     if chosen.get("seeds") is not None:
         plan_fields["seeds"] = int(chosen["seeds"])
+    analysis = dict(analysis)
+    # the shards' sampling settings, and the reduction the analysis asks for now
+    reduction = {"reduction": analysis.pop("reduction")} if "reduction" in analysis else {}
     config = CalibrationConfig(
         problems=recorded["problems"],
         model=recorded["model"],
@@ -246,9 +243,7 @@ def merge_calibration(
         tree_backend_options=dict(recorded["tree_backend_options"]),
         verifier_options=dict(recorded.get("verifier_options", {})),
         samples=int(recorded["samples"]),
-        temperature=float(recorded["temperature"]),
-        top_p=float(recorded["top_p"]),
-        max_tokens=int(recorded["max_tokens"]),
+        generation=GenerationSettings.from_record({**recorded, **reduction}),
         seed=int(recorded["seed"]),
         batch_size=int(recorded["batch_size"]),
         out=out,
@@ -335,7 +330,7 @@ def _write_calibration(
         probe_draws=config.probe_draws,
         bootstrap=config.bootstrap,
         cv_repeats=config.cv_repeats,
-        reduction=config.reduction,
+        reduction=config.generation.reduction,
         base_seed=config.seed,
         delimiter=prompt_config.step_delimiter,
     )
@@ -352,7 +347,7 @@ def _write_calibration(
             analysis.evaluations,
             budgets=settings.budgets,
             tree_strategies=[s.key for s in plan.tree],
-            reduction=config.reduction,
+            reduction=config.generation.reduction,
             delimiter=prompt_config.step_delimiter,
             seed=config.seed,
             progress=advance,

@@ -12,9 +12,9 @@ import argparse
 import warnings
 
 from calibration.config import DEFAULT_BUDGETS
-from calibration.sources import pool_spec
+from calibration.sampling.sources import pool_spec
+from strategies.generation import DEFAULT_GENERATION
 from strategies.search.registry import get_strategy
-from strategies.search.sampling import SamplingStrategy
 
 SAMPLING_STRATEGIES = ("majority", "best_of_n", "weighted_best_of_n")
 
@@ -57,7 +57,9 @@ def replay_config_args(args: argparse.Namespace) -> argparse.Namespace:
         args.strategies, scored=pool.scored or filled.verifier != "replay"
     )
     if args.max_tokens is None:
-        filled.max_tokens = int(next(iter(pool.files)).settings.get("max_tokens", 2048))
+        filled.max_tokens = int(
+            next(iter(pool.files)).settings.get("max_tokens", DEFAULT_GENERATION.max_tokens)
+        )
     return filled
 
 
@@ -65,7 +67,7 @@ def _strategies(given: str | None, *, scored: bool) -> str:
     from calibration.command import split_strategy_specs
 
     specs = split_strategy_specs(given) if given else SAMPLING_STRATEGIES
-    tree = [spec for spec in specs if not isinstance(get_strategy(spec), SamplingStrategy)]
+    tree = [spec for spec in specs if not get_strategy(spec).reuses_samples]
     if tree:
         raise ValueError(
             f"--strategies {', '.join(tree)}: a recorded pool holds whole solutions, so "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from calibration.analysis.table import BinningTable, CalibrationTable
 from calibration.config import CalibrationConfig
 from calibration.pipeline import CalibrationOutcome
 from calibration.sequential.model import SequentialModel
 from calibration.strategy_names import grid_tags, name_legend, short
-from calibration.table import BinningTable, CalibrationTable
 
 BINNING_LABELS = {
     "oracle": "oracle bins",

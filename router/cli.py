@@ -3,7 +3,7 @@
 Each subcommand lives in its own module and registers its arguments through an
 ``add_arguments(parser)`` / ``run(args)`` pair, imported lazily so ``ttc --help``
 stays fast and never loads torch. The engines' log level is set before any of them
-is imported (``router.log_setup``: warnings only, unless ``--verbose``).
+is imported (``router.commands.log_setup``: warnings only, unless ``--verbose``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from router.log_setup import LEVEL_ENV, LogLevelError, configure_logging, resolve_level
+from router.commands.log_setup import LEVEL_ENV, LogLevelError, configure_logging, resolve_level
 
 # name -> (module, one-line help, description)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -26,20 +26,20 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "artifact folder (table.json, per-problem results, predictor, manifest.json).",
     ),
     "solve": (
-        "router.solve_command",
+        "router.commands.solve",
         "solve problems with the strategy and budget the calibration table picks",
         "Online routing: probes each problem, predicts its difficulty, picks strategy and "
         "budget under a policy (auto, N, total:B, price:LAMBDA), runs it and writes one JSON "
         "line per problem with the answer and its cost.",
     ),
     "evaluate": (
-        "router.evaluate_command",
+        "router.commands.evaluate",
         "compare the router with every fixed strategy at matched compute",
         "Held-out evaluation: the router under each budget policy against every fixed "
         "strategy at matched average compute, with confidence intervals.",
     ),
     "curves": (
-        "calibration.curves_command",
+        "calibration.curves.command",
         "print and plot accuracy against compute for each strategy and the router",
         "Compute-optimal curves of a calibration artifact: an aligned text table and PNG plots "
         "of accuracy against generations, tokens or FLOPs.",

@@ -8,17 +8,14 @@ settings filled in, because the table's accuracies hold only for those settings.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 
-from router.setup import GenerationSettings
-from strategies.generation import Generator
+from strategies.generation import GenerationSettings, Generator
 from strategies.prompts import PromptConfig
 from strategies.search.base import SearchStrategy
 from strategies.search.registry import get_strategy
 from strategies.verification import Verifier
-
-POOL_STRATEGY = "weighted_best_of_n"
 
 
 @dataclass(frozen=True)
@@ -38,26 +35,7 @@ def runnable_strategy(key: str, generation: GenerationSettings) -> SearchStrateg
     them with its own temperature, top_p and max_tokens, and so must the router; a
     setting the key does name is kept.
     """
-    strategy = get_strategy(key)
-    config = strategy.config
-    named = {f.name for f in fields(config) if getattr(config, f.name) != f.default}
-    wanted = {
-        "temperature": generation.temperature,
-        "top_p": generation.top_p,
-        "max_tokens": generation.max_tokens,
-    }
-    available = {f.name for f in fields(config)}
-    extra = [f"{k}={v}" for k, v in wanted.items() if k in available and k not in named]
-    if not extra:
-        return strategy
-    given = strategy.spec.partition(":")[2]
-    spec = strategy.name + ":" + ",".join(filter(None, [given, *extra]))
-    return get_strategy(spec)
-
-
-def pool_strategy(generation: GenerationSettings) -> SearchStrategy:
-    """Weighted best-of-N under the calibration's settings: draws and scores a pool."""
-    return runnable_strategy(f"{POOL_STRATEGY}:reduction={generation.reduction}", generation)
+    return get_strategy(key).with_generation(generation)
 
 
 @lru_cache(maxsize=64)

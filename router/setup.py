@@ -15,29 +15,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from calibration.artifact import Manifest
+from calibration.sampling.engines import REPLAY, SIMULATOR, make_generator, make_verifier
+from calibration.store.artifact import Manifest
 from strategies.engine_context import EngineContext, job_context
-from strategies.generation import Generator
+from strategies.generation import GenerationSettings, Generator
 from strategies.prompts import PromptConfig, get_prompt_config
 from strategies.verification import Verifier
 
-SIMULATOR = "simulator"
-REPLAY = "replay"
 DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "artifacts" / "smollm2-arithmetic"
 
 
 class CalibrationMismatchWarning(UserWarning):
     """The router runs with another model, verifier, backend or prompt than calibrated."""
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Sampling settings of the probe and the strategies (the calibration's own)."""
-
-    temperature: float = 0.8
-    top_p: float = 1.0
-    max_tokens: int = 2048
-    reduction: str = "last"
 
 
 @dataclass(frozen=True)
@@ -77,12 +66,7 @@ def calibrated_settings(manifest: Manifest) -> EngineSettings:
         backend_options=dict(settings.get("backend_options", {})),
         verifier_options=dict(settings.get("verifier_options", {})),
         tree_backend=settings.get("tree_backend"),
-        generation=GenerationSettings(
-            temperature=float(settings.get("temperature", 0.8)),
-            top_p=float(settings.get("top_p", 1.0)),
-            max_tokens=int(settings.get("max_tokens", 2048)),
-            reduction=str(settings.get("reduction", "last")),
-        ),
+        generation=GenerationSettings.from_record(settings),
     )
 
 
@@ -158,51 +142,37 @@ def engine_context(
 def build_engines(
     settings: EngineSettings, world: Any = None, context: EngineContext | None = None
 ) -> tuple[Generator, Verifier]:
-    """The generator and verifier; simulator ones come from the problems' SimulatedWorld,
-    replay ones from the problems' ReplayWorld (``--pool``).
+    """The generator and verifier (``calibration.sampling.engines`` builds them); simulator ones
+    come from the problems' SimulatedWorld, replay ones from the problems' ReplayWorld
+    (``--pool``).
 
     ``context`` sizes a vLLM engine for the job (see ``engine_context``)."""
     if REPLAY in (settings.backend, settings.verifier):
-        return _replay_engines(settings, world)
-    if (settings.backend == SIMULATOR or settings.verifier == SIMULATOR) and world is None:
+        from strategies.pools.replay import ReplayWorld
+
+        if settings.backend != REPLAY or not isinstance(world, ReplayWorld):
+            raise ValueError(
+                "the replay backend and verifier serve recorded samples and scores: pass "
+                "--pool FILE (and --backend replay; the replay verifier needs it)"
+            )
+    elif SIMULATOR in (settings.backend, settings.verifier) and world is None:
         raise ValueError(
             "the simulator backend and verifier only solve their own problems: pass "
             "simulator:COUNT[:SEED] as the problems (e.g. simulator:200:1 for problems "
             "held out from a calibration on simulator:200)"
         )
-    if settings.backend == SIMULATOR:
-        generator: Generator = world.generator()
-    else:
-        from strategies.backends.registry import build_generator
-
-        options = dict(settings.backend_options)
-        if settings.endpoints:
-            options["base_urls"] = list(settings.endpoints)
-        if settings.backend == "vllm" and context is not None:
-            options.setdefault("context", context)
-        generator = build_generator(settings.backend, settings.model, **options)
-    if settings.verifier == SIMULATOR:
-        verifier: Verifier = world.verifier(**settings.verifier_options)
-    else:
-        from strategies.verifiers.registry import build_verifier
-
-        verifier = build_verifier(settings.verifier, **settings.verifier_options)
-    return generator, verifier
-
-
-def _replay_engines(settings: EngineSettings, world: Any) -> tuple[Generator, Verifier]:
-    from strategies.pools.replay import ReplayWorld
-
-    if settings.backend != REPLAY or not isinstance(world, ReplayWorld):
-        raise ValueError(
-            "the replay backend and verifier serve recorded samples and scores: pass "
-            "--pool FILE (and --backend replay; the replay verifier needs it)"
-        )
-    generator: Generator = world.generator(**settings.backend_options)
-    if settings.verifier != REPLAY:
-        from strategies.verifiers.registry import build_verifier
-
-        return generator, build_verifier(settings.verifier, **settings.verifier_options)
-    delimiter = prompt_config_of(settings).step_delimiter
-    verifier: Verifier = world.verifier(delimiter=delimiter, **settings.verifier_options)
+    generator = make_generator(
+        settings.backend,
+        settings.model,
+        settings.backend_options,
+        world=world,
+        endpoints=settings.endpoints,
+        context=context,
+    )
+    verifier = make_verifier(
+        settings.verifier,
+        settings.verifier_options,
+        prompt_config=settings.prompt_config,
+        world=world,
+    )
     return generator, verifier

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 
-from calibration.artifact import Artifact
 from calibration.sequential.model import SequentialModel
 from calibration.sequential.states import state_features
+from calibration.store.artifact import Artifact
 from router.execution import ExecutionContext
 from router.policies import BudgetPolicy, parse_policy
 from router.policies.total import TotalPolicy

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from router.command_common import add_common_arguments, build_router, load_setup
+from router.commands.common import add_common_arguments, build_router, load_setup
 from router.problem_source import load_problem_set
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -78,7 +78,7 @@ def make_calibration(out: Path) -> Path:
 
 def run_solve(calibration: Path, world_spec: str, count: int, batch_size: int) -> Side:
     """`ttc solve`'s loop in this process: one Router.solve over every problem."""
-    from calibration.artifact import load_artifact
+    from calibration.store.artifact import load_artifact
     from router.problem_source import load_problem_set
     from router.serve.budgets import server_policy
     from router.setup import Overrides, build_engines, resolve_settings

@@ -35,7 +35,7 @@ ROUNDS_KEY = "RESULT "
 
 def _engine_child(variant: str, model_limit: int) -> None:
     """In a fresh process: build one engine, time it and one generate, print JSON."""
-    from calibration.artifact import load_artifact
+    from calibration.store.artifact import load_artifact
     from router.setup import DEFAULT_CALIBRATION, calibrated_settings, engine_context
     from strategies.backends.vllm_backend import VLLMGenerator
     from strategies.generation import SamplingParams
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _engine_child(args.child, args.model_limit)
         return
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
-    from calibration.artifact import load_artifact
+    from calibration.store.artifact import load_artifact
     from router.setup import DEFAULT_CALIBRATION, calibrated_settings
     from strategies.backends.vllm_backend import model_context_limit, prepare_model_location
     from strategies.models import resolve_model

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from calibration.artifact import ArtifactError, convert_pickled_predictor
+from calibration.store.artifact import ArtifactError, convert_pickled_predictor
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,12 +6,52 @@ engine, on an HTTP server farm, on transformers or on the simulator is the same 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "eos", "length"]
 Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How a run samples and scores solutions: the one home of these defaults.
+
+    A calibration records them (``ttc calibrate --temperature ...``, generated from these
+    fields and their help) and the router reuses the calibration's, since the table's
+    accuracies hold only for them; strategy configs and ``SamplingParams`` take their
+    defaults from here (``generation_field``).
+    """
+
+    temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
+    max_tokens: int = field(default=2048, metadata={"help": "new tokens per solution at most"})
+    reduction: str = field(
+        default="last", metadata={"help": "solution score from step scores: last, min or prod"}
+    )
+
+    @classmethod
+    def from_record(cls, settings: Mapping[str, Any]) -> GenerationSettings:
+        """The settings a manifest or shard recorded (flat keys); defaults where absent."""
+        defaults = cls()
+        return cls(
+            **{
+                f.name: type(getattr(defaults, f.name))(settings[f.name])
+                for f in fields(cls)
+                if f.name in settings
+            }
+        )
+
+
+DEFAULT_GENERATION = GenerationSettings()
+
+
+def generation_field(name: str, help: str | None = None) -> Any:
+    """A config field defaulting to ``GenerationSettings``'s ``name`` (its help unless
+    ``help`` says better what it means there)."""
+    (spec,) = [f for f in fields(GenerationSettings) if f.name == name]
+    return field(default=spec.default, metadata={"help": help or spec.metadata["help"]})
 
 
 @dataclass(frozen=True)
@@ -53,12 +93,12 @@ def token_limit(prompt: Prompt, params: SamplingParams) -> int:
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """How to continue each prompt. Defaults follow DESIGN.md section 2."""
+    """How to continue each prompt. Defaults are ``GenerationSettings``' (DESIGN.md s.2)."""
 
     n: int = 1
-    max_tokens: int = 2048
-    temperature: float = 0.8
-    top_p: float = 1.0
+    max_tokens: int = generation_field("max_tokens")
+    temperature: float = generation_field("temperature")
+    top_p: float = generation_field("top_p")
     stop: tuple[str, ...] = ()
     seed: int = 0
     # A top-up continues a stream: these ``n`` are its samples ``offset``.. of the stream

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from sim_calibration import calibrate_simulator
 
-from calibration import plain_models
-from calibration.artifact import (
+from calibration.predictor import plain_models
+from calibration.predictor.features import FEATURE_NAMES
+from calibration.predictor.model import new_classifier, new_regressor
+from calibration.store.artifact import (
     LEGACY_PREDICTOR,
     MANIFEST,
     PREDICTOR,
@@ -26,8 +28,6 @@ from calibration.artifact import (
     load_artifact,
     sha256_file,
 )
-from calibration.features import FEATURE_NAMES
-from calibration.predictor import new_classifier, new_regressor
 from router.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,8 +229,8 @@ def test_no_pickle_loader_in_the_product_except_the_trusted_legacy_path():
             for number, line in enumerate(path.read_text().splitlines(), start=1):
                 if PICKLE_LOADERS.search(line):
                     found.append(f"{path.relative_to(ROOT)}:{number}")
-    assert len(found) == 1 and found[0].startswith("calibration/artifact.py:"), found
-    source = (ROOT / "calibration" / "artifact.py").read_text()
+    assert len(found) == 1 and found[0].startswith("calibration/store/artifact.py:"), found
+    source = (ROOT / "calibration" / "store" / "artifact.py").read_text()
     guarded = source[source.index("def _load_pickled_models") :]
     assert guarded.index("if not trust_pickle:") < guarded.index("joblib.load(")
 

@@ -8,7 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from calibration.artifact import (
+from calibration.config import CalibrationConfig
+from calibration.pipeline import run_calibration
+from calibration.predictor.features import FEATURE_NAMES, probe_features
+from calibration.store.artifact import (
     MANIFEST,
     PREDICTOR,
     TABLE,
@@ -16,10 +19,7 @@ from calibration.artifact import (
     load_artifact,
     sha256_file,
 )
-from calibration.config import CalibrationConfig
-from calibration.features import FEATURE_NAMES, probe_features
-from calibration.pipeline import run_calibration
-from calibration.work_state import read_samples, shards_folder
+from calibration.store.work_state import read_samples, shards_folder
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from calibration.artifact import load_artifact
-from calibration.shard_store import read_shard
+from calibration.store.artifact import load_artifact
+from calibration.store.shards import read_shard
 from router.cli import main
 
 TINY = [

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 
 from calibration.command import add_arguments, config_from_args, split_strategy_specs
-from calibration.shard_store import read_shard
-from calibration.sources import load_source
+from calibration.sampling.sources import load_source
+from calibration.store.shards import read_shard
 from router.cli import main
-from strategies.generation import GenerationError
+from strategies.generation import GenerationError, GenerationSettings
 from strategies.search import strategy_names
 from strategies.simulation.generator import SimulatorGenerator
 
@@ -47,13 +48,32 @@ def test_defaults_are_the_embedded_smollm2_arithmetic_run():
         "arithmetic",
     )
     assert config.prompt_config == "smollm2-arithmetic"
-    assert config.max_tokens == 256
-    assert config.temperature == 0.8
+    assert config.generation.max_tokens == 256
+    assert config.generation.temperature == 0.8
     assert config.strategies == strategy_names(), "every registered strategy by default"
     assert {"majority", "weighted_best_of_n", "beam_search", "dvts"} <= set(config.strategies)
     assert config.budgets == (1, 2, 4, 8, 16)
     assert config.samples >= max(config.budgets)
     assert config.out == Path("runs/calibration-smollm2-arithmetic-300")
+
+
+def test_generation_and_analysis_flags_are_the_settings_dataclasses_fields():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    text = parser.format_help()
+    for spec in fields(GenerationSettings):
+        assert f"--{spec.name.replace('_', '-')}" in text
+    assert "sampling temperature (0.8)" in text and "two-fold CV repeats (5)" in text
+    config = config_from_args(
+        parse(
+            *("--problems", "simulator:20", "--temperature", "0.5", "--top-p", "0.9"),
+            *("--max-tokens", "64", "--reduction", "min", "--draws", "7", "--batch-size", "3"),
+        )
+    )
+    assert config.generation == GenerationSettings(0.5, 0.9, 64, "min")
+    assert (config.draws, config.batch_size, config.cv_repeats) == (7, 3, 5)
+    assert config.sampling_settings()["temperature"] == 0.5
+    assert config.analysis_settings()["reduction"] == "min"
 
 
 def test_simulator_problems_pick_the_simulator_engines():
@@ -65,7 +85,7 @@ def test_simulator_problems_pick_the_simulator_engines():
         "llama-math",
     )
     assert config.endpoints == ("http://x/v1",)
-    assert config.max_tokens == 2048
+    assert config.generation.max_tokens == 2048
 
 
 def test_strategy_specs_keep_their_parameters():

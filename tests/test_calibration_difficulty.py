@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from calibration.difficulty import (
+from calibration.analysis.difficulty import (
     ABSOLUTE,
     ORACLE,
     VERIFIER,

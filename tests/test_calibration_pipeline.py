@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from calibration.artifact import load_artifact
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
-from calibration.shard_store import ShardError
+from calibration.store.artifact import load_artifact
+from calibration.store.shards import ShardError
 from calibration.summary import format_summary
 from strategies.search import get_strategy, strategy_names
 
@@ -130,7 +130,7 @@ def test_rerun_with_other_sampling_settings_is_refused(outcome, config):
     with pytest.raises(ShardError, match="samples: recorded 16, now 32"):
         run_calibration(replace(config, samples=32))
     with pytest.raises(ShardError, match="max_tokens: recorded 2048, now 512"):
-        run_calibration(replace(config, max_tokens=512))
+        run_calibration(replace(config, generation=replace(config.generation, max_tokens=512)))
 
 
 def test_a_smaller_plan_reuses_every_search(outcome, config):

@@ -9,14 +9,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from calibration.pool_estimators import (
+from calibration.analysis.pool_estimators import (
     GradedPool,
     draw_subsets,
     estimate_pool_accuracy,
     expected_accuracy,
     pass_at_k,
 )
-from calibration.records import ProblemSamples, SampleRecord
+from calibration.store.records import ProblemSamples, SampleRecord
 
 METHODS = ("majority", "best_of_n", "weighted_best_of_n")
 

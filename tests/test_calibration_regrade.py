@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from calibration.records import ProblemSamples, SampleRecord, TreeRecord
-from calibration.regrade import regrade_shards
-from calibration.shard_store import ShardError, ShardWriter, read_shard
-from calibration.work_state import (
+from calibration.store.records import ProblemSamples, SampleRecord, TreeRecord
+from calibration.store.regrade import regrade_shards
+from calibration.store.shards import ShardError, ShardWriter, read_shard
+from calibration.store.work_state import (
     SAMPLES,
     TREE,
     make_header,

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from slow_ttc import SLOW_TTC
 
-from calibration.shard_store import read_shard
+from calibration.store.shards import read_shard
 from router.cli import main
 
 PROBLEMS = 30

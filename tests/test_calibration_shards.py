@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from calibration.shard_store import ShardError, ShardWriter, read_shard
-from calibration.work_state import check_settings, make_header, sample_shard, tree_shard
+from calibration.store.shards import ShardError, ShardWriter, read_shard
+from calibration.store.work_state import check_settings, make_header, sample_shard, tree_shard
 
 HEADER = make_header("samples", {"samples": 8, "model": "m"}, "0/1")
 

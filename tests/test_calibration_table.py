@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calibration.bootstrap import bootstrap_interval
-from calibration.difficulty import ProblemDifficulty, quantile_binning
-from calibration.evaluations import EvaluationCube, EvaluationRow, evaluations_frame
-from calibration.routing_cv import PerProblem, pick_best, routing_figures
-from calibration.table import CalibrationTable
-from calibration.table_builder import build_table
+from calibration.analysis.bootstrap import bootstrap_interval
+from calibration.analysis.difficulty import ProblemDifficulty, quantile_binning
+from calibration.analysis.evaluations import EvaluationCube, EvaluationRow, evaluations_frame
+from calibration.analysis.routing_cv import PerProblem, pick_best, routing_figures
+from calibration.analysis.table import CalibrationTable
+from calibration.analysis.table_builder import build_table
 
 STRATEGIES = ("majority", "best_of_n", "beam_search")
 BUDGETS = (1, 2, 4)
@@ -59,7 +59,7 @@ def test_heldout_routing_never_beats_in_sample(seed):
         )
     order = rng.permutation(problems)
     levels = {level: rows for level, rows in enumerate(np.array_split(order, 5), start=1)}
-    figures = routing_figures(per_problem, levels, [1, 2, 4], 4, rng)
+    figures = routing_figures(per_problem, levels, [1, 2, 4], 4, seed)
     for budget in (1, 2, 4):
         assert figures.heldout[budget] <= figures.in_sample[budget] + 1e-12
 
@@ -71,7 +71,7 @@ def test_routing_picks_the_strategy_that_wins_in_each_bin():
     accuracy[10:, 1, 0] = 1.0
     per_problem = PerProblem(accuracy, np.ones_like(accuracy), np.ones_like(accuracy))
     levels = {1: np.arange(10), 2: np.arange(10, 20)}
-    figures = routing_figures(per_problem, levels, [1], 3, np.random.default_rng(0))
+    figures = routing_figures(per_problem, levels, [1], 3, 0)
     assert figures.heldout[1] == pytest.approx(1.0)
     assert figures.in_sample[1] == pytest.approx(1.0)
     assert figures.heldout_by_level[2][1] == pytest.approx(1.0)

@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from calibration.artifact import load_artifact
 from calibration.config import CalibrationConfig
-from calibration.curves_data import OPTIMAL, ROUTER, STRATEGY, build_report
-from calibration.curves_plots import OVERVIEW, PLOTS, SIZES, plot_paths, write_plots
-from calibration.curves_routing import replay_heldout_routing
-from calibration.curves_table import WIDTH, render, render_text
+from calibration.curves.data import OPTIMAL, ROUTER, STRATEGY, build_report
+from calibration.curves.plots import OVERVIEW, PLOTS, SIZES, plot_paths, write_plots
+from calibration.curves.routing import replay_heldout_routing
+from calibration.curves.table import WIDTH, render, render_text
 from calibration.pipeline import run_calibration
+from calibration.store.artifact import load_artifact
+from calibration.store.evaluation_records import EvaluationReport, MethodSummary, SweepPoint
 from router.cli import main
 
 GOLDEN = Path(__file__).parent / "golden" / "curves_simulator.txt"
@@ -209,28 +210,35 @@ def test_a_folder_that_is_not_an_artifact_fails_clearly(tmp_path, capsys):
 def test_router_results_in_the_artifact_are_shown_in_table_and_plot(artifact_dir, tmp_path, capsys):
     folder = tmp_path / "with-router"
     shutil.copytree(artifact_dir, folder)
-    policy = {
-        "name": "router auto",
-        "kind": "router",
-        "policy": "auto",
-        "cost_unit": "generations",
-        "accuracy": 0.85,
-        "ci_low": 0.8,
-        "ci_high": 0.9,
-        "mean_generations": 5.5,
-        "mean_tokens": 1800.0,
-        "mean_flops": 4.0e13,
-    }
-    sweep = [
-        {"per_problem_budget": b, "accuracy": a, "mean_generations": b, "mean_flops": b * 7e12}
-        for b, a in ((4.0, 0.6), (6.0, 0.8), (12.0, 0.9))
-    ]
-    evaluation = {
-        "calibration": str(folder),
-        "num_problems": 50,
-        "router": [policy],
-        "sweep": sweep,
-    }
+    policy = MethodSummary(
+        name="router auto",
+        kind="router",
+        policy="auto",
+        cost_unit="generations",
+        accuracy=0.85,
+        ci_low=0.8,
+        ci_high=0.9,
+        mean_generations=5.5,
+        mean_tokens=1800.0,
+        mean_flops=4.0e13,
+    )
+    sweep = [SweepPoint(b, a, b, b * 7e12) for b, a in ((4.0, 0.6), (6.0, 0.8), (12.0, 0.9))]
+    report = EvaluationReport(
+        problems="simulator:50:1",
+        num_problems=50,
+        calibration=str(folder),
+        model="simulator",
+        verifier="simulator",
+        probe_k=4,
+        seed=0,
+        resamples=100,
+        fixed=[],
+        router=[policy],
+        matched=[],
+        sweep=sweep,
+        to_match=[],
+    )
+    evaluation = report.to_json()
     (folder / "evaluation.json").write_text(json.dumps(evaluation))
     assert main(["curves", str(folder), "--png", str(tmp_path / "r.png")]) == 0
     out = capsys.readouterr().out

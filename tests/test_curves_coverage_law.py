@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.coverage_law import CoverageFitError, fit_coverage_law
+from calibration.curves.coverage_law import CoverageFitError, fit_coverage_law
 
 KS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 

@@ -8,20 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from calibration.curves_evaluation import (
+from calibration.curves.evaluation import (
     FIXED_KEY,
     MATCHED_KEY,
     SWEEP_KEY,
-    EvaluationError,
     find_router_curves,
     router_curves,
 )
-from router.evaluation import (
+from calibration.store.evaluation_records import (
     ComputeToMatch,
+    EvaluationError,
     EvaluationReport,
     MatchedComparison,
     MethodSummary,
     SweepPoint,
+    report_from_json,
 )
 
 
@@ -39,8 +40,8 @@ def method(name: str, accuracy: float, generations: float, **extra) -> MethodSum
     )
 
 
-def evaluation(calibration: str) -> dict:
-    """A report as `ttc evaluate` writes it (its own dataclasses' to_json)."""
+def sample_report(calibration: str) -> EvaluationReport:
+    """A report as `ttc evaluate` fills it."""
     fixed8 = method("beam_search@8", 0.9, 8.0, kind="fixed", strategy="beam_search", budget=8)
     fixed2 = method("best_of_n@2", 0.6, 2.0, kind="fixed", strategy="best_of_n", budget=2)
     report = EvaluationReport(
@@ -73,11 +74,37 @@ def evaluation(calibration: str) -> dict:
         sweep=[SweepPoint(b, a, b, b * 1e13) for b, a in ((4.0, 0.6), (8.0, 0.8), (12.0, 0.9))],
         to_match=[ComputeToMatch(8, "beam_search@8", 0.9, 8.0, 12.0, 8.0 / 12.0)],
     )
-    return json.loads(json.dumps(report.to_json()))
+    return report
+
+
+def evaluation(calibration: str) -> dict:
+    """The report's JSON, as `ttc evaluate` writes it (its own records' to_json)."""
+    return json.loads(json.dumps(sample_report(calibration).to_json()))
+
+
+def test_the_written_report_reads_back_as_the_same_records():
+    assert report_from_json(evaluation("x"), "e.json") == sample_report("x")
+
+
+def test_a_report_missing_a_field_or_with_a_wrong_type_names_the_place():
+    data = evaluation("x")
+    del data["matched"][1]["fixed"]["mean_tokens"]
+    with pytest.raises(
+        EvaluationError, match=r"^e\.json: matched\[1\]\.fixed: needs 'mean_tokens'$"
+    ):
+        report_from_json(data, "e.json")
+    data = evaluation("x")
+    data["sweep"] = {"accuracy": 1}
+    with pytest.raises(EvaluationError, match=r"^e\.json: 'sweep' should be a list$"):
+        report_from_json(data, "e.json")
+    data = evaluation("x")
+    data["to_match"][0]["budget"] = 8.5
+    with pytest.raises(EvaluationError, match=r"to_match\[0\]: 'budget' is 8\.5, not a whole"):
+        report_from_json(data, "e.json")
 
 
 def test_the_routers_json_becomes_policy_baseline_matched_and_sweep_curves(tmp_path):
-    curves = {c.key: c for c in router_curves(evaluation("x"), tmp_path / "e.json")}
+    curves = {c.key: c for c in router_curves(report_from_json(evaluation("x"), "e.json"))}
     assert set(curves) == {
         "router:auto",
         "router:N",

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from calibration.artifact import load_artifact
-from calibration.curves_data import OPTIMAL, STRATEGY, build_report
-from calibration.curves_plots import (
+from calibration.curves.data import OPTIMAL, STRATEGY, build_report
+from calibration.curves.plots import (
     DODGE,
     ENVELOPE_Z,
     STRATEGY_Z,
@@ -20,7 +19,8 @@ from calibration.curves_plots import (
     accuracy_limits,
     draw_accuracy,
 )
-from calibration.curves_table import NAME_WIDTH, WIDTH, render_text, text_names
+from calibration.curves.table import NAME_WIDTH, WIDTH, render_text, text_names
+from calibration.store.artifact import load_artifact
 from router.setup import DEFAULT_CALIBRATION
 
 GOLDEN = Path(__file__).parent / "golden" / "curves_smollm2_arithmetic.txt"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from calibration.curves_command import parse_target
-from calibration.curves_data import (
+from calibration.curves.command import parse_target
+from calibration.curves.data import (
     OPTIMAL,
     STRATEGY,
     ArtifactInfo,
@@ -19,8 +19,8 @@ from calibration.curves_data import (
     reach,
     strategy_label,
 )
-from calibration.curves_plots import OVERVIEW, PLOTS, plot_paths
-from calibration.curves_table import WIDTH, compact, render_text
+from calibration.curves.plots import OVERVIEW, PLOTS, plot_paths
+from calibration.curves.table import WIDTH, compact, render_text
 from calibration.strategy_names import grid_tags
 
 

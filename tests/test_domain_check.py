@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from calibration.artifact import load_artifact
-from router.domain_check import (
+from calibration.store.artifact import load_artifact
+from router.commands.domain_check import (
     CalibrationDomain,
     DomainCheck,
     answer_differences,

@@ -26,11 +26,11 @@ import pytest
 from sim_calibration import calibrate_simulator
 from slow_ttc import SLOW_TTC
 
-from calibration.artifact import MANIFEST, PREDICTOR, sha256_file
+from calibration.store.artifact import MANIFEST, PREDICTOR, sha256_file
 from router.cli import main
-from router.output import AnswersWriter
+from router.commands.output import AnswersWriter
+from router.evaluation.summary import format_summary, summarize
 from router.records import AnswerRecord, Compute
-from router.summary import format_summary, summarize
 from strategies.problems import load_problems
 
 ROOT = Path(__file__).resolve().parents[1]

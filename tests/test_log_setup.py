@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from router.log_setup import (
+from router.commands.log_setup import (
     CHILD_WARNINGS,
     LEVEL_ENV,
     QUIET_MESSAGES,
@@ -64,7 +64,7 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess:
 
 CHECK = """
 import logging, os, sys, warnings
-from router.log_setup import configure_logging, resolve_level
+from router.commands.log_setup import configure_logging, resolve_level
 configure_logging(resolve_level({verbose}, os.environ))
 import transformers
 from transformers.utils import logging as hf_logging
@@ -130,7 +130,7 @@ def test_vllm_logs_at_the_level_ttc_set_in_this_process_and_its_workers():
         pytest.importorskip("vllm")
     code = (
         "import logging, os\n"
-        "from router.log_setup import configure_logging\n"
+        "from router.commands.log_setup import configure_logging\n"
         "configure_logging(logging.WARNING)\n"
         "import vllm\n"
         "print(logging.getLogger('vllm').getEffectiveLevel(), os.environ['VLLM_LOGGING_LEVEL'])"

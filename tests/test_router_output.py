@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from router.output import AnswersFileError, AnswersWriter, read_answers
+from router.commands.output import AnswersFileError, AnswersWriter, read_answers
 from router.records import AnswerRecord, Compute
 from strategies.cost import CostLedger
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from router.evaluate_command import _drop_calibrated
+from router.commands.evaluate import _drop_calibrated
 from router.problem_source import calibration_overlap, load_problem_set
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.artifact import load_artifact
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
-from router.evaluation import Evaluation
+from calibration.store.artifact import load_artifact
+from router.evaluation.harness import Evaluation
 from router.execution import reuses_samples
 from router.problem_source import load_problem_set
 from router.setup import Overrides, build_engines, resolve_settings

@@ -235,7 +235,7 @@ def test_an_artifact_of_another_schema_is_refused(calibration, tmp_path, capsys)
 
 
 def test_missing_shipped_calibration_says_how_to_make_it(tmp_path, capsys, monkeypatch):
-    import router.command_common as common
+    import router.commands.common as common
 
     monkeypatch.setattr(
         common, "DEFAULT_CALIBRATION", tmp_path / "artifacts" / "smollm2-arithmetic"

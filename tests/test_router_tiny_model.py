@@ -12,6 +12,7 @@ import pytest
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
 from router.cli import main
+from strategies.generation import GenerationSettings
 from strategies.search.registry import get_strategy
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def calibration(tiny_llama_dir, tmp_path_factory) -> Path:
             verifier="arithmetic",
             prompt_config="smollm2-arithmetic",
             samples=2,
-            max_tokens=8,
+            generation=GenerationSettings(max_tokens=8),
             budgets=(1, 2),
             strategies=("majority", "weighted_best_of_n", TREE),
             seeds=1,

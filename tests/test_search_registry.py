@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from calibration.sampling.strategy_plan import pool_sampler
+from strategies.generation import GenerationSettings
 from strategies.search import generations_for_budget, get_strategy, strategy_names
 from strategies.search.base import STRATEGIES
 from strategies.search.registry import strategy_parameters
@@ -137,3 +139,21 @@ def test_bad_budgets_are_refused(budget):
         generations_for_budget("dvts", budget)
     with pytest.raises(ValueError, match="budget must be a positive integer"):
         generations_for_budget("majority", budget)
+
+
+def test_with_generation_fills_in_only_the_settings_a_spec_leaves_at_their_defaults():
+    run = GenerationSettings(temperature=0.5, top_p=0.9, max_tokens=64, reduction="min")
+    beam = get_strategy("beam_search:temperature=1.2").with_generation(run)
+    assert (beam.config.temperature, beam.config.top_p, beam.config.max_tokens) == (1.2, 0.9, 64)
+    assert beam.config.reduction == "last", "a search ranks by its own reduction"
+    assert beam.spec == get_strategy("beam_search:temperature=1.2,top_p=0.9,max_tokens=64").spec
+    majority = get_strategy("majority")
+    assert majority.with_generation(GenerationSettings()) is majority
+
+
+def test_the_pool_sampler_takes_every_generation_setting():
+    run = GenerationSettings(temperature=0.5, top_p=0.9, max_tokens=64, reduction="min")
+    sampler = pool_sampler(run)
+    assert sampler.reuses_samples and sampler.name == "weighted_best_of_n"
+    assert (sampler.config.temperature, sampler.config.max_tokens) == (0.5, 64)
+    assert sampler.config.reduction == "min"

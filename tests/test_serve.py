@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sim_calibration import calibrate_simulator
 from vllm_helpers import free_port
 
-from calibration.artifact import load_artifact
+from calibration.store.artifact import load_artifact
 from router.cli import main
 from router.problem_source import load_problem_set
 from router.records import AnswerRecord

@@ -12,7 +12,7 @@ import pytest
 from tiny_models import build_tiny_llama
 from vllm_helpers import build_vllm_test_model
 
-from calibration.artifact import load_artifact
+from calibration.store.artifact import load_artifact
 from router.setup import DEFAULT_CALIBRATION, build_engines, calibrated_settings, engine_context
 from strategies.backends.chat import render_prompt_ids
 from strategies.backends.vllm_backend import (

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibration.records import ProblemSamples
 from calibration.sequential.fit import fit_model, heldout_price_curve
 from calibration.sequential.linear import fit_logistic
 from calibration.sequential.model import SequentialModel
@@ -26,6 +25,7 @@ from calibration.sequential.trajectories import (
     training_pools,
     tree_accuracies,
 )
+from calibration.store.records import ProblemSamples
 
 ORDERS = 16
 MIN_PROBLEMS = 10

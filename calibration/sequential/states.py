@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from calibration.features import FEATURE_NAMES, probe_features
+from calibration.predictor.features import FEATURE_NAMES, probe_features
 from strategies.search.result import Candidate
 
 PROMPT_FEATURE_NAMES: tuple[str, ...] = (

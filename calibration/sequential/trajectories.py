@@ -23,7 +23,7 @@ from strategies.search.selection import EncodedPool, choose
 if TYPE_CHECKING:
     import pandas as pd
 
-    from calibration.records import ProblemSamples
+    from calibration.store.records import ProblemSamples
 
 STOP_METHOD = "weighted_best_of_n"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from router.commands.solve import spent_in
 from router.policies import BudgetPolicy, PolicyError, parse_policy
 from router.policies.total import TotalPolicy
 from router.records import AnswerRecord
-from router.solve_command import spent_in
 from router.solver import Router
 
 __all__ = [

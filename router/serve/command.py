@@ -19,7 +19,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from router.command_common import (
+from calibration.sampling.engines import SIMULATOR
+from router.commands.common import (
     CommandError,
     Loaded,
     add_common_arguments,
@@ -28,7 +29,6 @@ from router.command_common import (
     shout,
 )
 from router.problem_source import ProblemSet, load_problem_set
-from router.setup import SIMULATOR
 from strategies.problems import ProblemSourceError
 
 if TYPE_CHECKING:

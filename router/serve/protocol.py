@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.records import AnswerRecord
 from router.serve.budgets import BudgetPolicy, PolicyError, request_policy
-from router.setup import GenerationSettings
+from strategies.generation import GenerationSettings
 from strategies.problems import Problem
 
 ErrorType = Literal[

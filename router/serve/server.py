@@ -16,12 +16,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from calibration.sampling.engines import SIMULATOR
 from router.serve.app import ServeLimits, create_app
 from router.serve.batcher import MicroBatcher, WindowBudget
 from router.serve.budgets import BudgetPolicy, is_total, server_policy, total_budget
 from router.serve.metrics import ServeMetrics
 from router.serve.protocol import RequestRules
-from router.setup import SIMULATOR, EngineSettings
+from router.setup import EngineSettings
 from router.solver import Router
 
 # How long an idle client connection stays open. Longer than the clients' own expiry

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any, ClassVar, TypeVar
 
-from strategies.generation import Generator
+from strategies.generation import GenerationSettings, Generator
 from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.registry import Registry
@@ -68,6 +68,20 @@ class SearchStrategy(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec}>"
+
+    def with_generation(self, generation: GenerationSettings) -> SearchStrategy:
+        """This strategy sampling with ``generation``'s settings (temperature, top_p,
+        max_tokens; not the reduction it ranks by) wherever its spec left them at their
+        defaults (a setting the spec names is kept): a table's keys leave them out, but
+        the calibration ran with its own."""
+        sampling = {f.name for f in fields(generation)} - {"reduction"}  # ranks stay own
+        changes = {
+            f.name: getattr(generation, f.name)
+            for f in fields(self.config)
+            if f.name in sampling
+            and getattr(self.config, f.name) == f.default != getattr(generation, f.name)
+        }
+        return type(self)(self.name, replace(self.config, **changes)) if changes else self
 
     @abstractmethod
     def plan(self, budget: int) -> BudgetPlan:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from strategies.generation import Generator, Prompt, SamplingParams
+from strategies.generation import Generator, Prompt, SamplingParams, generation_field
 from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.search.accounting import BatchLedger
@@ -26,12 +26,10 @@ from strategies.verification import ScoreRequest, StepScores, Verifier
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    reduction: str = field(
-        default="last", metadata={"help": "solution score from step scores: last, min or prod"}
-    )
-    temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
-    max_tokens: int = field(default=2048, metadata={"help": "new tokens per solution at most"})
+    reduction: str = generation_field("reduction")
+    temperature: float = generation_field("temperature")
+    top_p: float = generation_field("top_p")
+    max_tokens: int = generation_field("max_tokens")
 
     def __post_init__(self) -> None:
         check_reduction(self.reduction)

@@ -43,7 +43,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strategies.answers import states_final_answer
-from strategies.generation import ChatMessage, Completion, Generator, Prompt, SamplingParams
+from strategies.generation import (
+    ChatMessage,
+    Completion,
+    Generator,
+    Prompt,
+    SamplingParams,
+    generation_field,
+)
 from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.search.accounting import BatchLedger
@@ -63,11 +70,11 @@ class TreeSearchConfig:
     depth: int = field(default=40, metadata={"help": "search steps at most; the last runs to EOS"})
     lookahead: int = field(default=0, metadata={"help": "k greedy roll-out steps scored per child"})
     dedupe: bool = field(default=False, metadata={"help": "drop children repeating a better one"})
-    reduction: str = field(default="last", metadata={"help": "rank score: last, min or prod"})
-    temperature: float = field(default=0.8, metadata={"help": "sampling temperature of steps"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
+    reduction: str = generation_field("reduction", "rank score: last, min or prod")
+    temperature: float = generation_field("temperature", "sampling temperature of steps")
+    top_p: float = generation_field("top_p")
     step_tokens: int = field(default=512, metadata={"help": "new tokens per step at most"})
-    max_tokens: int = field(default=2048, metadata={"help": "new tokens per beam at most"})
+    max_tokens: int = generation_field("max_tokens", "new tokens per beam at most")
 
     def __post_init__(self) -> None:
         check_reduction(self.reduction)

@@ -1,0 +1,1 @@
+"""`ttc curves`: accuracy against compute from an artifact, as text tables and plots."""

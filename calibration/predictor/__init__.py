@@ -1,0 +1,1 @@
+"""Stage 5: the difficulty predictor (probe features and plain-JSON models, no pickle)."""

@@ -1,0 +1,1 @@
+"""`ttc solve` and `ttc evaluate` on the command line: shared options, the answers file, domain checks, logging."""

@@ -1,0 +1,1 @@
+"""`ttc evaluate`'s measurements: the router against every fixed strategy, the oracle limit, bootstrap intervals, and the printed summaries."""
