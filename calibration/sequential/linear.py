@@ -91,18 +91,40 @@ def fit_logistic(rows: np.ndarray, target: np.ndarray, *, strength: float = 1.0)
     penalty[0] = 0.0
     beta = np.zeros(design.shape[1])
     beta[0] = math.log(share / (1 - share))
+    loss = _penalised_loss(design, target, penalty, beta)
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -30, 30)))
         gradient = design.T @ (p - target) + penalty * beta
         weights = np.maximum(p * (1 - p), 1e-9)
         hessian = design.T @ (design * weights[:, None]) + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
-        beta -= step
-        if float(np.max(np.abs(step))) < 1e-9:
+        # Damped: a full Newton step from a flat start can overshoot on nearly separable
+        # rows (a rare feature value owned by one class) and run off to +-1e8; halve it
+        # until the penalised loss goes down (the loss is convex, so this converges).
+        damping = 1.0
+        while damping > 1e-6:
+            trial = beta - damping * step
+            trial_loss = _penalised_loss(design, target, penalty, trial)
+            if trial_loss <= loss:
+                break
+            damping /= 2
+        else:
+            break
+        beta, loss = trial, trial_loss
+        if float(np.max(np.abs(damping * step))) < 1e-9:
             break
     return LinearModel(
         tuple(mean), tuple(scale), tuple(float(c) for c in beta[1:]), float(beta[0]), True
     )
+
+
+def _penalised_loss(
+    design: np.ndarray, target: np.ndarray, penalty: np.ndarray, beta: np.ndarray
+) -> float:
+    """Cross-entropy of fractional targets plus the L2 penalty (numerically stable)."""
+    eta = design @ beta
+    nll = target * np.logaddexp(0.0, -eta) + (1.0 - target) * np.logaddexp(0.0, eta)
+    return float(nll.sum() + 0.5 * float(penalty @ (beta * beta)))
 
 
 class RidgeDesign:
