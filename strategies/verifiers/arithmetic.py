@@ -50,6 +50,7 @@ from strategies.verification import ScoreRequest, StepScores
 _ARITHMETIC = r"0-9.\s+\-*/^()√"
 _TRAILING_RUN = re.compile(f"[{_ARITHMETIC}]*$")
 _LEADING_RUN = re.compile(f"^[{_ARITHMETIC}]*")
+_EMPTY_PARENTHESES = re.compile(r"\(\s*\)")
 _EQUALS = re.compile(r"(?<![<>!=])=(?!=)")
 # Two numbers separated only by spaces ("2. 12 * 3") are two things, not a product.
 _NUMBER_GAP = re.compile(r"[\d.)]\s+(?=[\d(√])")
@@ -379,6 +380,8 @@ def evaluate_operand(operand: str) -> float | None:
     """
     if len(operand) > _MAX_OPERAND_CHARS or re.search(f"[^{_ARITHMETIC}]", operand):
         return None
+    if _EMPTY_PARENTHESES.search(operand):
+        return None  # sympy would parse "()" to a Tuple (and warn that Mul(2, ()) is deprecated)
     import sympy
     from sympy.parsing.sympy_parser import (
         auto_number,
@@ -414,8 +417,9 @@ def evaluate_operand(operand: str) -> float | None:
 
 
 def _is_arithmetic(expression: Any) -> bool:
-    """Numbers and operations only: empty parentheses parse to a ``Tuple`` (and a
-    model writes "2()" often enough to crash a 600-problem run on it)."""
+    """Numbers and operations only. Whitelisted text can still parse to other sympy
+    objects (empty parentheses gave a ``Tuple``, whose evaluation raised and stopped a
+    600-problem run), so the tree itself is checked, not just the characters."""
     import sympy
 
     if not isinstance(expression, sympy.Expr) or expression.free_symbols:
