@@ -350,6 +350,7 @@ def _write_calibration(
             reduction=config.generation.reduction,
             delimiter=prompt_config.step_delimiter,
             seed=config.seed,
+            tree_records=tree_records,
             progress=advance,
         )
     analysis = replace(analysis, sequential=sequential)

@@ -22,12 +22,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from calibration.sequential.model import Decision, SequentialModel
+from calibration.sequential.second_opinion import (
+    MAX_RUNS,
+    Run,
+    base_strategy,
+    final_run,
+    is_checked,
+    needs_another,
+    run_seed,
+)
 from calibration.sequential.states import prompt_features, state_features
 from router.execution import ExecutionContext, describe_error, runnable_strategy
 from router.policies.base import BudgetPolicy, LiveProblem, RoundView
 from strategies.cost import CostLedger
 from strategies.problems import Problem
-from strategies.search.result import Candidate, SearchResult
+from strategies.search.result import Candidate, SearchResult, answer_agreement
 from strategies.search.selection import select
 
 MAX_ROUNDS = 64
@@ -172,6 +181,8 @@ class RoundRunner:
         return out
 
     def _search(self, group: Sequence[ProblemRun], key: str, budget: int) -> list[RunOutcome]:
+        if is_checked(key):
+            return self._search_checked(group, key, budget)
         out: list[RunOutcome] = []
         for run, result, error in self._run(key, group, budget, reuse=False):
             run.generations += budget  # the search ran (at least in part, when it failed)
@@ -182,8 +193,46 @@ class RoundRunner:
             out.append(RunOutcome(run, result.answer, result.chosen, key, budget, result.error))
         return out
 
+    def _search_checked(
+        self, group: Sequence[ProblemRun], key: str, budget: int
+    ) -> list[RunOutcome]:
+        """``strategy+check``: the search, run again (batch-wide, fresh seed) for every
+        problem whose leaves disagree, and a third time where two answers differ."""
+        base = base_strategy(key)
+        results: dict[int, list[SearchResult]] = {id(run): [] for run in group}
+        out: list[RunOutcome] = []
+        pending = list(group)
+        for attempt in range(MAX_RUNS):
+            if not pending:
+                break
+            still: list[ProblemRun] = []
+            seed = run_seed(self.context.seed, attempt)
+            for run, result, error in self._run(base, pending, budget, reuse=False, seed=seed):
+                run.generations += budget
+                done = results[id(run)]
+                if result is None and not done:
+                    out.append(RunOutcome(run, None, None, key, budget, error, failed=True))
+                    continue
+                if result is not None:
+                    run.cost.merge(result.cost)
+                    done.append(result)
+                opinions = [Run(r.answer, answer_agreement(r.candidates, r.answer)) for r in done]
+                if result is not None and needs_another(opinions):
+                    still.append(run)
+                    continue
+                chosen = done[final_run(opinions)]
+                out.append(RunOutcome(run, chosen.answer, chosen.chosen, key, budget, chosen.error))
+            pending = still
+        return out
+
     def _run(
-        self, key: str, group: Sequence[ProblemRun], budget: int, *, reuse: bool
+        self,
+        key: str,
+        group: Sequence[ProblemRun],
+        budget: int,
+        *,
+        reuse: bool,
+        seed: int | None = None,
     ) -> list[tuple[ProblemRun, SearchResult | None, str | None]]:
         """``key`` at ``budget`` on every problem of ``group``, ``batch_size`` per call
         (with each problem's samples so far when ``reuse``). A chunk whose call raises is
@@ -199,13 +248,15 @@ class RoundRunner:
                     self.context.generator,
                     self.context.verifier,
                     prompt_config=self.context.prompt_config,
-                    seed=self.context.seed,
+                    seed=self.context.seed if seed is None else seed,
                     reuse=[list(r.candidates) for r in chunk] if reuse else None,
                 )
             except Exception as exc:
                 if len(chunk) > 1:
                     out.extend(
-                        o for run in chunk for o in self._run(key, [run], budget, reuse=reuse)
+                        o
+                        for run in chunk
+                        for o in self._run(key, [run], budget, reuse=reuse, seed=seed)
                     )
                 else:
                     out.append((chunk[0], None, describe_error(exc)))

@@ -94,16 +94,21 @@ def constant(probability: float, width: int, logistic: bool = True) -> LinearMod
     return LinearModel((0.0,) * width, (1.0,) * width, (0.0,) * width, value, logistic)
 
 
-def hand_model(stop: list[float], tree: float, continuation: list[float]) -> SequentialModel:
+def hand_model(
+    stop: list[float], tree: float, continuation: list[float], checked: float | None = None
+) -> SequentialModel:
     """Rungs 0, 1, 2, 4: stopping at rung r is right with stop[r]; beam_search@4 with
-    ``tree``; sampling on is worth continuation[r] (net value), at every price."""
+    ``tree``; sampling on is worth continuation[r] (net value), at every price. With
+    ``checked``, also rebase+check@2 (a second opinion: 2.6 generations expected, 6 at
+    most) right with that probability."""
     rungs = (0, 1, 2, 4)
+    trees = {"beam_search@4": tree} | ({} if checked is None else {"rebase+check@2": checked})
     models = []
     for index, rung in enumerate(rungs):
         width = 1
         conts = ()
         if index < len(rungs) - 1:
-            augmented = width + (0 if rung == 0 else 1 + width) + 1
+            augmented = width + (0 if rung == 0 else 1 + width) + len(trees)
             conts = tuple(
                 Continuation(
                     constant(continuation[index], augmented, logistic=False),
@@ -115,11 +120,14 @@ def hand_model(stop: list[float], tree: float, continuation: list[float]) -> Seq
             RungModel(
                 rung=rung,
                 stop=None if rung == 0 else constant(stop[index], width),
-                trees={"beam_search@4": constant(tree, width)},
+                trees={key: constant(value, width) for key, value in trees.items()},
                 continuation=conts,
             )
         )
-    return SequentialModel("last", rungs, (0.0, 1.0), tuple(models), sample_flops=10.0)
+    costs = {} if checked is None else {"rebase+check@2": 2.6}
+    return SequentialModel(
+        "last", rungs, (0.0, 1.0), tuple(models), sample_flops=10.0, action_costs=costs
+    )
 
 
 def live(rung_index: int, spent: float = 0.0, pid: str = "p") -> LiveProblem:
@@ -137,8 +145,9 @@ def brute_force(model: SequentialModel, rung_index: int, price: float, cap: floa
         options.append(("stop", stop, 0.0))
     for key, value in trees.items():
         budget = int(key.rpartition("@")[2])
-        if budget <= cap:
-            options.append((key, value, float(budget)))
+        most = budget * (3 if "+check@" in key else 1)  # a second opinion may run 3 times
+        if most <= cap:
+            options.append((key, value, model.action_costs.get(key, float(budget))))
     step = model.next_step(rung_index)
     if step is not None and (step <= cap or not options):
         accuracy, cost = model.continuation(rung_index, np.zeros(1), price)
@@ -150,9 +159,12 @@ def brute_force(model: SequentialModel, rung_index: int, price: float, cap: floa
 
 
 @pytest.mark.parametrize("price", [0.0, 0.01, 0.05, 0.2])
-@pytest.mark.parametrize("cap", [math.inf, 3.0, 0.5])
-def test_decisions_are_the_brute_force_best_action(price, cap):
-    model = hand_model(stop=[0.0, 0.6, 0.7, 0.8], tree=0.9, continuation=[0.55, 0.63, 0.74, 0.0])
+@pytest.mark.parametrize("cap", [math.inf, 6.0, 5.0, 3.0, 0.5])
+@pytest.mark.parametrize("checked", [None, 0.88, 0.95])
+def test_decisions_are_the_brute_force_best_action(price, cap, checked):
+    model = hand_model(
+        stop=[0.0, 0.6, 0.7, 0.8], tree=0.9, continuation=[0.55, 0.63, 0.74, 0.0], checked=checked
+    )
     for rung_index in range(4):
         got = model.decide(rung_index, np.zeros(1), price, cap)
         want = brute_force(model, rung_index, price, cap)
@@ -173,7 +185,9 @@ def view(model: SequentialModel, problems: list[LiveProblem], spent: float = 0.0
 
 
 def test_fixed_budget_never_plans_past_its_cap():
-    model = hand_model(stop=[0.0, 0.5, 0.55, 0.6], tree=0.99, continuation=[0.9, 0.9, 0.9, 0.0])
+    model = hand_model(
+        stop=[0.0, 0.5, 0.55, 0.6], tree=0.99, continuation=[0.9, 0.9, 0.9, 0.0], checked=0.99
+    )
     policy = FixedPolicy(3)
     for rung_index, spent in ((0, 0.0), (1, 1.0), (2, 2.0)):
         (decision,) = policy.decide(view(model, [live(rung_index, spent)]))
@@ -181,7 +195,9 @@ def test_fixed_budget_never_plans_past_its_cap():
             decision, live(rung_index, spent)
         )
         assert spent + start <= 3.0
-        assert decision.kind != "tree"  # beam_search@4 would pass the cap
+        assert (
+            decision.kind != "tree"
+        )  # beam_search@4, and rebase+check@2's third run, would pass it
 
 
 @settings(max_examples=60, deadline=None)
@@ -190,9 +206,12 @@ def test_fixed_budget_never_plans_past_its_cap():
     rungs=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=8),
     spent=st.floats(min_value=0.0, max_value=3.0),
     tree=st.floats(min_value=0.05, max_value=0.99),
+    checked=st.none() | st.floats(min_value=0.05, max_value=0.99),
 )
-def test_total_budget_never_overspends_in_a_round(total, rungs, spent, tree):
-    model = hand_model(stop=[0.0, 0.5, 0.6, 0.7], tree=tree, continuation=[0.6, 0.65, 0.7, 0.0])
+def test_total_budget_never_overspends_in_a_round(total, rungs, spent, tree, checked):
+    model = hand_model(
+        stop=[0.0, 0.5, 0.6, 0.7], tree=tree, continuation=[0.6, 0.65, 0.7, 0.0], checked=checked
+    )
     problems = [live(r, pid=f"p{i}") for i, r in enumerate(rungs)]
     already = spent + sum(p.spent for p in problems)
     policy = TotalPolicy(max(total, already + len(rungs)))

@@ -21,6 +21,7 @@ from calibration.store.shards import PROBLEM_HASH, ShardWriter
 from strategies.generation import Generator
 from strategies.problems import Problem, problem_sha256
 from strategies.prompts import PromptConfig
+from strategies.search.result import answer_agreement
 from strategies.verification import Verifier
 
 TreeKey = tuple[str, str, int, int]
@@ -111,6 +112,7 @@ def run_tree_searches(
                     correct=Grader(gold)(result.answer),
                     cost=result.cost,
                     error=result.error,
+                    agreement=answer_agreement(result.candidates, result.answer),
                 ).to_json()
                 | {PROBLEM_HASH: problem_sha256(problem)}
             )

@@ -13,7 +13,7 @@ the problems, replayed on the other, and the other way round.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,7 @@ from calibration.sequential.model import (
     SequentialModel,
     split_tree_key,
 )
+from calibration.sequential.second_opinion import is_checked
 from calibration.sequential.trajectories import Trajectories
 
 DEFAULT_PRICES: tuple[float, ...] = (
@@ -86,21 +87,25 @@ class ActionValues:
 
     stop: np.ndarray | None  # predicted P(right) of stopping
     trees: np.ndarray  # (tree actions, rows) predicted P(right)
-    budgets: np.ndarray  # per tree action
+    budgets: np.ndarray  # per tree action: the generations a decision expects it to cost
     realised_stop: np.ndarray
     realised_trees: np.ndarray  # (tree actions, rows)
+    realised_costs: np.ndarray  # (tree actions, rows): generations it spent
 
     @classmethod
-    def of(cls, model: RungModel, data: Trajectories, r: int) -> ActionValues:
+    def of(
+        cls, model: RungModel, data: Trajectories, r: int, costs: Mapping[str, float]
+    ) -> ActionValues:
         stop, trees = model.predictions(data.features[r])
         keys = list(trees)
         empty = np.zeros((0, len(data.features[r])))
         return cls(
             stop=stop,
             trees=np.vstack([trees[k] for k in keys]) if keys else empty,
-            budgets=np.array([float(split_tree_key(k)[1]) for k in keys]),
+            budgets=np.array([costs[k] for k in keys]),
             realised_stop=data.stop[r],
             realised_trees=np.vstack([data.trees[k] for k in keys]) if keys else empty,
+            realised_costs=np.vstack([data.cost_of(k) for k in keys]) if keys else empty,
         )
 
     def best_fixed(self, price: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,7 +116,7 @@ class ActionValues:
             return np.full(count, -np.inf), np.zeros(count), np.zeros(count)
         nets = [self.trees - price * self.budgets[:, None]]
         accuracies = [self.realised_trees]
-        costs = [np.repeat(self.budgets[:, None], count, axis=1)]
+        costs = [self.realised_costs]
         if self.stop is not None:
             nets.insert(0, self.stop[None, :])
             accuracies.insert(0, self.realised_stop[None, :])
@@ -126,6 +131,16 @@ class ActionValues:
         )
 
 
+def expected_costs(data: Trajectories) -> dict[str, float]:
+    """Generations a decision expects each tree action to cost: its budget, or for a
+    search that may run again (a second opinion) its mean over the calibration rows."""
+    out = {}
+    for key in data.trees:
+        spent = data.cost_of(key)
+        out[key] = float(spent.mean()) if len(spent) else float(split_tree_key(key)[1])
+    return out
+
+
 def fit_continuations(
     actions: Sequence[RungModel], data: Trajectories, prices: Sequence[float]
 ) -> list[RungModel]:
@@ -135,7 +150,8 @@ def fit_continuations(
     per_rung: list[list[Continuation]] = [[] for _ in data.rungs]
     inputs_of = [actions[r].augmented(data.features[r]) for r in range(top)]
     designs = [RidgeDesign(inputs, alpha) for inputs in inputs_of]
-    values = [ActionValues.of(actions[r], data, r) for r in range(len(data.rungs))]
+    costs = expected_costs(data)
+    values = [ActionValues.of(actions[r], data, r, costs) for r in range(len(data.rungs))]
     for price in prices:
         _, accuracy, cost = values[top].best_fixed(price)
         for r in range(top - 1, -1, -1):
@@ -162,6 +178,7 @@ def replay(model: SequentialModel, data: Trajectories, price: float) -> Replay:
     accuracy = np.zeros(count)
     cost = np.zeros(count)
     active = np.arange(count)
+    spent = {key: data.cost_of(key) for key in data.trees}
     for r in range(len(data.rungs)):
         if not len(active):
             break
@@ -171,8 +188,9 @@ def replay(model: SequentialModel, data: Trajectories, price: float) -> Replay:
             if decision.kind == "stop":
                 accuracy[row] = data.stop[r][row]
             elif decision.kind == "tree":
-                accuracy[row] = data.trees[f"{decision.strategy}@{decision.budget}"][row]
-                cost[row] += float(decision.budget or 0)
+                key = f"{decision.strategy}@{decision.budget}"
+                accuracy[row] = data.trees[key][row]
+                cost[row] += spent[key][row]
             else:
                 cost[row] += float(model.next_step(r) or 0)
                 going_on.append(row)
@@ -190,6 +208,7 @@ def fit_model(
 ) -> SequentialModel:
     actions = fit_action_models(data)
     rung_models = fit_continuations(actions, data, prices)
+    costs = expected_costs(data)
     return SequentialModel(
         reduction=reduction,
         rungs=data.rungs,
@@ -197,6 +216,7 @@ def fit_model(
         rung_models=tuple(rung_models),
         sample_flops=sample_flops,
         tree_flops=dict(tree_flops or {}),
+        action_costs={k: v for k, v in costs.items() if is_checked(split_tree_key(k)[0])},
     )
 
 

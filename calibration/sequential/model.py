@@ -10,7 +10,8 @@ Per rung (samples drawn so far) it holds
 
 A decision maximises value minus price x cost over the actions allowed; prices between
 grid points interpolate the continuation linearly. Costs are in generations (one full
-solution each; a tree search at budget B costs B).
+solution each; a tree search at budget B costs B, and one that may ask for a second
+opinion, ``strategy+check@B``, what it spent on average in calibration, at most 3B).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from calibration.sequential.linear import LinearModel
+from calibration.sequential.second_opinion import runs_at_most
 
 MODEL_FORMAT = 1
 ActionKind = Literal["stop", "sample", "tree"]
@@ -140,6 +142,9 @@ class SequentialModel:
     sample_flops: float = 0.0
     tree_flops: dict[str, float] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)
+    # expected generations of tree actions that may run more than once (second
+    # opinions); every other tree action costs its budget
+    action_costs: dict[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------ decisions
 
@@ -176,8 +181,8 @@ class SequentialModel:
             strategy, budget = split_tree_key(key)
             labels.append(("tree", strategy, budget))
             accuracy.append(values)
-            cost.append(np.full(count, float(budget)))
-            allowed.append(budget <= caps + 1e-9)
+            cost.append(np.full(count, self.action_costs.get(key, float(budget))))
+            allowed.append(budget * runs_at_most(strategy) <= caps + 1e-9)
         step = self.next_step(rung_index)
         if step is not None:
             gross, expected = self.continuation_rows(rung_index, rows, price, predictions)
@@ -282,6 +287,7 @@ class SequentialModel:
             "sample_flops": self.sample_flops,
             "tree_flops": dict(sorted(self.tree_flops.items())),
             "signals": self.signals,
+            "action_costs": dict(sorted(self.action_costs.items())),
         }
 
     @classmethod
@@ -302,6 +308,7 @@ class SequentialModel:
             sample_flops=float(data.get("sample_flops", 0.0)),
             tree_flops={str(k): float(v) for k, v in data.get("tree_flops", {}).items()},
             signals=dict(data.get("signals", {})),
+            action_costs={str(k): float(v) for k, v in data.get("action_costs", {}).items()},
         )
         if len(model.rung_models) != len(model.rungs) or list(model.prices) != sorted(model.prices):
             raise ValueError("sequential model: rungs and rung models differ, or prices unsorted")

@@ -22,10 +22,11 @@ from calibration.sequential.states import rung_ladder
 from calibration.sequential.trajectories import (
     Trajectories,
     build_trajectories,
+    second_opinions,
     training_pools,
     tree_accuracies,
 )
-from calibration.store.records import ProblemSamples
+from calibration.store.records import ProblemSamples, TreeRecord
 
 ORDERS = 16
 MIN_PROBLEMS = 10
@@ -42,15 +43,24 @@ def build_sequential_model(
     reduction: str,
     delimiter: str,
     seed: int,
+    tree_records: Sequence[TreeRecord] = (),
     progress: Callable[[int], object] = lambda n: None,
 ) -> SequentialModel | None:
-    """None when there are too few problems (or samples) to fit anything."""
+    """None when there are too few problems (or samples) to fit anything. With the tree
+    records (three seeds per search, leaves' agreement recorded), each search is offered
+    a second time as ``strategy+check@B``: run again when unsure."""
     searched = evaluations[evaluations["strategy"].isin(list(tree_strategies))]
     pairs = zip(searched["strategy"], searched["budget"], strict=True)
     tree_keys = sorted({f"{s}@{int(b)}" for s, b in pairs})
     accuracies = tree_accuracies(searched, tree_keys)
+    checked, costs = second_opinions(tree_records, tree_keys)
+    for pid, per in checked.items():
+        if pid in accuracies:
+            accuracies[pid] = {**accuracies[pid], **per}
     keys = sorted({k for per in accuracies.values() for k in per})
-    pools = [p for p in training_pools(texts, samples, accuracies, delimiter) if p.candidates]
+    pools = [
+        p for p in training_pools(texts, samples, accuracies, delimiter, costs) if p.candidates
+    ]
     if len(pools) < MIN_PROBLEMS:
         return None
     pool_size = min(len(p.candidates) for p in pools)

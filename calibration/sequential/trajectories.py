@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from calibration.sequential.model import split_tree_key
+from calibration.sequential.second_opinion import Run, checked_key, recorded_outcome
 from calibration.sequential.states import prompt_features, state_features
 from strategies.search.result import Candidate
 from strategies.search.selection import EncodedPool, choose
@@ -23,7 +25,7 @@ from strategies.search.selection import EncodedPool, choose
 if TYPE_CHECKING:
     import pandas as pd
 
-    from calibration.store.records import ProblemSamples
+    from calibration.store.records import ProblemSamples, TreeRecord
 
 STOP_METHOD = "weighted_best_of_n"
 
@@ -37,6 +39,7 @@ class TrainingPool:
     candidates: tuple[Candidate, ...]
     correct: np.ndarray  # bool per candidate
     tree_accuracy: Mapping[str, float]  # "strategy@budget" -> mean accuracy over seeds
+    tree_cost: Mapping[str, float] = field(default_factory=dict)  # generations; default B
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,14 @@ class Trajectories:
     features: list[np.ndarray]
     stop: list[np.ndarray]
     trees: dict[str, np.ndarray]
+    # generations each tree action spent, per row (a key left out spent its budget)
+    tree_costs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def cost_of(self, key: str) -> np.ndarray:
+        spent = self.tree_costs.get(key)
+        if spent is None:
+            return np.full(len(self.problem), float(split_tree_key(key)[1]))
+        return spent
 
     def subset(self, rows: np.ndarray) -> Trajectories:
         return Trajectories(
@@ -57,6 +68,7 @@ class Trajectories:
             features=[f[rows] for f in self.features],
             stop=[s[rows] for s in self.stop],
             trees={k: v[rows] for k, v in self.trees.items()},
+            tree_costs={k: v[rows] for k, v in self.tree_costs.items()},
         )
 
     def __len__(self) -> int:
@@ -81,6 +93,7 @@ def build_trajectories(
     stop_per_rung: list[list[float]] = [[] for _ in rungs]
     owners: list[int] = []
     trees: dict[str, list[float]] = {k: [] for k in tree_keys}
+    costs: dict[str, list[float]] = {k: [] for k in tree_keys}
     for index, pool in enumerate(pools):
         size = len(pool.candidates)
         if size < max(rungs):
@@ -109,12 +122,15 @@ def build_trajectories(
         owners.extend([index] * orders)
         for key in tree_keys:
             trees[key].extend([float(pool.tree_accuracy.get(key, 0.0))] * orders)
+            budget = float(split_tree_key(key)[1])
+            costs[key].extend([float(pool.tree_cost.get(key, budget))] * orders)
     return Trajectories(
         rungs=tuple(rungs),
         problem=np.array(owners, dtype=np.int64),
         features=[np.vstack(rows) for rows in rows_per_rung],
         stop=[np.array(s, dtype=np.float64) for s in stop_per_rung],
         trees={k: np.array(v, dtype=np.float64) for k, v in trees.items()},
+        tree_costs={k: np.array(v, dtype=np.float64) for k, v in costs.items()},
     )
 
 
@@ -143,6 +159,7 @@ def training_pools(
     samples: Mapping[str, ProblemSamples],
     accuracies: Mapping[str, Mapping[str, float]],
     delimiter: str,
+    costs: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[TrainingPool]:
     """The pools of every problem with samples, in ``texts`` order."""
     pools = []
@@ -157,6 +174,43 @@ def training_pools(
                 candidates=tuple(s.to_candidate(delimiter) for s in recorded.samples),
                 correct=np.array([s.correct for s in recorded.samples], dtype=bool),
                 tree_accuracy=dict(accuracies.get(pid, {})),
+                tree_cost=dict((costs or {}).get(pid, {})),
             )
         )
     return pools
+
+
+def second_opinions(
+    records: Sequence[TreeRecord], tree_keys: Sequence[str]
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """problem id -> "strategy+check@budget" -> expected accuracy, and -> expected
+    generations, of each search asking for a second opinion when unsure: from its three
+    recorded seeds (problems or searches with fewer, or recorded before the leaves'
+    agreement was, get none)."""
+    wanted = set(tree_keys)
+    runs: dict[tuple[str, str], list[tuple[Run, bool]]] = {}
+    for record in records:
+        key = f"{record.strategy}@{record.budget}"
+        if key in wanted and record.agreement is not None and record.error is None:
+            runs.setdefault((record.problem_id, key), []).append(
+                (Run(record.answer, record.agreement), record.correct)
+            )
+    accuracies: dict[str, dict[str, float]] = {}
+    costs: dict[str, dict[str, float]] = {}
+    asked: dict[str, bool] = {}
+    for (pid, key), recorded in runs.items():
+        budget = split_tree_key(key)[1]
+        outcome = recorded_outcome(recorded, budget)
+        if outcome is not None:
+            accuracies.setdefault(pid, {})[checked_key(key)] = outcome[0]
+            costs.setdefault(pid, {})[checked_key(key)] = outcome[1]
+            asked[key] = asked.get(key, False) or outcome[1] > budget
+    # a search that is always sure of itself (one leaf: beam search at small N) never
+    # asks again: its checked twin would only be a duplicate action
+    never = {checked_key(key) for key, again in asked.items() if not again}
+    for per in (accuracies, costs):
+        for pid in list(per):
+            per[pid] = {k: v for k, v in per[pid].items() if k not in never}
+            if not per[pid]:
+                del per[pid]
+    return accuracies, costs

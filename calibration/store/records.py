@@ -114,6 +114,9 @@ class TreeRecord:
     correct: bool
     cost: CostLedger
     error: str | None = None
+    # verifier-weighted share of the finished leaves agreeing with the answer (None in
+    # shards written before it was recorded): what a second opinion is decided on
+    agreement: float | None = None
 
     @property
     def key(self) -> tuple[str, str, int, int]:
@@ -129,6 +132,7 @@ class TreeRecord:
             "correct": self.correct,
             "cost": self.cost.to_dict(),
             "error": self.error,
+            "agreement": self.agreement,
         }
 
     @classmethod
@@ -142,4 +146,5 @@ class TreeRecord:
             correct=bool(data["correct"]),
             cost=CostLedger.from_dict(data.get("cost", {})),
             error=data.get("error"),
+            agreement=None if data.get("agreement") is None else float(data["agreement"]),
         )

@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from calibration.sequential.model import Decision, SequentialModel
+from calibration.sequential.second_opinion import base_strategy, runs_at_most
 from strategies.registry import Registry
 from strategies.search.result import Candidate
 
@@ -59,10 +60,14 @@ class RoundView:
             return 0.0
         if decision.kind == "sample":
             return self.sample_cost(max(0, (decision.budget or 0) - len(live.candidates)))
+        # a search that may ask for a second opinion is admitted at its most (3 runs),
+        # so that no cap is ever overspent
+        runs = runs_at_most(decision.strategy)
         budget = float(decision.budget or 0)
         if self.cost_unit == "generations":
-            return budget
-        return self.model.tree_flops.get(f"{decision.strategy}@{decision.budget}", 0.0)
+            return budget * runs
+        base = base_strategy(decision.strategy or "")
+        return self.model.tree_flops.get(f"{base}@{decision.budget}", 0.0) * runs
 
 
 class BudgetPolicy(ABC):

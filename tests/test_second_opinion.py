@@ -1,0 +1,158 @@
+"""The second opinion (``strategy+check@B``): its rules on hand-made runs, its expected
+outcome from recorded seeds, and the router running it on the simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calibration.sequential.model import Decision, RungModel, SequentialModel
+from calibration.sequential.second_opinion import (
+    Run,
+    final_run,
+    needs_another,
+    recorded_outcome,
+    run_seed,
+)
+from calibration.sequential.trajectories import second_opinions
+from calibration.store.records import TreeRecord
+from router.execution import ExecutionContext
+from router.policies.base import BudgetPolicy, RoundView
+from router.rounds import RoundRunner
+from strategies.answers.keys import grade
+from strategies.cost import CostLedger
+from strategies.generation import GenerationSettings
+from strategies.prompts import PromptConfig
+from strategies.search.registry import get_strategy
+from strategies.search.result import Candidate, answer_agreement
+from strategies.simulation.world import SimulatedWorld
+
+
+def leaf(answer: str | None, score: float) -> Candidate:
+    return Candidate("", (), (score,), answer, "stop", 1)
+
+
+def test_agreement_is_the_verifier_weighted_share_of_finished_leaves():
+    leaves = [leaf("7", 0.9), leaf("7", 0.6), leaf("8", 0.5), leaf(None, 1.0)]
+    assert answer_agreement(leaves, "7") == pytest.approx(1.5 / 2.0)
+    assert answer_agreement(leaves, "8") == pytest.approx(0.5 / 2.0)
+    assert answer_agreement(leaves, None) == 0.0
+    assert answer_agreement([leaf("7", 0.0)], "7") == 0.0  # nothing scored: no confidence
+
+
+def test_runs_again_when_unsure_and_breaks_a_disagreement_with_a_third():
+    sure, unsure = Run("A", 0.95), Run("A", 0.5)
+    assert not needs_another([sure]) and needs_another([unsure])
+    assert not needs_another([unsure, Run("A", 0.2)])  # they agree
+    assert needs_another([unsure, Run("B", 0.99)])
+    assert not needs_another([unsure, Run("B", 0.9), Run("C", 0.1)])  # never a fourth
+    # the majority wins (its surest run answers); a three-way split goes to the surest run
+    assert final_run([Run("A", 0.5), Run("B", 0.99), Run("A", 0.6)]) == 2
+    assert final_run([Run("A", 0.5), Run("B", 0.99), Run("C", 0.6)]) == 1
+    assert final_run([Run(None, 0.0), Run(None, 0.0), Run("C", 0.1)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("runs", "accuracy", "cost"),
+    [
+        # by hand over the 6 orders of the three recorded runs (B = 4):
+        # A.95 first: accept (x2, right, 1 run); B.5 first: 3 runs, A wins (x2, right);
+        # A.7 first: A.95 agrees (2 runs, right) or B disagrees (3 runs, right)
+        ([("A", 0.95, True), ("B", 0.5, False), ("A", 0.7, True)], 1.0, 4 * 13 / 6),
+        # a three-way split always goes to the surest run, A .95, which is wrong
+        ([("A", 0.95, False), ("B", 0.5, True), ("C", 0.5, False)], 0.0, 4 * 14 / 6),
+        # a sure wrong run first loses; otherwise the two right ones outvote it
+        ([("A", 0.5, True), ("A", 0.6, True), ("B", 0.99, False)], 4 / 6, 4 * 12 / 6),
+    ],
+)
+def test_recorded_outcome_averages_over_which_run_comes_first(runs, accuracy, cost):
+    recorded = [(Run(a, s), right) for a, s, right in runs]
+    assert recorded_outcome(recorded, 4) == pytest.approx((accuracy, cost))
+    assert recorded_outcome(recorded[:2], 4) is None  # needs three seeds
+
+
+def record(
+    pid: str, seed: int, answer: str, agreement: float | None, correct: bool, budget: int = 4
+) -> TreeRecord:
+    return TreeRecord(
+        pid, "rebase", budget, seed, answer, correct, CostLedger(), agreement=agreement
+    )
+
+
+def test_tree_records_keep_the_agreement_and_old_shards_read_as_unknown():
+    fresh = record("p", 0, "7", 0.75, True)
+    assert TreeRecord.from_json(fresh.to_json()) == fresh
+    old = {k: v for k, v in fresh.to_json().items() if k != "agreement"}
+    assert TreeRecord.from_json(old).agreement is None
+
+
+def test_second_opinions_come_from_three_seeds_with_agreement():
+    records = [
+        record("p", 0, "A", 0.95, True),
+        record("p", 1, "B", 0.5, False),
+        record("p", 2, "A", 0.7, True),
+        record("q", 0, "A", 0.95, True),  # two seeds only
+        record("q", 1, "A", 0.95, True),
+        record("r", 0, "A", None, True),  # recorded before the agreement was
+        record("r", 1, "A", None, True),
+        record("r", 2, "A", None, True),
+    ]
+    # a search that is always sure (one leaf) never asks again: no duplicate action
+    records += [record(pid, seed, "A", 1.0, True, budget=2) for pid in "pq" for seed in range(3)]
+    accuracies, costs = second_opinions(records, ["rebase@4", "rebase@2"])
+    assert accuracies == {"p": {"rebase+check@4": 1.0}}
+    assert costs["p"]["rebase+check@4"] == pytest.approx(4 * 13 / 6)
+
+
+# ---------------------------------------------------------------- live, on the simulator
+
+
+class AlwaysChecked(BudgetPolicy):
+    """Sends every problem straight to ``rebase+check@4``."""
+
+    name = "always-checked"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def parse(cls, argument: str) -> AlwaysChecked:
+        return cls()
+
+    def decide(self, view: RoundView) -> list[Decision]:
+        return [Decision("tree", 1.0, 4.0, "rebase+check", 4) for _ in view.problems]
+
+
+def test_the_router_runs_a_second_opinion_exactly_as_the_rules_say():
+    world = SimulatedWorld(24, seed=3)
+    generator, verifier = world.generator(), world.verifier()
+    prompts = PromptConfig()
+    context = ExecutionContext(generator, verifier, prompts, GenerationSettings(), seed=5)
+    model = SequentialModel("last", (0,), (0.0,), (RungModel(0, None, {}),))
+    outcomes = {o.run.problem.id: o for o in RoundRunner(model, context).run(
+        world.problems, AlwaysChecked()
+    )}  # fmt: skip
+    # the same three runs by hand, seeded as the router seeds them
+    search = get_strategy("rebase")
+    runs = [
+        search.run(
+            world.problems, 4, generator, verifier, prompt_config=prompts, seed=run_seed(5, attempt)
+        )
+        for attempt in range(3)
+    ]
+    spent = []
+    for index, problem in enumerate(world.problems):
+        opinions: list[Run] = []
+        for attempt in range(3):
+            result = runs[attempt][index]
+            opinions.append(Run(result.answer, answer_agreement(result.candidates, result.answer)))
+            if not needs_another(opinions):
+                break
+        want = opinions[final_run(opinions)].answer
+        got = outcomes[problem.id]
+        assert (got.answer, got.run.generations) == (want, 4.0 * len(opinions))
+        assert got.strategy == "rebase+check" and got.budget == 4
+        spent.append(len(opinions))
+    assert 1 in spent and max(spent) > 1  # some were sure, some asked again
+    right = np.mean([grade(outcomes[p.id].answer, p.answer) for p in world.problems])
+    assert right > 0.0
