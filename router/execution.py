@@ -8,7 +8,7 @@ settings filled in, because the table's accuracies hold only for those settings.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 from strategies.generation import GenerationSettings, Generator
@@ -36,6 +36,15 @@ def runnable_strategy(key: str, generation: GenerationSettings) -> SearchStrateg
     setting the key does name is kept.
     """
     return get_strategy(key).with_generation(generation)
+
+
+def answer_sampler(method: str, generation: GenerationSettings, reduction: str) -> SearchStrategy:
+    """What tops a problem's samples up for the answer rule ``method`` (majority, or a
+    verifier-weighted vote that ranks by ``reduction``, the decision model's own)."""
+    strategy = runnable_strategy(method, generation)
+    if not any(f.name == "reduction" for f in fields(strategy.config)):
+        return strategy
+    return type(strategy)(strategy.name, replace(strategy.config, reduction=reduction))
 
 
 @lru_cache(maxsize=64)

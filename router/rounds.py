@@ -32,10 +32,16 @@ from calibration.sequential.second_opinion import (
     run_seed,
 )
 from calibration.sequential.states import prompt_features, state_features
-from router.execution import ExecutionContext, describe_error, runnable_strategy
+from router.execution import (
+    ExecutionContext,
+    answer_sampler,
+    describe_error,
+    runnable_strategy,
+)
 from router.policies.base import BudgetPolicy, LiveProblem, RoundView
 from strategies.cost import CostLedger
 from strategies.problems import Problem
+from strategies.search.base import SearchStrategy
 from strategies.search.result import Candidate, SearchResult, answer_agreement
 from strategies.search.selection import select
 
@@ -168,11 +174,11 @@ class RoundRunner:
     ) -> list[tuple[ProblemRun, str | None]]:
         """Top every problem of ``group`` up to ``target`` samples (scored when the
         answer rule uses scores); (run, error) per problem."""
-        key = f"{policy.answer_method}:reduction={self.model.reduction}"
-        if policy.answer_method == "majority":
-            key = "majority"
+        sampler = answer_sampler(
+            policy.answer_method, self.context.generation, self.model.reduction
+        )
         out: list[tuple[ProblemRun, str | None]] = []
-        for run, result, error in self._run(key, group, target, reuse=True):
+        for run, result, error in self._run(sampler, group, target, reuse=True):
             if result is not None:
                 run.generations += len(result.candidates) - len(run.candidates)
                 run.candidates = list(result.candidates)
@@ -184,7 +190,8 @@ class RoundRunner:
         if is_checked(key):
             return self._search_checked(group, key, budget)
         out: list[RunOutcome] = []
-        for run, result, error in self._run(key, group, budget, reuse=False):
+        strategy = runnable_strategy(key, self.context.generation)
+        for run, result, error in self._run(strategy, group, budget, reuse=False):
             run.generations += budget  # the search ran (at least in part, when it failed)
             if result is None:
                 out.append(RunOutcome(run, None, None, key, budget, error, failed=True))
@@ -198,7 +205,7 @@ class RoundRunner:
     ) -> list[RunOutcome]:
         """``strategy+check``: the search, run again (batch-wide, fresh seed) for every
         problem whose leaves disagree, and a third time where two answers differ."""
-        base = base_strategy(key)
+        base = runnable_strategy(base_strategy(key), self.context.generation)
         results: dict[int, list[SearchResult]] = {id(run): [] for run in group}
         out: list[RunOutcome] = []
         pending = list(group)
@@ -227,17 +234,16 @@ class RoundRunner:
 
     def _run(
         self,
-        key: str,
+        strategy: SearchStrategy,
         group: Sequence[ProblemRun],
         budget: int,
         *,
         reuse: bool,
         seed: int | None = None,
     ) -> list[tuple[ProblemRun, SearchResult | None, str | None]]:
-        """``key`` at ``budget`` on every problem of ``group``, ``batch_size`` per call
+        """``strategy`` at ``budget`` on every problem of ``group``, ``batch_size`` per call
         (with each problem's samples so far when ``reuse``). A chunk whose call raises is
         retried one problem at a time, so a bad problem costs only its own answer."""
-        strategy = runnable_strategy(key, self.context.generation)
         out: list[tuple[ProblemRun, SearchResult | None, str | None]] = []
         for start in range(0, len(group), self.context.batch_size):
             chunk = group[start : start + self.context.batch_size]
@@ -256,7 +262,7 @@ class RoundRunner:
                     out.extend(
                         o
                         for run in chunk
-                        for o in self._run(key, [run], budget, reuse=reuse, seed=seed)
+                        for o in self._run(strategy, [run], budget, reuse=reuse, seed=seed)
                     )
                 else:
                     out.append((chunk[0], None, describe_error(exc)))
