@@ -121,6 +121,18 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
         "    " + "  ".join(f"{p.price:g} -> {p.accuracy:.3f}/{p.mean_cost:.2f}" for p in shown)
     )
     lines.append(f"    auto price {model.auto_price():g}")
+    if model.second_opinions:
+        parts = [
+            f"{key.replace('+check', '')} {entry['plain_accuracy']:.3f} -> "
+            f"{entry['accuracy']:.3f} at {entry['generations']:.2f}"
+            for key, entry in model.second_opinions.items()
+            if entry["accuracy"] > entry["plain_accuracy"]
+        ]
+        if parts:
+            lines.append(
+                "  second opinions (run again when the leaves disagree), calibration accuracy "
+                "plain -> checked at generations per problem: " + "; ".join(parts)
+            )
     if model.signals:
         parts = []
         for name, entry in model.signals.items():

@@ -156,3 +156,25 @@ def test_the_router_runs_a_second_opinion_exactly_as_the_rules_say():
     assert 1 in spent and max(spent) > 1  # some were sure, some asked again
     right = np.mean([grade(outcomes[p.id].answer, p.answer) for p in world.problems])
     assert right > 0.0
+
+
+def test_the_model_stores_second_opinions_and_calibrate_reports_those_that_pay():
+    from calibration.summary import sequential_lines
+
+    model = SequentialModel(
+        "last",
+        (0,),
+        (0.0,),
+        (RungModel(0, None, {}),),
+        action_costs={"rebase+check@8": 9.7},
+        second_opinions={
+            "rebase+check@8": {"accuracy": 0.943, "generations": 9.71, "plain_accuracy": 0.91},
+            "rebase+check@2": {"accuracy": 0.69, "generations": 2.1, "plain_accuracy": 0.7},
+        },
+    )
+    again = SequentialModel.from_json(model.to_json())
+    assert again.action_costs == model.action_costs
+    assert again.second_opinions == model.second_opinions
+    text = "\n".join(sequential_lines(model))
+    assert "rebase@8 0.910 -> 0.943 at 9.71" in text
+    assert "rebase@2" not in text  # a second opinion that does not pay is not advertised

@@ -145,6 +145,9 @@ class SequentialModel:
     # expected generations of tree actions that may run more than once (second
     # opinions); every other tree action costs its budget
     action_costs: dict[str, float] = field(default_factory=dict)
+    # per checked search on the calibration problems: its accuracy, generations, and the
+    # plain search's accuracy (reported by ttc calibrate; decisions do not read it)
+    second_opinions: dict[str, dict[str, float]] = field(default_factory=dict)
 
     # ------------------------------------------------------------ decisions
 
@@ -288,6 +291,7 @@ class SequentialModel:
             "tree_flops": dict(sorted(self.tree_flops.items())),
             "signals": self.signals,
             "action_costs": dict(sorted(self.action_costs.items())),
+            "second_opinions": dict(sorted(self.second_opinions.items())),
         }
 
     @classmethod
@@ -309,6 +313,10 @@ class SequentialModel:
             tree_flops={str(k): float(v) for k, v in data.get("tree_flops", {}).items()},
             signals=dict(data.get("signals", {})),
             action_costs={str(k): float(v) for k, v in data.get("action_costs", {}).items()},
+            second_opinions={
+                str(k): {str(n): float(x) for n, x in v.items()}
+                for k, v in data.get("second_opinions", {}).items()
+            },
         )
         if len(model.rung_models) != len(model.rungs) or list(model.prices) != sorted(model.prices):
             raise ValueError("sequential model: rungs and rung models differ, or prices unsorted")

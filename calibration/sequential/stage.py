@@ -17,7 +17,8 @@ import pandas as pd
 
 from calibration.sequential.fit import fit_model, heldout_price_curve
 from calibration.sequential.linear import fit_logistic
-from calibration.sequential.model import SequentialModel
+from calibration.sequential.model import SequentialModel, split_tree_key
+from calibration.sequential.second_opinion import base_strategy, is_checked
 from calibration.sequential.states import rung_ladder
 from calibration.sequential.trajectories import (
     Trajectories,
@@ -81,7 +82,27 @@ def build_sequential_model(
     pass_at_1 = np.array([p.correct.mean() for p in pools])
     signals = signal_report(data, pass_at_1)
     progress(1)
-    return replace(model, price_curve=tuple(curve), signals=signals)
+    return replace(
+        model,
+        price_curve=tuple(curve),
+        signals=signals,
+        second_opinions=second_opinion_report(data),
+    )
+
+
+def second_opinion_report(data: Trajectories) -> dict[str, dict[str, float]]:
+    """Each checked search against its plain twin, over the calibration problems."""
+    report = {}
+    for key in sorted(data.trees):
+        strategy, budget = split_tree_key(key)
+        plain = f"{base_strategy(strategy)}@{budget}"
+        if is_checked(strategy) and plain in data.trees:
+            report[key] = {
+                "accuracy": round(float(data.trees[key].mean()), 4),
+                "generations": round(float(data.cost_of(key).mean()), 3),
+                "plain_accuracy": round(float(data.trees[plain].mean()), 4),
+            }
+    return report
 
 
 def _sample_flops(samples: Mapping[str, ProblemSamples]) -> float:
