@@ -65,8 +65,10 @@ def needs_another(runs: Sequence[Run]) -> bool:
 
 def final_run(runs: Sequence[Run]) -> int:
     """The run whose answer wins: most runs agreeing, then the surest, then the first."""
-    votes = [sum(other.answer == run.answer for other in runs) if run.answer is not None else 0
-             for run in runs]  # fmt: skip
+    votes = [
+        0 if run.answer is None else sum(other.answer == run.answer for other in runs)
+        for run in runs
+    ]
     return max(range(len(runs)), key=lambda i: (votes[i], runs[i].agreement, -i))
 
 
