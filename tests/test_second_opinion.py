@@ -178,3 +178,33 @@ def test_the_model_stores_second_opinions_and_calibrate_reports_those_that_pay()
     text = "\n".join(sequential_lines(model))
     assert "rebase@8 0.910 -> 0.943 at 9.71" in text
     assert "rebase@2" not in text  # a second opinion that does not pay is not advertised
+
+
+def test_a_second_run_that_fails_leaves_the_first_answer_standing(monkeypatch):
+    world = SimulatedWorld(16, seed=3)
+    context = ExecutionContext(
+        world.generator(), world.verifier(), PromptConfig(), GenerationSettings(), seed=5
+    )
+    model = SequentialModel("last", (0,), (0.0,), (RungModel(0, None, {}),))
+    runner = RoundRunner(model, context)
+    original = RoundRunner._run
+
+    def flaky(self, strategy, group, budget, *, reuse, seed=None):
+        if seed == run_seed(5, 0):
+            return original(self, strategy, group, budget, reuse=reuse, seed=seed)
+        return [(run, None, "server went away") for run in group]
+
+    monkeypatch.setattr(RoundRunner, "_run", flaky)
+    outcomes = list(runner.run(world.problems, AlwaysChecked()))
+    firsts = get_strategy("rebase").run(
+        world.problems, 4, context.generator, context.verifier, prompt_config=PromptConfig(), seed=5
+    )
+    by_id = {o.run.problem.id: o for o in outcomes}
+    asked = 0
+    for problem, first in zip(world.problems, firsts, strict=True):
+        got = by_id[problem.id]
+        assert not got.failed and got.answer == first.answer
+        unsure = answer_agreement(first.candidates, first.answer) < 0.9
+        assert got.run.generations == (8.0 if unsure else 4.0)  # the failed run is counted
+        asked += unsure
+    assert asked > 0
