@@ -42,8 +42,8 @@ from router.policies.base import BudgetPolicy, LiveProblem, RoundView
 from strategies.cost import CostLedger
 from strategies.problems import Problem
 from strategies.search.base import SearchStrategy
-from strategies.search.result import Candidate, SearchResult, answer_agreement
-from strategies.search.selection import select
+from strategies.search.result import Candidate, SearchResult
+from strategies.search.selection import answer_agreement, select
 
 MAX_ROUNDS = 64
 
@@ -206,7 +206,7 @@ class RoundRunner:
         """``strategy+check``: the search, run again (batch-wide, fresh seed) for every
         problem whose leaves disagree, and a third time where two answers differ."""
         base = runnable_strategy(base_strategy(key), self.context.generation)
-        results: dict[int, list[SearchResult]] = {id(run): [] for run in group}
+        results: dict[int, list[tuple[SearchResult, Run]]] = {id(run): [] for run in group}
         out: list[RunOutcome] = []
         pending = list(group)
         for attempt in range(MAX_RUNS):
@@ -222,12 +222,13 @@ class RoundRunner:
                     continue
                 if result is not None:
                     run.cost.merge(result.cost)
-                    done.append(result)
-                opinions = [Run(r.answer, answer_agreement(r.candidates, r.answer)) for r in done]
+                    opinion = Run(result.answer, answer_agreement(result.candidates, result.answer))
+                    done.append((result, opinion))
+                opinions = [opinion for _, opinion in done]
                 if result is not None and needs_another(opinions):
                     still.append(run)
                     continue
-                chosen = done[final_run(opinions)]
+                chosen, _ = done[final_run(opinions)]
                 out.append(RunOutcome(run, chosen.answer, chosen.chosen, key, budget, chosen.error))
             pending = still
         return out

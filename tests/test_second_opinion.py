@@ -24,7 +24,8 @@ from strategies.cost import CostLedger
 from strategies.generation import GenerationSettings
 from strategies.prompts import PromptConfig
 from strategies.search.registry import get_strategy
-from strategies.search.result import Candidate, answer_agreement
+from strategies.search.result import Candidate
+from strategies.search.selection import answer_agreement
 from strategies.simulation.world import SimulatedWorld
 
 
@@ -38,6 +39,10 @@ def test_agreement_is_the_verifier_weighted_share_of_finished_leaves():
     assert answer_agreement(leaves, "8") == pytest.approx(0.5 / 2.0)
     assert answer_agreement(leaves, None) == 0.0
     assert answer_agreement([leaf("7", 0.0)], "7") == 0.0  # nothing scored: no confidence
+    # answers are one answer when votes say so (canonical keys), not when strings match
+    assert answer_agreement([leaf("7.0", 0.9), leaf("7", 0.6), leaf("8", 0.5)], "7") == (
+        pytest.approx(1.5 / 2.0)
+    )
 
 
 def test_runs_again_when_unsure_and_breaks_a_disagreement_with_a_third():
@@ -46,6 +51,8 @@ def test_runs_again_when_unsure_and_breaks_a_disagreement_with_a_third():
     assert not needs_another([unsure, Run("A", 0.2)])  # they agree
     assert needs_another([unsure, Run("B", 0.99)])
     assert not needs_another([unsure, Run("B", 0.9), Run("C", 0.1)])  # never a fourth
+    assert not needs_another([Run("7", 0.5), Run("7.0", 0.4)])  # one answer, two spellings
+    assert final_run([Run("7", 0.5), Run("8", 0.99), Run("7.0", 0.6)]) == 2
     # the majority wins (its surest run answers); a three-way split goes to the surest run
     assert final_run([Run("A", 0.5), Run("B", 0.99), Run("A", 0.6)]) == 2
     assert final_run([Run("A", 0.5), Run("B", 0.99), Run("C", 0.6)]) == 1

@@ -21,7 +21,7 @@ from calibration.store.shards import PROBLEM_HASH, ShardWriter
 from strategies.generation import Generator
 from strategies.problems import Problem, problem_sha256
 from strategies.prompts import PromptConfig
-from strategies.search.result import answer_agreement
+from strategies.search.selection import answer_agreement
 from strategies.verification import Verifier
 
 TreeKey = tuple[str, str, int, int]

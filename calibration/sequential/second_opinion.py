@@ -18,6 +18,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from strategies.answers import canonical_key
+
 SUFFIX = "+check"
 MAX_RUNS = 3
 AGREEMENT = 0.9  # below this verifier-weighted share of agreeing leaves, run again
@@ -53,22 +55,25 @@ class Run:
     answer: str | None
     agreement: float
 
+    @property
+    def key(self) -> str | None:
+        """Runs agree when their answers share a canonical key (as votes do: "7" and
+        "7.0" are one answer)."""
+        return None if self.answer is None else canonical_key(self.answer)
+
 
 def needs_another(runs: Sequence[Run]) -> bool:
     """After one run: ask again when unsure; after two: break a disagreement."""
     if len(runs) == 1:
         return runs[0].agreement < AGREEMENT
     if len(runs) == 2:
-        return runs[0].answer != runs[1].answer
+        return runs[0].key != runs[1].key
     return False
 
 
 def final_run(runs: Sequence[Run]) -> int:
     """The run whose answer wins: most runs agreeing, then the surest, then the first."""
-    votes = [
-        0 if run.answer is None else sum(other.answer == run.answer for other in runs)
-        for run in runs
-    ]
+    votes = [0 if run.key is None else sum(other.key == run.key for other in runs) for run in runs]
     return max(range(len(runs)), key=lambda i: (votes[i], runs[i].agreement, -i))
 
 

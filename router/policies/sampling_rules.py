@@ -13,7 +13,7 @@ from calibration.sequential.model import Decision
 from router.policies.base import BudgetPolicy, PolicyError, RoundView, parse_count, parse_number
 from strategies.answers import canonical_key
 from strategies.search.result import Candidate
-from strategies.search.selection import solution_score
+from strategies.search.selection import answer_mass
 
 
 class SamplingRule(BudgetPolicy):
@@ -72,9 +72,4 @@ def vote_counts(candidates: Sequence[Candidate]) -> list[int]:
 
 def score_mass(candidates: Sequence[Candidate], reduction: str) -> list[float]:
     """Summed solution scores per distinct answer, largest first."""
-    mass: dict[str, float] = {}
-    for candidate in candidates:
-        if candidate.answer is not None:
-            key = canonical_key(candidate.answer)
-            mass[key] = mass.get(key, 0.0) + solution_score(candidate, reduction)
-    return sorted(mass.values(), reverse=True)
+    return sorted(answer_mass(candidates, reduction).values(), reverse=True)

@@ -183,6 +183,28 @@ def weighted_best_of_n(candidates: Sequence[Candidate], reduction: str = "last")
     return select("weighted_best_of_n", candidates, reduction)
 
 
+def answer_mass(candidates: Sequence[Candidate], reduction: str = "last") -> dict[str, float]:
+    """Summed solution scores per distinct answer (by canonical key)."""
+    mass: dict[str, float] = {}
+    for candidate in candidates:
+        if candidate.answer is not None:
+            key = canonical_key(candidate.answer)
+            mass[key] = mass.get(key, 0.0) + solution_score(candidate, reduction)
+    return mass
+
+
+def answer_agreement(candidates: Sequence[Candidate], answer: str | None) -> float:
+    """The verifier-weighted share (last step scores) of the solutions whose answer is
+    ``answer``; 0 when there is no answer or nothing was scored. How sure a search is of
+    its own answer, read off its finished leaves (the router's second opinion is
+    decided on it)."""
+    if answer is None:
+        return 0.0
+    mass = answer_mass(candidates, "last")
+    total = sum(mass.values())
+    return mass.get(canonical_key(answer), 0.0) / total if total > 0 else 0.0
+
+
 def distinct_answers(candidates: Iterable[Candidate]) -> int:
     """How many different answers (by canonical key) a pool holds."""
     return len({canonical_key(c.answer) for c in candidates if c.answer is not None})
