@@ -8,6 +8,7 @@ from calibration.analysis.table import BinningTable, CalibrationTable
 from calibration.config import CalibrationConfig
 from calibration.pipeline import CalibrationOutcome
 from calibration.sequential.model import SequentialModel
+from calibration.sequential.second_opinion import SUFFIX
 from calibration.strategy_names import grid_tags, name_legend, short
 
 BINNING_LABELS = {
@@ -123,7 +124,7 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
     lines.append(f"    auto price {model.auto_price():g}")
     if model.second_opinions:
         parts = [
-            f"{key.replace('+check', '')} {entry['plain_accuracy']:.3f} -> "
+            f"{key.replace(SUFFIX, '')} {entry['plain_accuracy']:.3f} -> "
             f"{entry['accuracy']:.3f} at {entry['generations']:.2f}"
             for key, entry in model.second_opinions.items()
             if entry["accuracy"] > entry["plain_accuracy"]

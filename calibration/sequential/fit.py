@@ -142,15 +142,18 @@ def expected_costs(data: Trajectories) -> dict[str, float]:
 
 
 def fit_continuations(
-    actions: Sequence[RungModel], data: Trajectories, prices: Sequence[float]
+    actions: Sequence[RungModel],
+    data: Trajectories,
+    prices: Sequence[float],
+    costs: Mapping[str, float],
 ) -> list[RungModel]:
-    """Least-squares Monte Carlo, top rung down, one regression pair per price."""
+    """Least-squares Monte Carlo, top rung down, one regression pair per price;
+    ``costs``: each tree action's expected generations (``expected_costs``)."""
     top = len(data.rungs) - 1
     alpha = repeats(data)
     per_rung: list[list[Continuation]] = [[] for _ in data.rungs]
     inputs_of = [actions[r].augmented(data.features[r]) for r in range(top)]
     designs = [RidgeDesign(inputs, alpha) for inputs in inputs_of]
-    costs = expected_costs(data)
     values = [ActionValues.of(actions[r], data, r, costs) for r in range(len(data.rungs))]
     for price in prices:
         _, accuracy, cost = values[top].best_fixed(price)
@@ -207,8 +210,8 @@ def fit_model(
     tree_flops: dict[str, float] | None = None,
 ) -> SequentialModel:
     actions = fit_action_models(data)
-    rung_models = fit_continuations(actions, data, prices)
     costs = expected_costs(data)
+    rung_models = fit_continuations(actions, data, prices, costs)
     return SequentialModel(
         reduction=reduction,
         rungs=data.rungs,

@@ -195,22 +195,18 @@ def second_opinions(
             runs.setdefault((record.problem_id, key), []).append(
                 (Run(record.answer, record.agreement), record.correct)
             )
-    accuracies: dict[str, dict[str, float]] = {}
-    costs: dict[str, dict[str, float]] = {}
-    asked: dict[str, bool] = {}
-    for (pid, key), recorded in runs.items():
-        budget = split_tree_key(key)[1]
-        outcome = recorded_outcome(recorded, budget)
-        if outcome is not None:
-            accuracies.setdefault(pid, {})[checked_key(key)] = outcome[0]
-            costs.setdefault(pid, {})[checked_key(key)] = outcome[1]
-            asked[key] = asked.get(key, False) or outcome[1] > budget
+    outcomes = {
+        (pid, key): outcome
+        for (pid, key), recorded in runs.items()
+        if (outcome := recorded_outcome(recorded, split_tree_key(key)[1])) is not None
+    }
     # a search that is always sure of itself (one leaf: beam search at small N) never
     # asks again: its checked twin would only be a duplicate action
-    never = {checked_key(key) for key, again in asked.items() if not again}
-    for per in (accuracies, costs):
-        for pid in list(per):
-            per[pid] = {k: v for k, v in per[pid].items() if k not in never}
-            if not per[pid]:
-                del per[pid]
+    asking = {key for (_, key), (_, cost) in outcomes.items() if cost > split_tree_key(key)[1]}
+    accuracies: dict[str, dict[str, float]] = {}
+    costs: dict[str, dict[str, float]] = {}
+    for (pid, key), (accuracy, cost) in outcomes.items():
+        if key in asking:
+            accuracies.setdefault(pid, {})[checked_key(key)] = accuracy
+            costs.setdefault(pid, {})[checked_key(key)] = cost
     return accuracies, costs
