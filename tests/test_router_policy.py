@@ -6,16 +6,24 @@ outcomes are known, and the stopping rules read hand-built answer sequences.
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calibration.sequential.fit import fit_model, replay
+from calibration.sequential.fit import fit_capped_continuations, fit_model, replay
 from calibration.sequential.linear import LinearModel
-from calibration.sequential.model import Continuation, Decision, RungModel, SequentialModel
+from calibration.sequential.model import (
+    Continuation,
+    Decision,
+    PricePoint,
+    RungModel,
+    SequentialModel,
+)
 from calibration.sequential.trajectories import Trajectories
 from router.policies import (
     AutoPolicy,
@@ -273,6 +281,80 @@ def test_least_squares_monte_carlo_learns_when_sampling_on_pays():
     assert np.array_equal(outcome.accuracy, best_accuracy)
     expensive = replay(model, data, price=1.5)
     assert expensive.cost.mean() == 1.0  # at 1.5 per generation nothing beyond the first pays
+
+
+def capped_trajectories(rows: int = 200) -> Trajectories:
+    """A pool where a cheap search (beam_search@2, right on 70 % of problems) is the best
+    a cap of 4 can buy, while a dear one (beam_search@8, 98 %) is what an uncapped router
+    samples on towards; the votes are weak (30 / 35 / 40 % right at 1 / 2 / 4 samples).
+    The one feature is constant: the best policy is the same for every problem."""
+
+    def share(p: float) -> np.ndarray:
+        return (np.arange(rows) < round(p * rows)).astype(float)
+
+    return Trajectories(
+        rungs=(0, 1, 2, 4),
+        problem=np.arange(rows),
+        features=[np.zeros((rows, 1)) for _ in range(4)],
+        stop=[np.zeros(rows), share(0.30), share(0.35), share(0.40)],
+        trees={"beam_search@2": share(0.70), "beam_search@8": share(0.98)},
+    )
+
+
+def test_a_capped_router_buys_the_search_its_cap_affords_instead_of_sampling_to_the_cap():
+    """Brute force under a cap of 4 at price 0.01 (every problem alike): search at N=2
+    straight away is worth 0.70 - 0.02; one sample first and then the search 0.70 - 0.03;
+    any vote at most 0.40. Valued without the cap, sampling on looks like the road to
+    beam_search@8 (0.98), which a cap of 4 never allows: the router sampled to its cap
+    and answered with a 40 % vote."""
+    data = capped_trajectories()
+    model = fit_model(data, reduction="last", prices=(0.0, 0.01, 0.1))
+    model = replace(model, capped=fit_capped_continuations(model, data, [2, 4, 16], 0.01))
+    assert sorted(model.capped.by_cap) == [2, 4]  # 16 can pay for anything: not fitted
+    capped = replay(model, data, price=0.01, budget=4)
+    assert np.array_equal(capped.cost, np.full(len(data), 2.0))
+    assert capped.accuracy.mean() == pytest.approx(0.70)
+    uncapped_values = replay(replace(model, capped=None), data, price=0.01, budget=4)
+    assert uncapped_values.accuracy.mean() == pytest.approx(0.40)  # the old behaviour
+    # without a cap nothing changes: beam_search@8 straight away is the best buy
+    free = replay(model, data, price=0.01)
+    assert free.accuracy.mean() == pytest.approx(0.98) and free.cost.mean() == 8.0
+
+
+def test_the_fixed_budget_policy_values_sampling_on_by_what_its_cap_allows():
+    data = capped_trajectories()
+    model = fit_model(data, reduction="last", prices=(0.0, 0.01, 0.1))
+    model = replace(
+        model,
+        capped=fit_capped_continuations(model, data, [4], 0.01),
+        price_curve=(PricePoint(0.01, 0.9, 5.0),),  # auto price: 0.01
+    )
+    first = LiveProblem("p", data.features[0][0], (), 0, 0.0)
+    (decision,) = FixedPolicy(4).decide(view(model, [first]))
+    assert (decision.kind, decision.strategy, decision.budget) == ("tree", "beam_search", 2)
+    # an uncalibrated cap uses the largest calibrated one below it; one below every
+    # calibrated cap (or at another price) falls back to the plain continuation
+    assert model.capped_continuation(0, 0.01, 6.0) is model.capped.by_cap[4][0]
+    assert model.capped_continuation(0, 0.01, 3.0) is None
+    assert model.capped_continuation(0, 0.1, 4.0) is None
+    (old,) = FixedPolicy(4).decide(view(replace(model, capped=None), [first]))
+    assert old.kind == "sample"
+
+
+def test_capped_continuations_survive_the_model_file():
+    data = capped_trajectories()
+    model = fit_model(data, reduction="last", prices=(0.0, 0.01))
+    model = replace(model, capped=fit_capped_continuations(model, data, [2, 4], 0.01))
+    again = SequentialModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.capped == model.capped
+    rows = data.features[1][:5]
+    assert np.allclose(
+        again.continuation_rows(1, rows, 0.01, budget=4)[0],
+        model.continuation_rows(1, rows, 0.01, budget=4)[0],
+    )
+    older = model.to_json()
+    del older["capped"]  # a model fitted before capped continuations: read as none
+    assert SequentialModel.from_json(older).capped is None
 
 
 # ---------------------------------------------------------------- stopping rules

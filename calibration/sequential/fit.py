@@ -20,13 +20,14 @@ import numpy as np
 
 from calibration.sequential.linear import RidgeDesign, fit_logistic
 from calibration.sequential.model import (
+    CappedContinuations,
     Continuation,
     PricePoint,
     RungModel,
     SequentialModel,
     split_tree_key,
 )
-from calibration.sequential.second_opinion import is_checked
+from calibration.sequential.second_opinion import is_checked, runs_at_most
 from calibration.sequential.trajectories import Trajectories
 
 DEFAULT_PRICES: tuple[float, ...] = (
@@ -85,6 +86,7 @@ class ActionValues:
     """One rung's predicted action values for every trajectory row, computed once (they
     do not depend on the price), with what each action realised."""
 
+    keys: tuple[str, ...]  # the tree actions, in the order of the rows below
     stop: np.ndarray | None  # predicted P(right) of stopping
     trees: np.ndarray  # (tree actions, rows) predicted P(right)
     budgets: np.ndarray  # per tree action: the generations a decision expects it to cost
@@ -100,6 +102,7 @@ class ActionValues:
         keys = list(trees)
         empty = np.zeros((0, len(data.features[r])))
         return cls(
+            keys=tuple(keys),
             stop=stop,
             trees=np.vstack([trees[k] for k in keys]) if keys else empty,
             budgets=np.array([costs[k] for k in keys]),
@@ -108,13 +111,24 @@ class ActionValues:
             realised_costs=np.vstack([data.cost_of(k) for k in keys]) if keys else empty,
         )
 
-    def best_fixed(self, price: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def affordable(self, left: float) -> np.ndarray:
+        """Per tree action: whether it fits ``left`` generations at its most."""
+        most = [split_tree_key(k)[1] * runs_at_most(split_tree_key(k)[0]) for k in self.keys]
+        return np.array(most, dtype=np.float64) <= left + 1e-9
+
+    def best_fixed(
+        self, price: float, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row: predicted net value, realised accuracy and cost of the best of stop
-        and the tree searches at ``price``."""
+        and the tree searches at ``price`` (only the ``allowed`` ones, when given; with
+        none allowed and nothing drawn the value is minus infinity: sample on)."""
         count = self.trees.shape[1] if self.stop is None else len(self.stop)
-        if self.stop is None and not len(self.budgets):  # rung 0 without tree searches
+        if allowed is None:
+            allowed = np.ones(len(self.keys), dtype=bool)
+        if self.stop is None and not allowed.any():  # rung 0, no tree search to start
             return np.full(count, -np.inf), np.zeros(count), np.zeros(count)
-        nets = [self.trees - price * self.budgets[:, None]]
+        tree_net = self.trees - price * self.budgets[:, None]
+        nets = [np.where(allowed[:, None], tree_net, -np.inf)]
         accuracies = [self.realised_trees]
         costs = [self.realised_costs]
         if self.stop is not None:
@@ -141,6 +155,45 @@ def expected_costs(data: Trajectories) -> dict[str, float]:
     return out
 
 
+class Ladder:
+    """The rungs' regression designs and action values on the calibration rows, built
+    once and shared by every backward pass (each price, each cap)."""
+
+    def __init__(
+        self, actions: Sequence[RungModel], data: Trajectories, costs: Mapping[str, float]
+    ) -> None:
+        self.rungs = data.rungs
+        self.top = len(data.rungs) - 1
+        alpha = repeats(data)
+        self.inputs = [actions[r].augmented(data.features[r]) for r in range(self.top)]
+        self.designs = [RidgeDesign(inputs, alpha) for inputs in self.inputs]
+        self.values = [ActionValues.of(actions[r], data, r, costs) for r in range(self.top + 1)]
+
+    def backward(
+        self, price: float, last: int | None = None, cap: float | None = None
+    ) -> list[Continuation]:
+        """Least-squares Monte Carlo from rung ``last`` (default: the top) down: one
+        continuation per rung below it. With ``cap``, every decision on the way keeps
+        within ``cap`` generations in all (a rung's samples count as spent)."""
+        last = self.top if last is None else last
+
+        def allowed(r: int) -> np.ndarray | None:
+            return None if cap is None else self.values[r].affordable(cap - self.rungs[r])
+
+        _, accuracy, cost = self.values[last].best_fixed(price, allowed(last))
+        chain: list[Continuation] = []
+        for r in range(last - 1, -1, -1):
+            future_cost = cost + (self.rungs[r + 1] - self.rungs[r])
+            value_model = self.designs[r].fit(accuracy - price * future_cost)
+            chain.append(Continuation(value_model, self.designs[r].fit(future_cost)))
+            keep_value = value_model.predict(self.inputs[r])
+            fixed_value, fixed_accuracy, fixed_cost = self.values[r].best_fixed(price, allowed(r))
+            go_on = keep_value > fixed_value
+            accuracy = np.where(go_on, accuracy, fixed_accuracy)
+            cost = np.where(go_on, future_cost, fixed_cost)
+        return chain[::-1]
+
+
 def fit_continuations(
     actions: Sequence[RungModel],
     data: Trajectories,
@@ -149,34 +202,37 @@ def fit_continuations(
 ) -> list[RungModel]:
     """Least-squares Monte Carlo, top rung down, one regression pair per price;
     ``costs``: each tree action's expected generations (``expected_costs``)."""
-    top = len(data.rungs) - 1
-    alpha = repeats(data)
-    per_rung: list[list[Continuation]] = [[] for _ in data.rungs]
-    inputs_of = [actions[r].augmented(data.features[r]) for r in range(top)]
-    designs = [RidgeDesign(inputs, alpha) for inputs in inputs_of]
-    values = [ActionValues.of(actions[r], data, r, costs) for r in range(len(data.rungs))]
-    for price in prices:
-        _, accuracy, cost = values[top].best_fixed(price)
-        for r in range(top - 1, -1, -1):
-            step = data.rungs[r + 1] - data.rungs[r]
-            inputs = inputs_of[r]
-            future_cost = cost + step
-            value_model = designs[r].fit(accuracy - price * future_cost)
-            cost_model = designs[r].fit(future_cost)
-            per_rung[r].append(Continuation(value_model, cost_model))
-            keep_value = value_model.predict(inputs)
-            fixed_value, fixed_accuracy, fixed_cost = values[r].best_fixed(price)
-            go_on = keep_value > fixed_value
-            accuracy = np.where(go_on, accuracy, fixed_accuracy)
-            cost = np.where(go_on, future_cost, fixed_cost)
+    ladder = Ladder(actions, data, costs)
+    chains = [ladder.backward(price) for price in prices]
     return [
-        RungModel(a.rung, a.stop, a.trees, tuple(per_rung[r]) if r < top else ())
+        RungModel(a.rung, a.stop, a.trees, tuple(c[r] for c in chains) if r < ladder.top else ())
         for r, a in enumerate(actions)
     ]
 
 
-def replay(model: SequentialModel, data: Trajectories, price: float) -> Replay:
-    """Run the policy at ``price`` on recorded trajectories (realised outcomes)."""
+def fit_capped_continuations(
+    model: SequentialModel, data: Trajectories, caps: Sequence[int], price: float
+) -> CappedContinuations:
+    """Sampling on's worth under each per-problem cap (``--budget N``), at ``price``.
+
+    The backward pass starts from the last rung the cap reaches and never counts on a
+    search the cap cannot pay for (at its most: a second opinion's three runs). Caps that
+    cannot bind (at least ``model.most_spent()``) or that reach no rung are left out."""
+    ladder = Ladder(model.rung_models, data, expected_costs(data))
+    by_cap = {}
+    for cap in sorted(set(int(c) for c in caps)):
+        last = max(r for r, rung in enumerate(data.rungs) if rung <= cap)
+        if last == 0 or cap >= model.most_spent():
+            continue
+        by_cap[cap] = tuple(ladder.backward(price, last, cap))
+    return CappedContinuations(price=price, by_cap=by_cap)
+
+
+def replay(
+    model: SequentialModel, data: Trajectories, price: float, budget: float | None = None
+) -> Replay:
+    """Run the policy at ``price`` on recorded trajectories (realised outcomes); with
+    ``budget``, each problem may spend at most that many generations (``--budget N``)."""
     count = len(data)
     accuracy = np.zeros(count)
     cost = np.zeros(count)
@@ -185,7 +241,8 @@ def replay(model: SequentialModel, data: Trajectories, price: float) -> Replay:
     for r in range(len(data.rungs)):
         if not len(active):
             break
-        decisions = model.decide_rows(r, data.features[r][active], price)
+        caps = None if budget is None else np.full(len(active), budget - data.rungs[r])
+        decisions = model.decide_rows(r, data.features[r][active], price, caps, budget)
         going_on = []
         for row, decision in zip(active, decisions, strict=True):
             if decision.kind == "stop":

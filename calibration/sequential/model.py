@@ -67,6 +67,51 @@ class Continuation:
 
 
 @dataclass(frozen=True)
+class CappedContinuations:
+    """What sampling on is worth to a problem that may spend at most ``cap`` generations
+    in all (``--budget N``), at one price (``price``: the auto price, the one a cap is
+    routed at); ``by_cap[cap][r]`` for every rung ``r`` from which the cap still lets it
+    sample on.
+
+    Why apart from ``RungModel.continuation``: that one counts on whatever the router
+    may do after the next rung, a search bigger than the cap included. Under a cap that
+    promise cannot be kept, so a capped router valued by it samples on round after round
+    for a search it will never be allowed, and ends on a vote of the samples where a
+    search it could afford would have been far better.
+    """
+
+    price: float
+    by_cap: dict[int, tuple[Continuation, ...]]
+
+    def for_budget(self, budget: float, rung_index: int) -> Continuation | None:
+        """The continuation fitted for the largest cap not above ``budget`` (a smaller
+        cap values sampling on a little low, never a search that cannot be afforded)."""
+        fitting = [cap for cap in self.by_cap if cap <= budget + 1e-9]
+        if not fitting:
+            return None
+        chain = self.by_cap[max(fitting)]
+        return chain[rung_index] if rung_index < len(chain) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "price": self.price,
+            "caps": {
+                str(c): [x.to_json() for x in chain] for c, chain in sorted(self.by_cap.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CappedContinuations:
+        return cls(
+            price=float(data["price"]),
+            by_cap={
+                int(cap): tuple(Continuation.from_json(x) for x in chain)
+                for cap, chain in data["caps"].items()
+            },
+        )
+
+
+@dataclass(frozen=True)
 class RungModel:
     rung: int
     stop: LinearModel | None
@@ -148,22 +193,37 @@ class SequentialModel:
     # per checked search on the calibration problems: its accuracy, generations, and the
     # plain search's accuracy (reported by ttc calibrate; decisions do not read it)
     second_opinions: dict[str, dict[str, float]] = field(default_factory=dict)
+    # sampling on's worth under a per-problem cap (None in models fitted before them)
+    capped: CappedContinuations | None = None
 
     # ------------------------------------------------------------ decisions
 
     def decide(
-        self, rung_index: int, features: np.ndarray, price: float, cap: float = float("inf")
+        self,
+        rung_index: int,
+        features: np.ndarray,
+        price: float,
+        cap: float = float("inf"),
+        budget: float | None = None,
     ) -> Decision:
-        """The best action at ``price`` among those whose cost fits ``cap``.
+        """The best action at ``price`` among those whose cost fits ``cap`` (what is left).
 
         Stopping is always allowed once a sample exists; with nothing drawn and no action
         that fits, the first step (one rung of samples) is returned anyway: a problem
-        cannot be answered for free.
+        cannot be answered for free. ``budget``: the problem's whole cap in generations
+        when it has one (``--budget N``), so that sampling on is valued by what the cap
+        will let it do next (``capped``).
         """
-        return self.decide_rows(rung_index, np.atleast_2d(features), price, np.array([cap]))[0]
+        rows = np.atleast_2d(features)
+        return self.decide_rows(rung_index, rows, price, np.array([cap]), budget)[0]
 
     def decide_rows(
-        self, rung_index: int, rows: np.ndarray, price: float, caps: np.ndarray | None = None
+        self,
+        rung_index: int,
+        rows: np.ndarray,
+        price: float,
+        caps: np.ndarray | None = None,
+        budget: float | None = None,
     ) -> list[Decision]:
         """``decide`` for many states on one rung at once (one matrix product per model)."""
         count = len(rows)
@@ -181,14 +241,14 @@ class SequentialModel:
             cost.append(np.zeros(count))
             allowed.append(np.ones(count, dtype=bool))
         for key, values in trees.items():
-            strategy, budget = split_tree_key(key)
-            labels.append(("tree", strategy, budget))
+            strategy, tree_budget = split_tree_key(key)
+            labels.append(("tree", strategy, tree_budget))
             accuracy.append(values)
-            cost.append(np.full(count, self.action_costs.get(key, float(budget))))
-            allowed.append(budget * runs_at_most(strategy) <= caps + 1e-9)
+            cost.append(np.full(count, self.action_costs.get(key, float(tree_budget))))
+            allowed.append(tree_budget * runs_at_most(strategy) <= caps + 1e-9)
         step = self.next_step(rung_index)
         if step is not None:
-            gross, expected = self.continuation_rows(rung_index, rows, price, predictions)
+            gross, expected = self.continuation_rows(rung_index, rows, price, predictions, budget)
             labels.append(("sample", None, self.rungs[rung_index + 1]))
             accuracy.append(gross)
             cost.append(expected)
@@ -204,9 +264,9 @@ class SequentialModel:
         best = np.argmax(net - 1e-12 * spend, axis=0)
         out = []
         for row, choice in enumerate(best):
-            kind, strategy, budget = labels[choice]
+            kind, strategy, size = labels[choice]
             out.append(
-                Decision(kind, float(acc[choice, row]), float(spend[choice, row]), strategy, budget)
+                Decision(kind, float(acc[choice, row]), float(spend[choice, row]), strategy, size)
             )
         return out
 
@@ -230,11 +290,17 @@ class SequentialModel:
         rows: np.ndarray,
         price: float,
         predictions: Predictions | None = None,
+        budget: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         model = self.rung_models[rung_index]
         if not model.continuation:
             raise ValueError(f"rung {self.rungs[rung_index]} is the top rung: nothing to continue")
         inputs = model.augmented(rows, predictions)
+        step = float(self.next_step(rung_index) or 0)
+        capped = self.capped_continuation(rung_index, price, budget)
+        if capped is not None:
+            cost = np.maximum(capped.cost.predict(inputs), step)
+            return capped.value.predict(inputs) + price * cost, cost
         low, high, share = self._bracket(price)
         value = (1 - share) * model.continuation[low].value.predict(inputs)
         cost = (1 - share) * model.continuation[low].cost.predict(inputs)
@@ -242,9 +308,34 @@ class SequentialModel:
             value = value + share * model.continuation[high].value.predict(inputs)
             cost = cost + share * model.continuation[high].cost.predict(inputs)
         fitted_price = (1 - share) * self.prices[low] + share * self.prices[high]
-        step = float(self.next_step(rung_index) or 0)
         cost = np.maximum(cost, step)
         return value + fitted_price * cost, cost
+
+    def capped_continuation(
+        self, rung_index: int, price: float, budget: float | None
+    ) -> Continuation | None:
+        """The continuation fitted for a cap of ``budget`` generations, when there is one
+        at this price; None where the plain one applies (no cap, another price, a cap too
+        large to bind, or a model fitted before capped continuations existed)."""
+        if budget is None or self.capped is None:
+            return None
+        if abs(price - self.capped.price) > 1e-12 * max(1.0, abs(price)):
+            return None
+        if budget >= self.most_spent():
+            return None
+        return self.capped.for_budget(budget, rung_index)
+
+    def most_spent(self) -> float:
+        """The most one problem can spend with no cap: all the samples, then the dearest
+        search at its most (a second opinion's three runs)."""
+        dearest = max(
+            (
+                split_tree_key(k)[1] * runs_at_most(split_tree_key(k)[0])
+                for k in self.rung_models[-1].trees
+            ),
+            default=0,
+        )
+        return float(self.rungs[-1] + dearest)
 
     def _bracket(self, price: float) -> tuple[int, int, float]:
         grid = self.prices
@@ -292,6 +383,7 @@ class SequentialModel:
             "signals": self.signals,
             "action_costs": dict(sorted(self.action_costs.items())),
             "second_opinions": dict(sorted(self.second_opinions.items())),
+            "capped": None if self.capped is None else self.capped.to_json(),
         }
 
     @classmethod
@@ -317,6 +409,9 @@ class SequentialModel:
                 str(k): {str(n): float(x) for n, x in v.items()}
                 for k, v in data.get("second_opinions", {}).items()
             },
+            capped=None
+            if data.get("capped") is None
+            else CappedContinuations.from_json(data["capped"]),
         )
         if len(model.rung_models) != len(model.rungs) or list(model.prices) != sorted(model.prices):
             raise ValueError("sequential model: rungs and rung models differ, or prices unsorted")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibration.sequential.fit import fit_model, heldout_price_curve
+from calibration.sequential.fit import fit_capped_continuations, fit_model, heldout_price_curve
 from calibration.sequential.linear import fit_logistic
 from calibration.sequential.model import SequentialModel, split_tree_key
 from calibration.sequential.second_opinion import base_strategy, is_checked
@@ -81,13 +81,15 @@ def build_sequential_model(
     curve = heldout_price_curve(data, reduction=reduction, seed=seed)
     pass_at_1 = np.array([p.correct.mean() for p in pools])
     signals = signal_report(data, pass_at_1)
-    progress(1)
-    return replace(
+    model = replace(
         model,
         price_curve=tuple(curve),
         signals=signals,
         second_opinions=second_opinion_report(data),
     )
+    capped = fit_capped_continuations(model, data, budgets, model.auto_price())
+    progress(1)
+    return replace(model, capped=capped)
 
 
 def second_opinion_report(data: Trajectories) -> dict[str, dict[str, float]]:

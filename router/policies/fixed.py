@@ -3,6 +3,9 @@
 Within that cap the router routes at the ``auto`` price, so a problem whose first
 samples already agree stops early and a hopeless one gives up; no problem ever spends
 more than N. N need not be a calibrated budget: every action whose cost fits is allowed.
+Sampling on is valued by what the cap will still allow after it (the model's capped
+continuations, fitted for the calibrated budgets; an uncalibrated N uses the largest
+calibrated one below it).
 """
 
 from __future__ import annotations
@@ -34,4 +37,4 @@ class FixedPolicy(BudgetPolicy):
 
     def decide(self, view: RoundView) -> list[Decision]:
         caps = [max(0.0, view.sample_cost(self.budget) - p.spent) for p in view.problems]
-        return decide_at_price(view, view.model.auto_price(), caps)
+        return decide_at_price(view, view.model.auto_price(), caps, budget=self.budget)

@@ -29,10 +29,14 @@ def generation_amount(view: RoundView, amount: float) -> float:
 
 
 def decide_at_price(
-    view: RoundView, per_generation: float, caps: Sequence[float] | None = None
+    view: RoundView,
+    per_generation: float,
+    caps: Sequence[float] | None = None,
+    budget: float | None = None,
 ) -> list[Decision]:
     """Each problem's best action at ``per_generation`` (the model's price unit), within
-    its cap (in the router's unit)."""
+    its cap (in the router's unit); ``budget``: every problem's whole cap in generations,
+    when the policy has one, so that sampling on is valued by what that cap allows."""
     decisions: list[Decision | None] = [None] * len(view.problems)
     by_rung: dict[int, list[int]] = {}
     for index, live in enumerate(view.problems):
@@ -42,7 +46,7 @@ def decide_at_price(
         limits = None
         if caps is not None:
             limits = np.array([generation_amount(view, caps[i]) for i in members])
-        chosen = view.model.decide_rows(rung_index, rows, per_generation, limits)
+        chosen = view.model.decide_rows(rung_index, rows, per_generation, limits, budget)
         for index, decision in zip(members, chosen, strict=True):
             decisions[index] = decision
     return [d for d in decisions if d is not None]
