@@ -20,6 +20,7 @@ from router.execution import ExecutionContext
 from router.policies.base import BudgetPolicy, RoundView
 from router.rounds import RoundRunner
 from strategies.answers.keys import grade
+from strategies.backends.seeds import request_seeds
 from strategies.cost import CostLedger
 from strategies.generation import GenerationSettings
 from strategies.prompts import PromptConfig
@@ -130,6 +131,62 @@ class AlwaysChecked(BudgetPolicy):
         return [Decision("tree", 1.0, 4.0, "rebase+check", 4) for _ in view.problems]
 
 
+class SamplesThenSearch(BudgetPolicy):
+    """Two samples first, then rebase@4 (plain) for every problem."""
+
+    name = "samples-then-search"
+
+    def __init__(self, recorder: RecordingGenerator) -> None:
+        self.recorder = recorder
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def parse(cls, argument: str) -> SamplesThenSearch:
+        raise NotImplementedError
+
+    def decide(self, view: RoundView) -> list[Decision]:
+        if all(p.candidates for p in view.problems):
+            self.recorder.phase = "search"
+            return [Decision("tree", 1.0, 4.0, "rebase", 4) for _ in view.problems]
+        return [Decision("sample", 1.0, 2.0, None, 2) for _ in view.problems]
+
+
+class RecordingGenerator:
+    """The simulator's generator, noting the per-request seeds of every whole-answer
+    request (no partial answer yet: a sample, or a search's first step) by phase."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name, self.num_parameters = inner.name, inner.num_parameters
+        self.phase = "samples"
+        self.seeds: dict[str, set[tuple[str, int]]] = {"samples": set(), "search": set()}
+
+    def generate(self, prompts, params):
+        for prompt, seed in zip(prompts, request_seeds(prompts, params), strict=True):
+            if not prompt.partial:
+                self.seeds[self.phase].update(
+                    (prompt.problem_key, seed + i) for i in range(params.n)
+                )
+        return self.inner.generate(prompts, params)
+
+
+def test_a_search_never_sets_out_from_the_samples_drawn_before_it():
+    """On a backend seeded per request (vLLM), a search whose first step were seeded
+    like the samples would start its beams on their very first steps, and after a wrong
+    vote retrace the mistakes the calibration valued it as independent of (the search
+    engine derives each step's seed from the run's: this keeps it so)."""
+    world = SimulatedWorld(6, seed=3)
+    recorder = RecordingGenerator(world.generator())
+    context = ExecutionContext(recorder, world.verifier(), PromptConfig(), GenerationSettings(), 5)
+    model = SequentialModel("last", (0,), (0.0,), (RungModel(0, None, {}),))
+    outcomes = list(RoundRunner(model, context).run(world.problems, SamplesThenSearch(recorder)))
+    assert all(o.strategy == "rebase" and o.run.generations == 6.0 for o in outcomes)
+    assert recorder.seeds["samples"] and recorder.seeds["search"]
+    assert not recorder.seeds["samples"] & recorder.seeds["search"]
+
+
 def test_the_router_runs_a_second_opinion_exactly_as_the_rules_say():
     world = SimulatedWorld(24, seed=3)
     generator, verifier = world.generator(), world.verifier()
@@ -204,7 +261,12 @@ def test_a_second_run_that_fails_leaves_the_first_answer_standing(monkeypatch):
     monkeypatch.setattr(RoundRunner, "_run", flaky)
     outcomes = list(runner.run(world.problems, AlwaysChecked()))
     firsts = get_strategy("rebase").run(
-        world.problems, 4, context.generator, context.verifier, prompt_config=PromptConfig(), seed=5
+        world.problems,
+        4,
+        context.generator,
+        context.verifier,
+        prompt_config=PromptConfig(),
+        seed=run_seed(5, 0),
     )
     by_id = {o.run.problem.id: o for o in outcomes}
     asked = 0
