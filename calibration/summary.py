@@ -122,6 +122,14 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
         "    " + "  ".join(f"{p.price:g} -> {p.accuracy:.3f}/{p.mean_cost:.2f}" for p in shown)
     )
     lines.append(f"    auto price {model.auto_price():g}")
+    if model.capped is not None and model.capped.heldout:
+        lines.append(
+            "    at most N generations per problem (--budget N, held out): "
+            + "  ".join(
+                f"N={cap} -> {p.accuracy:.3f}/{p.mean_cost:.2f}"
+                for cap, p in sorted(model.capped.heldout.items())
+            )
+        )
     if model.second_opinions:
         parts = [
             f"{key.replace(SUFFIX, '')} {entry['plain_accuracy']:.3f} -> "

@@ -344,7 +344,9 @@ def test_the_fixed_budget_policy_values_sampling_on_by_what_its_cap_allows():
 def test_capped_continuations_survive_the_model_file():
     data = capped_trajectories()
     model = fit_model(data, reduction="last", prices=(0.0, 0.01))
-    model = replace(model, capped=fit_capped_continuations(model, data, [2, 4], 0.01))
+    capped = fit_capped_continuations(model, data, [2, 4], 0.01)
+    capped = replace(capped, heldout={4: PricePoint(0.01, 0.7, 2.0)})
+    model = replace(model, capped=capped)
     again = SequentialModel.from_json(json.loads(json.dumps(model.to_json())))
     assert again.capped == model.capped
     rows = data.features[1][:5]

@@ -169,3 +169,24 @@ def test_cli_evaluate_writes_a_table_and_json(artifact_dir, tmp_path, capsys):
     assert report["num_problems"] == 40
     assert report["overlap_with_calibration"] == 0  # another simulator seed: held out
     assert out.with_suffix(".txt").read_text().startswith("ttc evaluate: 40 held-out problems")
+
+
+def test_a_fixed_cap_buys_what_the_best_fixed_strategy_at_that_cap_does(router, held_out, report):
+    """``--budget N`` on held-out problems: never more than N per problem, and about as
+    accurate as the best fixed strategy at N (it used to sample on towards searches its
+    cap could not pay for, and answer with a vote 20 points below). The calibration's
+    own held-out figure for each cap is stored with the model."""
+    heldout = router.model.capped.heldout
+    assert sorted(heldout) == list(BUDGETS)
+    for cap in (8, 16):
+        records = list(router.solve(held_out.problems, str(cap)))
+        spent = [r.compute.generations for r in records]
+        accuracy = float(np.mean([r.correct for r in records]))
+        best = max((m for m in report.fixed if m.budget == cap), key=lambda m: m.accuracy)
+        print(
+            f"\n--budget {cap}: {accuracy:.3f} at {np.mean(spent):.2f} generations; best fixed "
+            f"{best.name} {best.accuracy:.3f}; calibration held out "
+            f"{heldout[cap].accuracy:.3f} at {heldout[cap].mean_cost:.2f}"
+        )
+        assert max(spent) <= cap
+        assert accuracy >= best.accuracy - 0.05

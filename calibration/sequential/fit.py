@@ -14,7 +14,7 @@ the problems, replayed on the other, and the other way round.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -280,6 +280,16 @@ def fit_model(
     )
 
 
+def two_folds(data: Trajectories, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The two (fit, held-out) row masks of the held-out figures: split by problem."""
+    problems = np.unique(data.problem)
+    rng = np.random.default_rng([seed, 97])
+    half = set(rng.permutation(problems)[: len(problems) // 2].tolist())
+    in_first = np.array([p in half for p in data.problem])
+    folds = [(in_first, ~in_first), (~in_first, in_first)]
+    return [(train, test) for train, test in folds if train.any() and test.any()]
+
+
 def heldout_price_curve(
     data: Trajectories,
     *,
@@ -289,15 +299,9 @@ def heldout_price_curve(
     progress: Callable[[int], object] = lambda n: None,
 ) -> list[PricePoint]:
     """Two-fold by problem: accuracy and mean cost at each price on the half not fitted."""
-    problems = np.unique(data.problem)
-    rng = np.random.default_rng([seed, 97])
-    half = set(rng.permutation(problems)[: len(problems) // 2].tolist())
-    in_first = np.array([p in half for p in data.problem])
     accuracy = {p: np.zeros(len(data)) for p in prices}
     cost = {p: np.zeros(len(data)) for p in prices}
-    for train, test in ((in_first, ~in_first), (~in_first, in_first)):
-        if not train.any() or not test.any():
-            continue
+    for train, test in two_folds(data, seed):
         model = fit_model(data.subset(np.flatnonzero(train)), reduction=reduction, prices=prices)
         held = data.subset(np.flatnonzero(test))
         for price in prices:
@@ -306,3 +310,29 @@ def heldout_price_curve(
             cost[price][test] = outcome.cost
             progress(1)
     return [PricePoint(p, float(accuracy[p].mean()), float(cost[p].mean())) for p in prices]
+
+
+def heldout_capped(
+    data: Trajectories,
+    caps: Sequence[int],
+    price: float,
+    *,
+    reduction: str,
+    prices: Sequence[float] = DEFAULT_PRICES,
+    seed: int = 0,
+) -> dict[int, PricePoint]:
+    """What ``--budget N`` scores at ``price`` for each cap N, two-fold by problem (the
+    halves of ``heldout_price_curve``): accuracy and mean generations on the half not
+    fitted, its capped continuations fitted on the other."""
+    accuracy = {c: np.zeros(len(data)) for c in caps}
+    cost = {c: np.zeros(len(data)) for c in caps}
+    for train, test in two_folds(data, seed):
+        fitted = data.subset(np.flatnonzero(train))
+        model = fit_model(fitted, reduction=reduction, prices=prices)
+        model = replace(model, capped=fit_capped_continuations(model, fitted, caps, price))
+        held = data.subset(np.flatnonzero(test))
+        for cap in caps:
+            outcome = replay(model, held, price, budget=cap)
+            accuracy[cap][test] = outcome.accuracy
+            cost[cap][test] = outcome.cost
+    return {c: PricePoint(price, float(accuracy[c].mean()), float(cost[c].mean())) for c in caps}

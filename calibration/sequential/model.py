@@ -67,6 +67,15 @@ class Continuation:
 
 
 @dataclass(frozen=True)
+class PricePoint:
+    """The calibration problems routed at one price (held-out two-fold figures)."""
+
+    price: float
+    accuracy: float
+    mean_cost: float
+
+
+@dataclass(frozen=True)
 class CappedContinuations:
     """What sampling on is worth to a problem that may spend at most ``cap`` generations
     in all (``--budget N``), at one price (``price``: the auto price, the one a cap is
@@ -82,6 +91,9 @@ class CappedContinuations:
 
     price: float
     by_cap: dict[int, tuple[Continuation, ...]]
+    # per cap: accuracy and generations per problem at ``price``, two-fold held out on
+    # the calibration problems (what ``ttc calibrate`` reports for ``--budget N``)
+    heldout: dict[int, PricePoint] = field(default_factory=dict)
 
     def for_budget(self, budget: float, rung_index: int) -> Continuation | None:
         """The continuation fitted for the largest cap not above ``budget`` (a smaller
@@ -98,6 +110,7 @@ class CappedContinuations:
             "caps": {
                 str(c): [x.to_json() for x in chain] for c, chain in sorted(self.by_cap.items())
             },
+            "heldout": {str(c): vars(p) for c, p in sorted(self.heldout.items())},
         }
 
     @classmethod
@@ -107,6 +120,10 @@ class CappedContinuations:
             by_cap={
                 int(cap): tuple(Continuation.from_json(x) for x in chain)
                 for cap, chain in data["caps"].items()
+            },
+            heldout={
+                int(cap): PricePoint(float(p["price"]), float(p["accuracy"]), float(p["mean_cost"]))
+                for cap, p in data.get("heldout", {}).items()
             },
         )
 
@@ -166,15 +183,6 @@ class RungModel:
 def split_tree_key(key: str) -> tuple[str, int]:
     strategy, _, budget = key.rpartition("@")
     return strategy, int(budget)
-
-
-@dataclass(frozen=True)
-class PricePoint:
-    """The calibration problems routed at one price (held-out two-fold figures)."""
-
-    price: float
-    accuracy: float
-    mean_cost: float
 
 
 @dataclass(frozen=True)

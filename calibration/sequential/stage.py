@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibration.sequential.fit import fit_capped_continuations, fit_model, heldout_price_curve
+from calibration.sequential.fit import (
+    fit_capped_continuations,
+    fit_model,
+    heldout_capped,
+    heldout_price_curve,
+)
 from calibration.sequential.linear import fit_logistic
 from calibration.sequential.model import SequentialModel, split_tree_key
 from calibration.sequential.second_opinion import base_strategy, is_checked
@@ -87,7 +92,11 @@ def build_sequential_model(
         signals=signals,
         second_opinions=second_opinion_report(data),
     )
-    capped = fit_capped_continuations(model, data, budgets, model.auto_price())
+    price = model.auto_price()
+    capped = replace(
+        fit_capped_continuations(model, data, budgets, price),
+        heldout=heldout_capped(data, budgets, price, reduction=reduction, seed=seed),
+    )
     progress(1)
     return replace(model, capped=capped)
 
