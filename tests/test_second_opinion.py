@@ -172,14 +172,17 @@ class RecordingGenerator:
         return self.inner.generate(prompts, params)
 
 
-def test_a_search_never_sets_out_from_the_samples_drawn_before_it():
+@pytest.mark.parametrize("seed", [0, 5])
+def test_a_search_never_sets_out_from_the_samples_drawn_before_it(seed):
     """On a backend seeded per request (vLLM), a search whose first step were seeded
     like the samples would start its beams on their very first steps, and after a wrong
-    vote retrace the mistakes the calibration valued it as independent of (the search
-    engine derives each step's seed from the run's: this keeps it so)."""
+    vote retrace the mistakes the calibration valued it as independent of. The engine's
+    step seeds once did exactly that at seed 0, the default."""
     world = SimulatedWorld(6, seed=3)
     recorder = RecordingGenerator(world.generator())
-    context = ExecutionContext(recorder, world.verifier(), PromptConfig(), GenerationSettings(), 5)
+    context = ExecutionContext(
+        recorder, world.verifier(), PromptConfig(), GenerationSettings(), seed
+    )
     model = SequentialModel("last", (0,), (0.0,), (RungModel(0, None, {}),))
     outcomes = list(RoundRunner(model, context).run(world.problems, SamplesThenSearch(recorder)))
     assert all(o.strategy == "rebase" and o.run.generations == 6.0 for o in outcomes)
@@ -188,7 +191,7 @@ def test_a_search_never_sets_out_from_the_samples_drawn_before_it():
 
 
 def test_the_router_runs_a_second_opinion_exactly_as_the_rules_say():
-    world = SimulatedWorld(24, seed=3)
+    world = SimulatedWorld(48, seed=3)
     generator, verifier = world.generator(), world.verifier()
     prompts = PromptConfig()
     context = ExecutionContext(generator, verifier, prompts, GenerationSettings(), seed=5)
@@ -245,7 +248,7 @@ def test_the_model_stores_second_opinions_and_calibrate_reports_those_that_pay()
 
 
 def test_a_second_run_that_fails_leaves_the_first_answer_standing(monkeypatch):
-    world = SimulatedWorld(16, seed=3)
+    world = SimulatedWorld(48, seed=3)
     context = ExecutionContext(
         world.generator(), world.verifier(), PromptConfig(), GenerationSettings(), seed=5
     )

@@ -37,6 +37,7 @@ The final answer is weighted best-of-N over the problem's pool.
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,10 +151,13 @@ class StepSearch(SearchStrategy):
 def _problem_seed(seed: int, problem_id: str) -> int:
     """A selector's own random seed: a function of the run's seed and the problem only,
     so a problem's search does not depend on the batch around it."""
-    import hashlib
-
     digest = hashlib.blake2b(f"{seed}\x1f{problem_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
+
+
+def _derived_seed(label: str, *parts: int) -> int:
+    material = "\x1f".join([label, *map(str, parts)]).encode()
+    return int.from_bytes(hashlib.blake2b(material, digest_size=4).digest(), "big") & 0x7FFFFFFF
 
 
 class _TreeRun:
@@ -220,7 +224,13 @@ class _TreeRun:
         )
 
     def _seed(self, depth: int, stage: int) -> int:
-        return (self.seed * 1_000_003 + depth * 101 + stage) % (2**31 - 1)
+        """The seed of one step's generator calls: hashed from the run's seed, so it is
+        never the run's seed itself. A first step drawn under the samples' seed would
+        replay the first steps of the samples drawn before the search (backends seed each
+        request from the seed and the prompt): the old affine form did exactly that at
+        seed 0, the default, and a router's search after a wrong vote set out from the
+        wrong samples' own beginnings."""
+        return _derived_seed("tree-step", self.seed, depth, stage)
 
     def _cap(self, node: Node, last: bool) -> int:
         remaining = self.config.max_tokens - node.num_tokens
