@@ -190,3 +190,38 @@ def test_a_fixed_cap_buys_what_the_best_fixed_strategy_at_that_cap_does(router, 
         )
         assert max(spent) <= cap
         assert accuracy >= best.accuracy - 0.05
+
+
+def test_the_text_report_names_strategies_without_their_parameters(report):
+    """A real model's keys carry parameters ('rebase:depth=6,...@8'): in the table they
+    would push every column out of line, so the table names them bare and a legend
+    says what each name stands for."""
+    from dataclasses import replace
+
+    from router.evaluation.text_report import format_report
+
+    def long(label: str) -> str:
+        key, at, budget = label.rpartition("@")
+        if not at or "best_of_n" in key or key.startswith("majority"):
+            return label
+        base, plus, rest = key.partition("+")
+        return f"{base}:depth=6,step_tokens=48{plus}{rest}{at}{budget}"
+
+    def rename(method):
+        return replace(
+            method, name=long(method.name), mix={long(k): v for k, v in method.mix.items()}
+        )
+
+    renamed = replace(
+        report,
+        fixed=[rename(m) for m in report.fixed],
+        router=[rename(m) for m in report.router],
+        matched=[replace(c, fixed=rename(c.fixed)) for c in report.matched],
+        to_match=[replace(c, fixed=long(c.fixed)) for c in report.to_match],
+    )
+    assert any("depth=6" in m.name for m in renamed.fixed)
+    text = format_report(renamed)
+    assert format_report(report).splitlines()[:-1] == text.splitlines()[:-3]
+    legend = text.splitlines()[-2]
+    assert legend.startswith("Strategies: ") and "beam_search = beam_search:depth=6" in legend
+    assert "depth=6" not in "\n".join(text.splitlines()[:-2])

@@ -5,12 +5,42 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
+from calibration.sequential.second_opinion import SUFFIX, base_strategy
 from calibration.store.evaluation_records import (
     ComputeToMatch,
     EvaluationReport,
     MethodSummary,
     OracleLimit,
 )
+from calibration.strategy_names import name_legend, unique_names
+
+
+class Names:
+    """Strategy keys without their parameters, so the table's columns stay aligned
+    ('rebase@8' for 'rebase:depth=6,step_tokens=48,max_tokens=128@8'); the legend under
+    the table gives the key behind each name."""
+
+    def __init__(self, report: EvaluationReport) -> None:
+        labels = [m.name for m in report.fixed]
+        labels += [label for m in report.router for label in m.mix]
+        keys = {base_strategy(self._split(label)[0]) for label in labels if "@" in label}
+        self.names = unique_names(keys, lambda name: name)
+
+    @staticmethod
+    def _split(label: str) -> tuple[str, str]:
+        key, at, budget = label.rpartition("@")
+        return (key, at + budget) if at else (label, "")
+
+    def __call__(self, label: str) -> str:
+        key, budget = self._split(label)
+        checked = key.endswith(SUFFIX)
+        base = base_strategy(key)
+        if base not in self.names:
+            return label
+        return self.names[base] + (SUFFIX if checked else "") + budget
+
+    def legend(self) -> list[str]:
+        return name_legend(self.names, parameters_only=True)
 
 
 def _pct(value: float) -> str:
@@ -26,24 +56,24 @@ def _signed_ci(difference: tuple[float, float, float]) -> str:
     return f"{100 * point:+5.1f} [{100 * low:+5.1f},{100 * high:+5.1f}]"
 
 
-def _method_rows(methods: Sequence[MethodSummary], with_mix: bool) -> list[str]:
-    width = max([len(m.name) for m in methods] + [6])
+def _method_rows(methods: Sequence[MethodSummary], with_mix: bool, names: Names) -> list[str]:
+    width = max([len(names(m.name)) for m in methods] + [6])
     rows = [f"  {'method':<{width}}  acc %  95% CI        gens/prob  FLOPs/prob"]
     for m in methods:
         row = (
-            f"  {m.name:<{width}}  {_pct(m.accuracy)}  {_ci(m):<12}  "
+            f"  {names(m.name):<{width}}  {_pct(m.accuracy)}  {_ci(m):<12}  "
             f"{m.mean_generations:9.2f}  {m.mean_flops:10.3g}"
         )
         if m.failed:
             row += f"  ({m.failed} failed)"
         rows.append(row)
         if with_mix and m.mix:
-            shown = ", ".join(f"{name} x{count}" for name, count in list(m.mix.items())[:6])
+            shown = ", ".join(f"{names(name)} x{count}" for name, count in list(m.mix.items())[:6])
             rows.append(f"  {'':<{width}}    chose: {shown}")
     return rows
 
 
-def _match_rows(rows: Sequence[ComputeToMatch]) -> list[str]:
+def _match_rows(rows: Sequence[ComputeToMatch], names: Names) -> list[str]:
     out = ["  N     best fixed               target  fixed gens  router gens  saving"]
     for c in rows:
         if c.router_generations is None:
@@ -52,13 +82,13 @@ def _match_rows(rows: Sequence[ComputeToMatch]) -> list[str]:
             needed = ("<=" if c.at_least else "  ") + f"{c.router_generations:7.2f}"
             saving = f"{c.ratio:.2f}x" if c.ratio is not None else "-"
         out.append(
-            f"  {c.budget:<4}  {c.fixed:<23}  {_pct(c.target_accuracy)}%  "
+            f"  {c.budget:<4}  {names(c.fixed):<23}  {_pct(c.target_accuracy)}%  "
             f"{c.fixed_generations:10.2f}  {needed:>11}  {saving:>6}"
         )
     return out
 
 
-def _matched_rows(report: EvaluationReport, unit: str) -> list[str]:
+def _matched_rows(report: EvaluationReport, unit: str, names: Names) -> list[str]:
     """Best fixed strategy at each N against the router under total:B at its compute."""
     flops = unit == "flops"
     title = "FLOPs" if flops else "generations"
@@ -80,7 +110,7 @@ def _matched_rows(report: EvaluationReport, unit: str) -> list[str]:
         over = over or mark == "*"
         difference = c.by_flops_difference if flops else c.by_generations_difference
         rows.append(
-            f"  {c.budget:<4}  {c.fixed.name:<22}  {_pct(c.fixed.accuracy)}         "
+            f"  {c.budget:<4}  {names(c.fixed.name):<22}  {_pct(c.fixed.accuracy)}         "
             f"{_pct(routed.accuracy)}  {format(spent, '9.3g' if flops else '9.2f')}{mark}  "
             f"{_signed_ci(difference)}"
         )
@@ -121,6 +151,7 @@ def _overlap_lines(report: EvaluationReport) -> list[str]:
 
 
 def format_report(report: EvaluationReport) -> str:
+    names = Names(report)
     lines = [
         f"ttc evaluate: {report.num_problems} held-out problems ({report.problems})",
         f"  calibration {report.calibration}: model {report.model}, verifier "
@@ -130,15 +161,15 @@ def format_report(report: EvaluationReport) -> str:
         *_overlap_lines(report),
         "",
         "Fixed strategies (every problem at budget N)",
-        *_method_rows(report.fixed, with_mix=False),
+        *_method_rows(report.fixed, with_mix=False, names=names),
         "",
         "Router policies",
-        *_method_rows(report.router, with_mix=True),
+        *_method_rows(report.router, with_mix=True, names=names),
         "",
     ]
-    lines += _matched_rows(report, "generations")
+    lines += _matched_rows(report, "generations", names)
     lines.append("")
-    lines += _matched_rows(report, "flops")
+    lines += _matched_rows(report, "flops", names)
     shown = [
         p
         for i, p in enumerate(report.sweep)
@@ -153,14 +184,14 @@ def format_report(report: EvaluationReport) -> str:
         textwrap.fill(sweep, width=96, initial_indent="  ", subsequent_indent="  "),
         "",
         "Compute to match: router generations per problem to reach the best fixed strategy",
-        *_match_rows(report.to_match),
+        *_match_rows(report.to_match, names),
     ]
     if report.to_match_sampling:
         lines += [
             "",
             "... and to reach the best sampling strategy (majority / best-of-N, the paper's "
             "baseline)",
-            *_match_rows(report.to_match_sampling),
+            *_match_rows(report.to_match_sampling, names),
         ]
     if report.oracle:
         lines += ["", *_oracle_rows(report.oracle)]
@@ -168,7 +199,7 @@ def format_report(report: EvaluationReport) -> str:
     lines.append("")
     if headline is not None and headline.ratio is not None:
         lines.append(
-            f"Headline: the router matches {headline.fixed} "
+            f"Headline: the router matches {names(headline.fixed)} "
             f"({_pct(headline.target_accuracy).strip()}%) with "
             f"{headline.router_generations:.2f} generations per problem instead of "
             f"{headline.fixed_generations:.2f}: {headline.ratio:.2f}x "
@@ -176,5 +207,8 @@ def format_report(report: EvaluationReport) -> str:
         )
     else:
         lines.append("Headline: the router did not reach the best fixed strategy's accuracy.")
+    legend = names.legend()
+    if legend:
+        lines += ["", "Strategies: " + "; ".join(legend)]
     lines.append(f"({report.wall_time_s:.1f} s)")
     return "\n".join(lines)
