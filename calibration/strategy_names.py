@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from calibration.sequential.second_opinion import SUFFIX, base_strategy, is_checked
 from strategies.search.base import display_names
 
 
@@ -54,3 +55,29 @@ def name_legend(names: Mapping[str, str], *, parameters_only: bool = False) -> l
         for key in sorted(names)
         if names[key] != key and (":" in key or not parameters_only)
     ]
+
+
+class LabelNames:
+    """Names for 'strategy@N' labels (``+check`` searches included) without the strategy's
+    parameters, so tables and summaries stay aligned and short ('rebase+check@8' for
+    'rebase:depth=6,step_tokens=48,max_tokens=128+check@8'); ``legend`` gives the key
+    behind each name. Labels it was not built from come back unchanged."""
+
+    def __init__(self, labels: Iterable[str]) -> None:
+        keys = {base_strategy(self._split(label)[0]) for label in labels if "@" in label}
+        self.names = unique_names(keys, lambda name: name)
+
+    @staticmethod
+    def _split(label: str) -> tuple[str, str]:
+        key, at, budget = label.rpartition("@")
+        return (key, at + budget) if at else (label, "")
+
+    def __call__(self, label: str) -> str:
+        key, budget = self._split(label)
+        base = base_strategy(key)
+        if base not in self.names:
+            return label
+        return self.names[base] + (SUFFIX if is_checked(key) else "") + budget
+
+    def legend(self) -> list[str]:
+        return name_legend(self.names, parameters_only=True)

@@ -76,3 +76,29 @@ def test_a_file_that_is_not_an_answers_file_is_refused_untouched(tmp_path):
     with pytest.raises(AnswersFileError, match=r"problems.jsonl, line 1: not a `ttc solve` answer"):
         AnswersWriter(path)
     assert path.read_text() == text
+
+
+def test_the_solve_summary_names_strategies_without_their_parameters():
+    from calibration.strategy_names import LabelNames
+    from router.evaluation.summary import format_summary, summarize
+
+    rebase = "rebase:depth=6,step_tokens=48,max_tokens=128"
+
+    def record(pid: str, strategy: str, budget: int) -> AnswerRecord:
+        return AnswerRecord(
+            id=pid, status="ok", policy="auto", answer="4", reference="4", correct=True,
+            strategy=strategy, budget=budget, compute=Compute(budget, 10, 1.0),
+        )  # fmt: skip
+
+    records = [
+        record("a", f"{rebase}+check", 8),
+        record("b", f"{rebase}+check", 8),
+        record("c", rebase, 4),
+        record("d", "weighted_best_of_n", 2),
+    ]
+    text = format_summary(summarize(records))
+    assert "choices    rebase+check@8 x2, rebase@4 x1, weighted_best_of_n@2 x1" in text
+    assert f"legend     rebase = {rebase}" in text
+    names = LabelNames([f"{rebase}@2", "beam_search@4"])
+    assert names("unknown@3") == "unknown@3" and names("beam_search@4") == "beam_search@4"
+    assert names.legend() == [f"rebase = {rebase}"]

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from calibration.strategy_names import LabelNames
 from router.records import AnswerRecord
 
 
@@ -90,8 +91,12 @@ def format_summary(summary: SolveSummary, *, header: str = "") -> str:
         f"{summary.flops:.3g} FLOPs"
     )
     if summary.choices:
-        shown = ", ".join(f"{name} x{count}" for name, count in summary.choices.items())
+        names = LabelNames(summary.choices)
+        shown = ", ".join(f"{names(name)} x{count}" for name, count in summary.choices.items())
         lines.append(f"  choices    {shown}")
+        legend = names.legend()
+        if legend:
+            lines.append(f"  legend     {'; '.join(legend)}")
     lines.append(f"  time       {summary.wall_time_s:.1f} s")
     if summary.failed:
         lines.append("  rerun the same command to retry the failed problems")

@@ -5,42 +5,13 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from calibration.sequential.second_opinion import SUFFIX, base_strategy
 from calibration.store.evaluation_records import (
     ComputeToMatch,
     EvaluationReport,
     MethodSummary,
     OracleLimit,
 )
-from calibration.strategy_names import name_legend, unique_names
-
-
-class Names:
-    """Strategy keys without their parameters, so the table's columns stay aligned
-    ('rebase@8' for 'rebase:depth=6,step_tokens=48,max_tokens=128@8'); the legend under
-    the table gives the key behind each name."""
-
-    def __init__(self, report: EvaluationReport) -> None:
-        labels = [m.name for m in report.fixed]
-        labels += [label for m in report.router for label in m.mix]
-        keys = {base_strategy(self._split(label)[0]) for label in labels if "@" in label}
-        self.names = unique_names(keys, lambda name: name)
-
-    @staticmethod
-    def _split(label: str) -> tuple[str, str]:
-        key, at, budget = label.rpartition("@")
-        return (key, at + budget) if at else (label, "")
-
-    def __call__(self, label: str) -> str:
-        key, budget = self._split(label)
-        checked = key.endswith(SUFFIX)
-        base = base_strategy(key)
-        if base not in self.names:
-            return label
-        return self.names[base] + (SUFFIX if checked else "") + budget
-
-    def legend(self) -> list[str]:
-        return name_legend(self.names, parameters_only=True)
+from calibration.strategy_names import LabelNames
 
 
 def _pct(value: float) -> str:
@@ -56,7 +27,7 @@ def _signed_ci(difference: tuple[float, float, float]) -> str:
     return f"{100 * point:+5.1f} [{100 * low:+5.1f},{100 * high:+5.1f}]"
 
 
-def _method_rows(methods: Sequence[MethodSummary], with_mix: bool, names: Names) -> list[str]:
+def _method_rows(methods: Sequence[MethodSummary], with_mix: bool, names: LabelNames) -> list[str]:
     width = max([len(names(m.name)) for m in methods] + [6])
     rows = [f"  {'method':<{width}}  acc %  95% CI        gens/prob  FLOPs/prob"]
     for m in methods:
@@ -73,7 +44,7 @@ def _method_rows(methods: Sequence[MethodSummary], with_mix: bool, names: Names)
     return rows
 
 
-def _match_rows(rows: Sequence[ComputeToMatch], names: Names) -> list[str]:
+def _match_rows(rows: Sequence[ComputeToMatch], names: LabelNames) -> list[str]:
     out = ["  N     best fixed               target  fixed gens  router gens  saving"]
     for c in rows:
         if c.router_generations is None:
@@ -88,7 +59,7 @@ def _match_rows(rows: Sequence[ComputeToMatch], names: Names) -> list[str]:
     return out
 
 
-def _matched_rows(report: EvaluationReport, unit: str, names: Names) -> list[str]:
+def _matched_rows(report: EvaluationReport, unit: str, names: LabelNames) -> list[str]:
     """Best fixed strategy at each N against the router under total:B at its compute."""
     flops = unit == "flops"
     title = "FLOPs" if flops else "generations"
@@ -151,7 +122,8 @@ def _overlap_lines(report: EvaluationReport) -> list[str]:
 
 
 def format_report(report: EvaluationReport) -> str:
-    names = Names(report)
+    labels = [m.name for m in report.fixed] + [k for m in report.router for k in m.mix]
+    names = LabelNames(labels)
     lines = [
         f"ttc evaluate: {report.num_problems} held-out problems ({report.problems})",
         f"  calibration {report.calibration}: model {report.model}, verifier "
