@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from calibration.analysis.table import BinningTable, CalibrationTable
@@ -9,7 +11,7 @@ from calibration.config import CalibrationConfig
 from calibration.pipeline import CalibrationOutcome
 from calibration.sequential.model import SequentialModel
 from calibration.sequential.second_opinion import SUFFIX
-from calibration.strategy_names import grid_tags, name_legend, short
+from calibration.strategy_names import LabelNames, grid_tags, name_legend
 
 BINNING_LABELS = {
     "oracle": "oracle bins",
@@ -19,8 +21,7 @@ BINNING_LABELS = {
 }
 
 
-def _best_grid(table: BinningTable, budgets: tuple[int, ...]) -> list[str]:
-    tags = grid_tags(c.best for c in table.cells.values())
+def _best_grid(table: BinningTable, budgets: tuple[int, ...], tags: Mapping[str, str]) -> list[str]:
     width = max([len(tag) for tag in tags.values()] + [4]) + 1
     lines = ["    level " + "".join(f"{'N=' + str(b):<{width}}" for b in budgets)]
     for level in table.levels:
@@ -44,16 +45,21 @@ def _routing_lines(table: CalibrationTable) -> list[str]:
     return lines
 
 
-def _best_fixed_lines(table: CalibrationTable) -> list[str]:
+def _best_fixed(table: CalibrationTable) -> dict[int, str]:
+    """The most accurate strategy over all problems at each budget."""
+    return {
+        budget: max(stats, key=lambda s: stats[s].accuracy)
+        for budget in table.budgets
+        if (stats := table.overall.get(budget, {}))
+    }
+
+
+def _best_fixed_lines(table: CalibrationTable, tags: Mapping[str, str]) -> list[str]:
     parts = []
-    for budget in table.budgets:
-        stats = table.overall.get(budget, {})
-        if not stats:
-            continue
-        name = max(stats, key=lambda s: stats[s].accuracy)
-        cell = stats[name]
+    for budget, name in _best_fixed(table).items():
+        cell = table.overall[budget][name]
         parts.append(
-            f"N={budget} {short(name)} {cell.accuracy:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]"
+            f"N={budget} {tags[name]} {cell.accuracy:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]"
         )
     return ["    " + "  ".join(parts)]
 
@@ -73,6 +79,9 @@ def format_summary(outcome: CalibrationOutcome) -> str:
     dataset = manifest.dataset
     pass1 = np.array([d.pass_at_1 for d in analysis.difficulties.values()])
     absolute = table.binnings["absolute"].sizes
+    # one set of cell-sized names for the grid and the best-fixed line, with one legend
+    named = {c.best for c in table.binnings["oracle"].cells.values()}
+    tags = grid_tags(named | set(_best_fixed(table).values()))
     lines += [
         f"Calibration artifact written to {config.out} "
         f"(compute time {manifest.wall_time_s / 60:.1f} min)",
@@ -87,9 +96,9 @@ def format_summary(outcome: CalibrationOutcome) -> str:
         f"[0,0.1): {absolute.get(3, 0)}",
         "  coverage pass@k: " + ", ".join(f"k={k} {v:.3f}" for k, v in table.coverage.items()),
         "  best strategy per oracle level (1 = easiest) and budget:",
-        *_best_grid(table.binnings["oracle"], table.budgets),
+        *_best_grid(table.binnings["oracle"], table.budgets, tags),
         "  best single strategy over all problems (95% bootstrap interval):",
-        *_best_fixed_lines(table),
+        *_best_fixed_lines(table, tags),
         "  choosing the strategy by bin, accuracy held-out (two-fold CV) / in-sample:",
         *_routing_lines(table),
     ]
@@ -131,8 +140,9 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
             )
         )
     if model.second_opinions:
+        names = LabelNames(model.second_opinions)
         parts = [
-            f"{key.replace(SUFFIX, '')} {entry['plain_accuracy']:.3f} -> "
+            f"{names(key).replace(SUFFIX, '')} {entry['plain_accuracy']:.3f} -> "
             f"{entry['accuracy']:.3f} at {entry['generations']:.2f}"
             for key, entry in model.second_opinions.items()
             if entry["accuracy"] > entry["plain_accuracy"]
