@@ -25,9 +25,10 @@ from calibration.sequential.model import (
     PricePoint,
     RungModel,
     SequentialModel,
+    most_generations,
     split_tree_key,
 )
-from calibration.sequential.second_opinion import is_checked, runs_at_most
+from calibration.sequential.second_opinion import is_checked
 from calibration.sequential.trajectories import Trajectories
 
 DEFAULT_PRICES: tuple[float, ...] = (
@@ -113,7 +114,7 @@ class ActionValues:
 
     def affordable(self, left: float) -> np.ndarray:
         """Per tree action: whether it fits ``left`` generations at its most."""
-        most = [split_tree_key(k)[1] * runs_at_most(split_tree_key(k)[0]) for k in self.keys]
+        most = [most_generations(k) for k in self.keys]
         return np.array(most, dtype=np.float64) <= left + 1e-9
 
     def best_fixed(

@@ -185,6 +185,14 @@ def split_tree_key(key: str) -> tuple[str, int]:
     return strategy, int(budget)
 
 
+def most_generations(key: str) -> int:
+    """The most tree action ``key`` may spend: its budget, three times over for a search
+    that may ask for a second opinion. Every cap admits an action at this, so none is
+    ever overspent."""
+    strategy, budget = split_tree_key(key)
+    return budget * runs_at_most(strategy)
+
+
 @dataclass(frozen=True)
 class SequentialModel:
     reduction: str
@@ -253,7 +261,7 @@ class SequentialModel:
             labels.append(("tree", strategy, tree_budget))
             accuracy.append(values)
             cost.append(np.full(count, self.action_costs.get(key, float(tree_budget))))
-            allowed.append(tree_budget * runs_at_most(strategy) <= caps + 1e-9)
+            allowed.append(most_generations(key) <= caps + 1e-9)
         step = self.next_step(rung_index)
         if step is not None:
             gross, expected = self.continuation_rows(rung_index, rows, price, predictions, budget)
@@ -336,13 +344,7 @@ class SequentialModel:
     def most_spent(self) -> float:
         """The most one problem can spend with no cap: all the samples, then the dearest
         search at its most (a second opinion's three runs)."""
-        dearest = max(
-            (
-                split_tree_key(k)[1] * runs_at_most(split_tree_key(k)[0])
-                for k in self.rung_models[-1].trees
-            ),
-            default=0,
-        )
+        dearest = max((most_generations(k) for k in self.rung_models[-1].trees), default=0)
         return float(self.rungs[-1] + dearest)
 
     def _bracket(self, price: float) -> tuple[int, int, float]:
