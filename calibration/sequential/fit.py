@@ -281,14 +281,37 @@ def fit_model(
     )
 
 
-def two_folds(data: Trajectories, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The two (fit, held-out) row masks of the held-out figures: split by problem."""
+@dataclass(frozen=True)
+class Fold:
+    """One half of the two-fold held-out figures: the model fitted on ``fitted``, and
+    ``test``, the rows (of the whole calibration) it is replayed on."""
+
+    fitted: Trajectories
+    test: np.ndarray
+    model: SequentialModel
+
+
+def fit_folds(
+    data: Trajectories,
+    *,
+    reduction: str,
+    prices: Sequence[float] = DEFAULT_PRICES,
+    seed: int = 0,
+) -> list[Fold]:
+    """Both halves, split by problem, each with its model: fitted once and shared by the
+    price curve and the capped figures (the fits are the costly part)."""
     problems = np.unique(data.problem)
     rng = np.random.default_rng([seed, 97])
     half = set(rng.permutation(problems)[: len(problems) // 2].tolist())
     in_first = np.array([p in half for p in data.problem])
-    folds = [(in_first, ~in_first), (~in_first, in_first)]
-    return [(train, test) for train, test in folds if train.any() and test.any()]
+    folds = []
+    for train, test in ((in_first, ~in_first), (~in_first, in_first)):
+        if not train.any() or not test.any():
+            continue
+        fitted = data.subset(np.flatnonzero(train))
+        model = fit_model(fitted, reduction=reduction, prices=prices)
+        folds.append(Fold(fitted, test, model))
+    return folds
 
 
 def heldout_price_curve(
@@ -298,42 +321,38 @@ def heldout_price_curve(
     prices: Sequence[float] = DEFAULT_PRICES,
     seed: int = 0,
     progress: Callable[[int], object] = lambda n: None,
+    folds: Sequence[Fold] | None = None,
 ) -> list[PricePoint]:
-    """Two-fold by problem: accuracy and mean cost at each price on the half not fitted."""
+    """Two-fold by problem: accuracy and mean cost at each price on the half not fitted
+    (``folds`` from ``fit_folds`` with the same prices, or fitted here)."""
+    if folds is None:
+        folds = fit_folds(data, reduction=reduction, prices=prices, seed=seed)
     accuracy = {p: np.zeros(len(data)) for p in prices}
     cost = {p: np.zeros(len(data)) for p in prices}
-    for train, test in two_folds(data, seed):
-        model = fit_model(data.subset(np.flatnonzero(train)), reduction=reduction, prices=prices)
-        held = data.subset(np.flatnonzero(test))
+    for fold in folds:
+        held = data.subset(np.flatnonzero(fold.test))
         for price in prices:
-            outcome = replay(model, held, price)
-            accuracy[price][test] = outcome.accuracy
-            cost[price][test] = outcome.cost
+            outcome = replay(fold.model, held, price)
+            accuracy[price][fold.test] = outcome.accuracy
+            cost[price][fold.test] = outcome.cost
             progress(1)
     return [PricePoint(p, float(accuracy[p].mean()), float(cost[p].mean())) for p in prices]
 
 
 def heldout_capped(
-    data: Trajectories,
-    caps: Sequence[int],
-    price: float,
-    *,
-    reduction: str,
-    prices: Sequence[float] = DEFAULT_PRICES,
-    seed: int = 0,
+    data: Trajectories, folds: Sequence[Fold], caps: Sequence[int], price: float
 ) -> dict[int, PricePoint]:
-    """What ``--budget N`` scores at ``price`` for each cap N, two-fold by problem (the
-    halves of ``heldout_price_curve``): accuracy and mean generations on the half not
-    fitted, its capped continuations fitted on the other."""
+    """What ``--budget N`` scores at ``price`` for each cap N, on the same two folds as
+    the price curve: accuracy and mean generations on the half not fitted, its capped
+    continuations fitted on the other."""
     accuracy = {c: np.zeros(len(data)) for c in caps}
     cost = {c: np.zeros(len(data)) for c in caps}
-    for train, test in two_folds(data, seed):
-        fitted = data.subset(np.flatnonzero(train))
-        model = fit_model(fitted, reduction=reduction, prices=prices)
-        model = replace(model, capped=fit_capped_continuations(model, fitted, caps, price))
-        held = data.subset(np.flatnonzero(test))
+    for fold in folds:
+        capped = fit_capped_continuations(fold.model, fold.fitted, caps, price)
+        model = replace(fold.model, capped=capped)
+        held = data.subset(np.flatnonzero(fold.test))
         for cap in caps:
             outcome = replay(model, held, price, budget=cap)
-            accuracy[cap][test] = outcome.accuracy
-            cost[cap][test] = outcome.cost
+            accuracy[cap][fold.test] = outcome.accuracy
+            cost[cap][fold.test] = outcome.cost
     return {c: PricePoint(price, float(accuracy[c].mean()), float(cost[c].mean())) for c in caps}

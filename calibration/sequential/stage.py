@@ -17,6 +17,7 @@ import pandas as pd
 
 from calibration.sequential.fit import (
     fit_capped_continuations,
+    fit_folds,
     fit_model,
     heldout_capped,
     heldout_price_curve,
@@ -83,7 +84,8 @@ def build_sequential_model(
         sample_flops=_sample_flops(samples),
         tree_flops=_tree_flops(evaluations, keys),
     )
-    curve = heldout_price_curve(data, reduction=reduction, seed=seed)
+    folds = fit_folds(data, reduction=reduction, seed=seed)
+    curve = heldout_price_curve(data, reduction=reduction, seed=seed, folds=folds)
     pass_at_1 = np.array([p.correct.mean() for p in pools])
     signals = signal_report(data, pass_at_1)
     model = replace(
@@ -95,7 +97,7 @@ def build_sequential_model(
     price = model.auto_price()
     capped = replace(
         fit_capped_continuations(model, data, budgets, price),
-        heldout=heldout_capped(data, budgets, price, reduction=reduction, seed=seed),
+        heldout=heldout_capped(data, folds, budgets, price),
     )
     progress(1)
     return replace(model, capped=capped)
