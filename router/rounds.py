@@ -77,6 +77,31 @@ class RunOutcome:
     failed: bool = False
 
 
+class SecondOpinionRoom:
+    """What a round's second opinions may still spend (``BudgetPolicy.second_opinion_room``;
+    None: no limit), drawn down as further runs are admitted."""
+
+    def __init__(self, left: float | None, view: RoundView) -> None:
+        self.left = left
+        self.view = view
+
+    def admit(
+        self, runs: Sequence[ProblemRun], cost: float
+    ) -> tuple[list[ProblemRun], list[ProblemRun]]:
+        """(admitted, refused): ``runs`` in order, each admitted while ``cost`` fits."""
+        if self.left is None:
+            return list(runs), []
+        admitted: list[ProblemRun] = []
+        refused: list[ProblemRun] = []
+        for run in runs:
+            if cost <= self.left + 1e-9:
+                self.left -= cost
+                admitted.append(run)
+            else:
+                refused.append(run)
+        return admitted, refused
+
+
 class RoundRunner:
     def __init__(
         self, model: SequentialModel, context: ExecutionContext, cost_unit: str = "generations"
@@ -105,11 +130,12 @@ class RoundRunner:
                 cost_unit=self.cost_unit,
             )
             decisions = policy.decide(view)
-            self.decision_s += time.perf_counter() - started
             if len(decisions) != len(live):
                 raise RuntimeError(
                     f"policy {policy} decided {len(decisions)} of {len(live)} problems"
                 )
+            room = SecondOpinionRoom(policy.second_opinion_room(view, decisions), view)
+            self.decision_s += time.perf_counter() - started
             still: list[ProblemRun] = []
             samplers: dict[int, list[ProblemRun]] = defaultdict(list)
             searches: dict[tuple[str, int], list[ProblemRun]] = defaultdict(list)
@@ -132,7 +158,7 @@ class RoundRunner:
                         finished_spend += run.spent(self.cost_unit)
                         yield RunOutcome(run, None, None, None, None, error, failed=True)
             for (strategy, budget), group in sorted(searches.items()):
-                for outcome in self._search(group, strategy, budget):
+                for outcome in self._search(group, strategy, budget, room):
                     finished_spend += outcome.run.spent(self.cost_unit)
                     yield outcome
             live = still
@@ -186,9 +212,11 @@ class RoundRunner:
             out.append((run, error))
         return out
 
-    def _search(self, group: Sequence[ProblemRun], key: str, budget: int) -> list[RunOutcome]:
+    def _search(
+        self, group: Sequence[ProblemRun], key: str, budget: int, room: SecondOpinionRoom
+    ) -> list[RunOutcome]:
         if is_checked(key):
-            return self._search_checked(group, key, budget)
+            return self._search_checked(group, key, budget, room)
         out: list[RunOutcome] = []
         strategy = runnable_strategy(key, self.context.generation)
         for run, result, error in self._run(strategy, group, budget, reuse=False):
@@ -201,15 +229,26 @@ class RoundRunner:
         return out
 
     def _search_checked(
-        self, group: Sequence[ProblemRun], key: str, budget: int
+        self, group: Sequence[ProblemRun], key: str, budget: int, room: SecondOpinionRoom
     ) -> list[RunOutcome]:
         """``strategy+check``: the search, run again (batch-wide, fresh seed) for every
-        problem whose leaves disagree, and a third time where two answers differ."""
+        problem whose leaves disagree, and a third time where two answers differ; a
+        further run only while ``room`` pays for it (the least sure first), else the
+        answer stands on the runs made."""
         base = runnable_strategy(base_strategy(key), self.context.generation)
         results: dict[int, list[tuple[SearchResult, Run]]] = {id(run): [] for run in group}
         out: list[RunOutcome] = []
         pending = list(group)
         for attempt in range(MAX_RUNS):
+            if attempt > 0 and room.left is not None:
+                pending.sort(key=lambda run: results[id(run)][-1][1].agreement)
+                pending, refused = room.admit(pending, room.view.run_cost(key, budget))
+                for run in refused:
+                    done = results[id(run)]
+                    chosen, _ = done[final_run([opinion for _, opinion in done])]
+                    out.append(
+                        RunOutcome(run, chosen.answer, chosen.chosen, key, budget, chosen.error)
+                    )
             if not pending:
                 break
             still: list[ProblemRun] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from calibration.sequential.linear import LinearModel
 from calibration.sequential.model import Decision, RungModel, SequentialModel
 from calibration.sequential.second_opinion import (
     Run,
@@ -14,10 +15,12 @@ from calibration.sequential.second_opinion import (
     recorded_outcome,
     run_seed,
 )
+from calibration.sequential.states import prompt_features
 from calibration.sequential.trajectories import second_opinions
 from calibration.store.records import TreeRecord
 from router.execution import ExecutionContext
 from router.policies.base import BudgetPolicy, RoundView
+from router.policies.total import TotalPolicy
 from router.rounds import RoundRunner
 from strategies.answers.keys import grade
 from strategies.backends.seeds import request_seeds
@@ -280,3 +283,56 @@ def test_a_second_run_that_fails_leaves_the_first_answer_standing(monkeypatch):
         assert got.run.generations == (8.0 if unsure else 4.0)  # the failed run is counted
         asked += unsure
     assert asked > 0
+
+
+def test_a_total_budget_pays_second_opinions_from_what_is_left_and_never_overspends():
+    """total:B admits a checked search at what it spends on average (4.08 generations
+    here for rebase+check@4), not at its most (12): B = 196 buys all 48 first runs (192)
+    and leaves room for one further run, for the least sure search; the others that are
+    unsure answer on their first run."""
+    world = SimulatedWorld(48, seed=3)
+    context = ExecutionContext(
+        world.generator(), world.verifier(), PromptConfig(), GenerationSettings(), seed=5
+    )
+    width = len(prompt_features(world.problems[0].text))
+    flat = LinearModel((0.0,) * width, (1.0,) * width, (0.0,) * width, 2.0, True)
+    model = SequentialModel(
+        "last",
+        (0,),
+        (0.0,),
+        (RungModel(0, None, {"rebase+check@4": flat}),),
+        action_costs={"rebase+check@4": 4.08},
+    )
+    total = 196.0
+    outcomes = list(RoundRunner(model, context).run(world.problems, TotalPolicy(total)))
+    firsts = get_strategy("rebase").run(
+        world.problems,
+        4,
+        context.generator,
+        context.verifier,
+        prompt_config=PromptConfig(),
+        seed=run_seed(5, 0),
+    )
+    first = {p.id: result for p, result in zip(world.problems, firsts, strict=True)}
+    spent = [o.run.generations for o in outcomes]
+    assert len(outcomes) == 48 and all(o.strategy == "rebase+check" for o in outcomes)
+    assert sum(spent) <= total
+    unsure = [
+        o for o in outcomes if answer_agreement(first[o.run.problem.id].candidates,
+                                                first[o.run.problem.id].answer) < 0.9
+    ]  # fmt: skip
+    refused = [o for o in unsure if o.run.generations == 4.0]
+    assert refused  # the budget binds: some unsure searches answer on their first run
+    for outcome in refused:
+        assert outcome.answer == first[outcome.run.problem.id].answer
+    # the least sure went first: every refused search was at least as sure as any asked
+    asked = [o for o in unsure if o.run.generations > 4.0]
+    sureness = {
+        o.run.problem.id: answer_agreement(
+            first[o.run.problem.id].candidates, first[o.run.problem.id].answer
+        )
+        for o in unsure
+    }
+    assert max(sureness[o.run.problem.id] for o in asked) <= min(
+        sureness[o.run.problem.id] for o in refused
+    )

@@ -18,7 +18,12 @@ from typing import ClassVar
 import numpy as np
 
 from calibration.sequential.model import Decision, SequentialModel
-from calibration.sequential.second_opinion import base_strategy, runs_at_most
+from calibration.sequential.second_opinion import (
+    MAX_RUNS,
+    base_strategy,
+    is_checked,
+    runs_at_most,
+)
 from strategies.registry import Registry
 from strategies.search.result import Candidate
 
@@ -55,19 +60,40 @@ class RoundView:
         return float(count) * self.model.sample_flops
 
     def decision_cost(self, decision: Decision, live: LiveProblem) -> float:
-        """What starting ``decision`` now costs, in the router's unit."""
+        """What starting ``decision`` may cost at its most, in the router's unit: a search
+        that may ask for a second opinion counts all its runs (3), so that a policy that
+        admits at this cost never overspends whatever the runs turn out to be."""
+        return self._cost(decision, live, runs_at_most(decision.strategy))
+
+    def first_run_cost(self, decision: Decision, live: LiveProblem) -> float:
+        """What ``decision`` spends for sure: a checked search's first run only (its
+        further runs are admitted later, when the round can still pay for them)."""
+        return self._cost(decision, live, 1.0)
+
+    def expected_cost(self, decision: Decision, live: LiveProblem) -> float:
+        """What ``decision`` is expected to spend: a checked search at its calibration mean
+        (``SequentialModel.action_costs``), sampling at the model's expected cost."""
+        if decision.kind == "sample":
+            return self.sample_cost(decision.expected_cost)
+        if decision.kind != "tree" or not is_checked(decision.strategy):
+            return self.first_run_cost(decision, live)
+        budget = float(decision.budget or 0)
+        key = f"{decision.strategy}@{decision.budget}"
+        runs = self.model.action_costs.get(key, budget) / budget if budget > 0 else 1.0
+        return self._cost(decision, live, min(max(runs, 1.0), float(MAX_RUNS)))
+
+    def _cost(self, decision: Decision, live: LiveProblem, runs: float) -> float:
         if decision.kind == "stop":
             return 0.0
         if decision.kind == "sample":
             return self.sample_cost(max(0, (decision.budget or 0) - len(live.candidates)))
-        # a search that may ask for a second opinion is admitted at its most (3 runs),
-        # so that no cap is ever overspent
-        runs = runs_at_most(decision.strategy)
-        budget = float(decision.budget or 0)
+        return self.run_cost(decision.strategy or "", int(decision.budget or 0)) * runs
+
+    def run_cost(self, strategy: str, budget: int) -> float:
+        """One run of tree search ``strategy`` at ``budget``, in the router's unit."""
         if self.cost_unit == "generations":
-            return budget * runs
-        base = base_strategy(decision.strategy or "")
-        return self.model.tree_flops.get(f"{base}@{decision.budget}", 0.0) * runs
+            return float(budget)
+        return self.model.tree_flops.get(f"{base_strategy(strategy)}@{budget}", 0.0)
 
 
 class BudgetPolicy(ABC):
@@ -100,6 +126,12 @@ class BudgetPolicy(ABC):
     @abstractmethod
     def decide(self, view: RoundView) -> list[Decision]:
         """One decision per ``view.problems`` entry, in order."""
+
+    def second_opinion_room(self, view: RoundView, decisions: Sequence[Decision]) -> float | None:
+        """How much this round's second opinions (a checked search's further runs) may
+        spend in all, in the router's unit; None: no limit beyond each decision's own,
+        for policies that admit a checked search at its most (every per-problem cap)."""
+        return None
 
     def price(self, model: SequentialModel) -> float | None:
         """The price per unit of compute the policy routes at, when it has one."""

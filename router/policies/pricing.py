@@ -53,11 +53,9 @@ def decide_at_price(
 
 
 def expected_spend(view: RoundView, decisions: Sequence[Decision]) -> float:
-    """What the decisions expect to spend from here on, in the router's unit."""
-    total = 0.0
-    for decision, live in zip(decisions, view.problems, strict=True):
-        if decision.kind == "tree":
-            total += view.decision_cost(decision, live)
-        else:
-            total += view.sample_cost(decision.expected_cost)
-    return total
+    """What the decisions expect to spend from here on, in the router's unit (a checked
+    search at its calibration mean, sampling on with what it expects to do next)."""
+    return sum(
+        view.expected_cost(decision, live)
+        for decision, live in zip(decisions, view.problems, strict=True)
+    )
