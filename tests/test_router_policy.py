@@ -232,11 +232,34 @@ def test_total_budget_never_overspends_in_a_round(total, rungs, spent, tree, che
     first = sum(state.first_run_cost(d, p) for d, p in pairs)
     assert already + first <= policy.value + 1e-9
     assert already + sum(reserved(state, d, p) for d, p in pairs) <= policy.value + 1e-9
+    # second opinions get what was set aside for them, never money past B
     room = policy.second_opinion_room(state, decisions)
-    assert room == pytest.approx(max(policy.value - already - first, 0.0))
+    set_aside = sum(reserved(state, d, p) - state.first_run_cost(d, p) for d, p in pairs)
+    assert set_aside - 1e-9 <= room <= policy.value - already - first + 1e-9
     for decision, problem in zip(decisions, problems, strict=True):
         if problem.rung_index == 0:  # nothing drawn yet: it must get a first step
             assert decision.kind in ("sample", "tree")
+
+
+def test_second_opinions_do_not_spend_what_sampling_problems_expect_to_need_later():
+    """One problem samples on (expects 3 more generations in all), one runs
+    rebase+check@2 (2.6 expected, 2 for its first run). With B exactly what the plan
+    expects, the second opinions get the 0.6 set aside for them, not the 2 more that
+    the sampling problem will need in its later rounds."""
+    model = hand_model(
+        stop=[0.0, 0.5, 0.6, 0.7], tree=0.1, continuation=[0.6, 0.65, 0.7, 0.0], checked=0.95
+    )
+    problems = [live(1, spent=1.0, pid="a"), live(1, spent=1.0, pid="b")]
+    decisions = [
+        Decision("sample", 0.7, 3.0, None, 2),
+        Decision("tree", 0.95, 2.6, "rebase+check", 2),
+    ]
+    state = view(model, problems, spent=2.0)
+    assert TotalPolicy(2.0 + 3.0 + 2.6).second_opinion_room(state, decisions) == pytest.approx(0.6)
+    # what the plan leaves unclaimed is theirs too, up to B
+    assert TotalPolicy(2.0 + 3.0 + 2.6 + 1.0).second_opinion_room(
+        state, decisions
+    ) == pytest.approx(1.6)
 
 
 def test_total_budget_searches_the_price_that_spends_what_is_left():

@@ -15,9 +15,10 @@ at what it spends on average in calibration, not at its most (three runs): count
 its most, B was spent on reservations that second opinions rarely use, so the policy
 chose cheaper actions and left part of B unspent (on the simulator, 14.8 of 16
 generations per problem, 2-3 points below the price policy at the same spend). Its
-further runs are then admitted one by one, while what is left of the round's budget
-pays for them (``second_opinion_room``); one that does not fit ends the search on the
-runs it has. B is never exceeded.
+further runs are then admitted one by one, the least sure first, while what the round set aside
+for them pays (``second_opinion_room``: not the money the problems still sampling
+expect to spend later); one that does not fit ends the search on the runs it has. B is
+never exceeded.
 """
 
 from __future__ import annotations
@@ -74,11 +75,18 @@ class TotalPolicy(BudgetPolicy):
         return self.cap(view, decisions, price, left)
 
     def second_opinion_room(self, view: RoundView, decisions: Sequence[Decision]) -> float:
-        """What is left of B once every decision of the round has its first run."""
-        first = sum(
-            view.first_run_cost(d, p) for d, p in zip(decisions, view.problems, strict=True)
+        """What the round set aside for second opinions (each checked search's expected
+        cost beyond its first run), plus whatever the plan leaves of B unclaimed. Not all
+        of what is left: the problems still sampling expect to spend that in later rounds.
+        """
+        pairs = list(zip(decisions, view.problems, strict=True))
+        set_aside = sum(
+            reserved(view, d, p) - view.first_run_cost(d, p) for d, p in pairs if d.kind == "tree"
         )
-        return max(self.value - view.spent - first, 0.0)
+        unclaimed = self.value - view.spent - expected_spend(view, decisions)
+        first = sum(view.first_run_cost(d, p) for d, p in pairs)
+        most = self.value - view.spent - first  # B itself is never passed
+        return max(min(set_aside + max(unclaimed, 0.0), most), 0.0)
 
     def search_price(self, view: RoundView, left: float) -> float:
         """The lowest price per generation whose expected spend fits ``left`` (in the
