@@ -71,15 +71,15 @@ class RoundView:
         return self._cost(decision, live, 1.0)
 
     def expected_cost(self, decision: Decision, live: LiveProblem) -> float:
-        """What ``decision`` is expected to spend: a checked search at its calibration mean
-        (``SequentialModel.action_costs``), sampling at the model's expected cost."""
+        """What ``decision`` is expected to spend: a checked search what the model expects
+        of it in this state (``Decision.expected_cost``), sampling on what it expects to
+        spend from here on."""
         if decision.kind == "sample":
             return self.sample_cost(decision.expected_cost)
         if decision.kind != "tree" or not is_checked(decision.strategy):
             return self.first_run_cost(decision, live)
         budget = float(decision.budget or 0)
-        key = f"{decision.strategy}@{decision.budget}"
-        runs = self.model.action_costs.get(key, budget) / budget if budget > 0 else 1.0
+        runs = decision.expected_cost / budget if budget > 0 else 1.0
         return self._cost(decision, live, min(max(runs, 1.0), float(MAX_RUNS)))
 
     def _cost(self, decision: Decision, live: LiveProblem, runs: float) -> float:
