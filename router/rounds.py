@@ -38,7 +38,7 @@ from router.execution import (
     describe_error,
     runnable_strategy,
 )
-from router.policies.base import BudgetPolicy, LiveProblem, RoundView
+from router.policies.base import BudgetPolicy, LiveProblem, RoundView, SecondOpinionRoom
 from strategies.cost import CostLedger
 from strategies.problems import Problem
 from strategies.search.base import SearchStrategy
@@ -77,31 +77,6 @@ class RunOutcome:
     failed: bool = False
 
 
-class SecondOpinionRoom:
-    """What a round's second opinions may still spend (``BudgetPolicy.second_opinion_room``;
-    None: no limit), drawn down as further runs are admitted."""
-
-    def __init__(self, left: float | None, view: RoundView) -> None:
-        self.left = left
-        self.view = view
-
-    def admit(
-        self, runs: Sequence[ProblemRun], cost: float
-    ) -> tuple[list[ProblemRun], list[ProblemRun]]:
-        """(admitted, refused): ``runs`` in order, each admitted while ``cost`` fits."""
-        if self.left is None:
-            return list(runs), []
-        admitted: list[ProblemRun] = []
-        refused: list[ProblemRun] = []
-        for run in runs:
-            if cost <= self.left + 1e-9:
-                self.left -= cost
-                admitted.append(run)
-            else:
-                refused.append(run)
-        return admitted, refused
-
-
 class RoundRunner:
     def __init__(
         self, model: SequentialModel, context: ExecutionContext, cost_unit: str = "generations"
@@ -134,7 +109,7 @@ class RoundRunner:
                 raise RuntimeError(
                     f"policy {policy} decided {len(decisions)} of {len(live)} problems"
                 )
-            room = SecondOpinionRoom(policy.second_opinion_room(view, decisions), view)
+            room = policy.second_opinion_room(view, decisions)
             self.decision_s += time.perf_counter() - started
             still: list[ProblemRun] = []
             samplers: dict[int, list[ProblemRun]] = defaultdict(list)
@@ -158,7 +133,7 @@ class RoundRunner:
                         finished_spend += run.spent(self.cost_unit)
                         yield RunOutcome(run, None, None, None, None, error, failed=True)
             for (strategy, budget), group in sorted(searches.items()):
-                for outcome in self._search(group, strategy, budget, room):
+                for outcome in self._search(group, strategy, budget, room, view):
                     finished_spend += outcome.run.spent(self.cost_unit)
                     yield outcome
             live = still
@@ -213,10 +188,15 @@ class RoundRunner:
         return out
 
     def _search(
-        self, group: Sequence[ProblemRun], key: str, budget: int, room: SecondOpinionRoom
+        self,
+        group: Sequence[ProblemRun],
+        key: str,
+        budget: int,
+        room: SecondOpinionRoom | None,
+        view: RoundView,
     ) -> list[RunOutcome]:
         if is_checked(key):
-            return self._search_checked(group, key, budget, room)
+            return self._search_checked(group, key, budget, room, view)
         out: list[RunOutcome] = []
         strategy = runnable_strategy(key, self.context.generation)
         for run, result, error in self._run(strategy, group, budget, reuse=False):
@@ -229,7 +209,12 @@ class RoundRunner:
         return out
 
     def _search_checked(
-        self, group: Sequence[ProblemRun], key: str, budget: int, room: SecondOpinionRoom
+        self,
+        group: Sequence[ProblemRun],
+        key: str,
+        budget: int,
+        room: SecondOpinionRoom | None,
+        view: RoundView,
     ) -> list[RunOutcome]:
         """``strategy+check``: the search, run again (batch-wide, fresh seed) for every
         problem whose leaves disagree, and a third time where two answers differ; a
@@ -240,9 +225,10 @@ class RoundRunner:
         out: list[RunOutcome] = []
         pending = list(group)
         for attempt in range(MAX_RUNS):
-            if attempt > 0 and room.left is not None:
+            if attempt > 0 and room is not None:
                 pending.sort(key=lambda run: results[id(run)][-1][1].agreement)
-                pending, refused = room.admit(pending, room.view.run_cost(key, budget))
+                paid = room.admit(f"{key}@{budget}", len(pending), view.run_cost(key, budget))
+                pending, refused = pending[:paid], pending[paid:]
                 for run in refused:
                     done = results[id(run)]
                     chosen, _ = done[final_run([opinion for _, opinion in done])]

@@ -36,8 +36,9 @@ from router.policies import (
     parse_policy,
 )
 from router.policies.adaptive_consistency import AdaptiveConsistencyPolicy
+from router.policies.base import SecondOpinionRoom
 from router.policies.early_stopping import EarlyStoppingPolicy
-from router.policies.total import reserved
+from router.policies.total import borrowing_keys, reserved
 from router.policies.verifier_margin import VerifierMarginPolicy
 from strategies.search.result import Candidate
 
@@ -235,7 +236,8 @@ def test_total_budget_never_overspends_in_a_round(total, rungs, spent, tree, che
     # second opinions get what was set aside for them, never money past B
     room = policy.second_opinion_room(state, decisions)
     set_aside = sum(reserved(state, d, p) - state.first_run_cost(d, p) for d, p in pairs)
-    assert set_aside - 1e-9 <= room <= policy.value - already - first + 1e-9
+    assert set_aside - 1e-9 <= room.set_aside <= room.most + 1e-9
+    assert room.most <= policy.value - already - first + 1e-9
     for decision, problem in zip(decisions, problems, strict=True):
         if problem.rung_index == 0:  # nothing drawn yet: it must get a first step
             assert decision.kind in ("sample", "tree")
@@ -244,8 +246,9 @@ def test_total_budget_never_overspends_in_a_round(total, rungs, spent, tree, che
 def test_second_opinions_do_not_spend_what_sampling_problems_expect_to_need_later():
     """One problem samples on (expects 3 more generations in all), one runs
     rebase+check@2 (2.6 expected, 2 for its first run). With B exactly what the plan
-    expects, the second opinions get the 0.6 set aside for them, not the 2 more that
-    the sampling problem will need in its later rounds."""
+    expects, the second opinions get the 0.6 set aside for them; the 2 more that the
+    sampling problem will need in its later rounds are not theirs to take (this model
+    has no calibration report that would let them borrow)."""
     model = hand_model(
         stop=[0.0, 0.5, 0.6, 0.7], tree=0.1, continuation=[0.6, 0.65, 0.7, 0.0], checked=0.95
     )
@@ -255,11 +258,35 @@ def test_second_opinions_do_not_spend_what_sampling_problems_expect_to_need_late
         Decision("tree", 0.95, 2.6, "rebase+check", 2),
     ]
     state = view(model, problems, spent=2.0)
-    assert TotalPolicy(2.0 + 3.0 + 2.6).second_opinion_room(state, decisions) == pytest.approx(0.6)
+    room = TotalPolicy(2.0 + 3.0 + 2.6).second_opinion_room(state, decisions)
+    assert (room.set_aside, room.most) == (pytest.approx(0.6), pytest.approx(2.6))
+    assert room.admit("rebase+check@2", 1, 2.0) == 0
     # what the plan leaves unclaimed is theirs too, up to B
-    assert TotalPolicy(2.0 + 3.0 + 2.6 + 1.0).second_opinion_room(
-        state, decisions
-    ) == pytest.approx(1.6)
+    room = TotalPolicy(2.0 + 3.0 + 2.6 + 1.5).second_opinion_room(state, decisions)
+    assert room.set_aside == pytest.approx(2.1)
+    assert room.admit("rebase+check@2", 2, 2.0) == 1
+
+
+def test_a_second_opinion_borrows_from_later_rounds_only_where_it_pays_well_over_the_price():
+    """rebase+check@2's further runs gained 0.1 per generation in calibration (0.70 ->
+    0.80 for 1 more generation on average). At a price of 0.01 it may borrow beyond what
+    was set aside (up to what is left of B); at 0.08, under twice its gain, it may not."""
+    model = replace(
+        hand_model(
+            stop=[0.0, 0.5, 0.6, 0.7], tree=0.1, continuation=[0.6, 0.65, 0.7, 0.0], checked=0.8
+        ),
+        second_opinions={
+            "rebase+check@2": {"accuracy": 0.8, "generations": 3.0, "plain_accuracy": 0.7}
+        },
+    )
+    assert model.second_opinion_gain("rebase+check@2") == pytest.approx(0.1)
+    state = view(model, [live(1)])
+    assert borrowing_keys(state, 0.01) == {"rebase+check@2"}
+    assert borrowing_keys(state, 0.08) == frozenset()
+    room = SecondOpinionRoom(set_aside=1.0, most=5.0, borrowing=frozenset({"rebase+check@2"}))
+    assert room.admit("beam_search+check@2", 3, 2.0) == 0  # 1.0 set aside: not one run
+    assert room.admit("rebase+check@2", 3, 2.0) == 2  # borrows, but never past B
+    assert room.most == pytest.approx(1.0)
 
 
 def test_total_budget_searches_the_price_that_spends_what_is_left():

@@ -341,6 +341,17 @@ class SequentialModel:
             return None
         return self.capped.for_budget(budget, rung_index)
 
+    def second_opinion_gain(self, key: str) -> float | None:
+        """Accuracy a checked search's further runs gained per generation they cost, on
+        the calibration problems (None where unknown or it never ran again)."""
+        report = self.second_opinions.get(key)
+        if not report:
+            return None
+        extra = report["generations"] - split_tree_key(key)[1]
+        if extra <= 1e-9:
+            return None
+        return (report["accuracy"] - report["plain_accuracy"]) / extra
+
     def most_spent(self) -> float:
         """The most one problem can spend with no cap: all the samples, then the dearest
         search at its most (a second opinion's three runs)."""

@@ -71,9 +71,9 @@ class RoundView:
         return self._cost(decision, live, 1.0)
 
     def expected_cost(self, decision: Decision, live: LiveProblem) -> float:
-        """What ``decision`` is expected to spend: a checked search what the model expects
-        of it in this state (``Decision.expected_cost``), sampling on what it expects to
-        spend from here on."""
+        """What ``decision`` is expected to spend: a checked search what it spent on
+        average in calibration (``Decision.expected_cost``), sampling on what the model
+        expects it to spend from here on."""
         if decision.kind == "sample":
             return self.sample_cost(decision.expected_cost)
         if decision.kind != "tree" or not is_checked(decision.strategy):
@@ -94,6 +94,31 @@ class RoundView:
         if self.cost_unit == "generations":
             return float(budget)
         return self.model.tree_flops.get(f"{base_strategy(strategy)}@{budget}", 0.0)
+
+
+class SecondOpinionRoom:
+    """What a round's second opinions may spend under a shared budget, drawn down as
+    further runs are admitted: ``set_aside``, what the round planned for them, and up to
+    ``most`` (what is left of the budget after every first run) for the searches in
+    ``borrowing``, whose further runs are worth borrowing from later rounds."""
+
+    def __init__(self, set_aside: float, most: float, borrowing: frozenset[str]) -> None:
+        self.most = max(most, 0.0)
+        self.set_aside = min(max(set_aside, 0.0), self.most)
+        self.borrowing = borrowing
+
+    def admit(self, key: str, count: int, cost: float) -> int:
+        """How many of ``count`` further runs of ``key`` (``cost`` each) it pays for."""
+        admitted = 0
+        for _ in range(count):
+            if cost <= self.set_aside + 1e-9:
+                self.set_aside -= cost
+            elif key not in self.borrowing or cost > self.most + 1e-9:
+                break
+            self.most -= cost
+            self.set_aside = min(self.set_aside, self.most)
+            admitted += 1
+        return admitted
 
 
 class BudgetPolicy(ABC):
@@ -127,10 +152,12 @@ class BudgetPolicy(ABC):
     def decide(self, view: RoundView) -> list[Decision]:
         """One decision per ``view.problems`` entry, in order."""
 
-    def second_opinion_room(self, view: RoundView, decisions: Sequence[Decision]) -> float | None:
-        """How much this round's second opinions (a checked search's further runs) may
-        spend in all, in the router's unit; None: no limit beyond each decision's own,
-        for policies that admit a checked search at its most (every per-problem cap)."""
+    def second_opinion_room(
+        self, view: RoundView, decisions: Sequence[Decision]
+    ) -> SecondOpinionRoom | None:
+        """What this round's second opinions (a checked search's further runs) may spend;
+        None: no limit beyond each decision's own, for policies that admit a checked
+        search at its most (every per-problem cap)."""
         return None
 
     def price(self, model: SequentialModel) -> float | None:
