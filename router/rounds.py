@@ -77,6 +77,14 @@ class RunOutcome:
     failed: bool = False
 
 
+def settled(
+    run: ProblemRun, done: Sequence[tuple[SearchResult, Run]], key: str, budget: int
+) -> RunOutcome:
+    """A checked search's outcome on the runs it made: the answer ``final_run`` picks."""
+    chosen, _ = done[final_run([opinion for _, opinion in done])]
+    return RunOutcome(run, chosen.answer, chosen.chosen, key, budget, chosen.error)
+
+
 class RoundRunner:
     def __init__(
         self, model: SequentialModel, context: ExecutionContext, cost_unit: str = "generations"
@@ -229,12 +237,7 @@ class RoundRunner:
                 pending.sort(key=lambda run: results[id(run)][-1][1].agreement)
                 paid = room.admit(f"{key}@{budget}", len(pending), view.run_cost(key, budget))
                 pending, refused = pending[:paid], pending[paid:]
-                for run in refused:
-                    done = results[id(run)]
-                    chosen, _ = done[final_run([opinion for _, opinion in done])]
-                    out.append(
-                        RunOutcome(run, chosen.answer, chosen.chosen, key, budget, chosen.error)
-                    )
+                out.extend(settled(run, results[id(run)], key, budget) for run in refused)
             if not pending:
                 break
             still: list[ProblemRun] = []
@@ -249,12 +252,10 @@ class RoundRunner:
                     run.cost.merge(result.cost)
                     opinion = Run(result.answer, answer_agreement(result.candidates, result.answer))
                     done.append((result, opinion))
-                opinions = [opinion for _, opinion in done]
-                if result is not None and needs_another(opinions):
+                if result is not None and needs_another([opinion for _, opinion in done]):
                     still.append(run)
                     continue
-                chosen, _ = done[final_run(opinions)]
-                out.append(RunOutcome(run, chosen.answer, chosen.chosen, key, budget, chosen.error))
+                out.append(settled(run, done, key, budget))
             pending = still
         return out
 

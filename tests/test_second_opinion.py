@@ -28,7 +28,7 @@ from strategies.cost import CostLedger
 from strategies.generation import GenerationSettings
 from strategies.prompts import PromptConfig
 from strategies.search.registry import get_strategy
-from strategies.search.result import Candidate
+from strategies.search.result import Candidate, SearchResult
 from strategies.search.selection import answer_agreement
 from strategies.simulation.world import SimulatedWorld
 
@@ -250,6 +250,18 @@ def test_the_model_stores_second_opinions_and_calibrate_reports_those_that_pay()
     assert "rebase@2" not in text  # a second opinion that does not pay is not advertised
 
 
+def first_runs(world: SimulatedWorld, context: ExecutionContext) -> list[SearchResult]:
+    """REBASE@4 on every problem, seeded as the router seeds a checked search's first run."""
+    return get_strategy("rebase").run(
+        world.problems,
+        4,
+        context.generator,
+        context.verifier,
+        prompt_config=PromptConfig(),
+        seed=run_seed(context.seed, 0),
+    )
+
+
 def test_a_second_run_that_fails_leaves_the_first_answer_standing(monkeypatch):
     world = SimulatedWorld(48, seed=3)
     context = ExecutionContext(
@@ -266,14 +278,7 @@ def test_a_second_run_that_fails_leaves_the_first_answer_standing(monkeypatch):
 
     monkeypatch.setattr(RoundRunner, "_run", flaky)
     outcomes = list(runner.run(world.problems, AlwaysChecked()))
-    firsts = get_strategy("rebase").run(
-        world.problems,
-        4,
-        context.generator,
-        context.verifier,
-        prompt_config=PromptConfig(),
-        seed=run_seed(5, 0),
-    )
+    firsts = first_runs(world, context)
     by_id = {o.run.problem.id: o for o in outcomes}
     asked = 0
     for problem, first in zip(world.problems, firsts, strict=True):
@@ -305,14 +310,7 @@ def test_a_total_budget_pays_second_opinions_from_what_is_left_and_never_overspe
     )
     total = 196.0
     outcomes = list(RoundRunner(model, context).run(world.problems, TotalPolicy(total)))
-    firsts = get_strategy("rebase").run(
-        world.problems,
-        4,
-        context.generator,
-        context.verifier,
-        prompt_config=PromptConfig(),
-        seed=run_seed(5, 0),
-    )
+    firsts = first_runs(world, context)
     first = {p.id: result for p, result in zip(world.problems, firsts, strict=True)}
     spent = [o.run.generations for o in outcomes]
     assert len(outcomes) == 48 and all(o.strategy == "rebase+check" for o in outcomes)
