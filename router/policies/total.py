@@ -15,10 +15,11 @@ at what it spends on average in calibration, not at its most (three runs): count
 its most, B was spent on reservations that second opinions rarely use, so the policy
 chose cheaper actions and left part of B unspent (on the simulator, 14.8 of 16
 generations per problem, 2-3 points below the price policy at the same spend). Its
-further runs are then admitted one by one, the least sure first, while what the round set aside
-for them pays (``second_opinion_room``: not the money the problems still sampling
-expect to spend later); one that does not fit ends the search on the runs it has. B is
-never exceeded.
+further runs are then admitted one by one, the least sure first, while what the round
+set aside for them pays (``second_opinion_room``), and beyond that only for searches
+whose second opinions pay well over the round's price (``BORROW_MARGIN``): the rest of
+B is what the problems still sampling expect to spend later. A run that does not fit
+ends the search on the runs it has. B is never exceeded.
 """
 
 from __future__ import annotations
@@ -36,12 +37,7 @@ from router.policies.base import (
     format_number,
     parse_number,
 )
-from router.policies.pricing import (
-    decide_at_price,
-    expected_spend,
-    generation_amount,
-    generation_price,
-)
+from router.policies.pricing import decide_at_price, expected_spend, generation_amount
 
 BISECTION_STEPS = 40
 # A second opinion may borrow from later rounds only where its further runs buy at least
@@ -158,11 +154,10 @@ def reserved(view: RoundView, decision: Decision, live: LiveProblem) -> float:
 
 def borrowing_keys(view: RoundView, price: float) -> frozenset[str]:
     """The checked searches whose further runs gained at least ``BORROW_MARGIN`` times
-    ``price`` (per generation, the model's unit) in calibration."""
-    per_generation = generation_price(view, price)
+    ``price`` (per generation: the model's unit, whatever the router's) in calibration."""
     return frozenset(
         key
         for key in view.model.second_opinions
         if (gain := view.model.second_opinion_gain(key)) is not None
-        and gain >= BORROW_MARGIN * per_generation
+        and gain >= BORROW_MARGIN * price
     )
