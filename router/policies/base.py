@@ -18,12 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from calibration.sequential.model import Decision, SequentialModel
-from calibration.sequential.second_opinion import (
-    MAX_RUNS,
-    base_strategy,
-    is_checked,
-    runs_at_most,
-)
+from calibration.sequential.second_opinion import MAX_RUNS, base_strategy, is_checked
 from strategies.registry import Registry
 from strategies.search.result import Candidate
 
@@ -58,12 +53,6 @@ class RoundView:
         if self.cost_unit == "generations":
             return float(count)
         return float(count) * self.model.sample_flops
-
-    def decision_cost(self, decision: Decision, live: LiveProblem) -> float:
-        """What starting ``decision`` may cost at its most, in the router's unit: a search
-        that may ask for a second opinion counts all its runs (3), so that a policy that
-        admits at this cost never overspends whatever the runs turn out to be."""
-        return self._cost(decision, live, runs_at_most(decision.strategy))
 
     def first_run_cost(self, decision: Decision, live: LiveProblem) -> float:
         """What ``decision`` spends for sure: a checked search's first run only (its

@@ -92,12 +92,15 @@ class TotalPolicy(BudgetPolicy):
         that, up to the rest of B, only for the searches whose further runs buy at least
         ``BORROW_MARGIN`` times the round's price (``borrowing_keys``)."""
         pairs = list(zip(decisions, view.problems, strict=True))
+        first = [view.first_run_cost(d, p) for d, p in pairs]
         set_aside = sum(
-            reserved(view, d, p) - view.first_run_cost(d, p) for d, p in pairs if d.kind == "tree"
+            reserved(view, d, p) - cost
+            for (d, p), cost in zip(pairs, first, strict=True)
+            if d.kind == "tree"
         )
         left = self.value - view.spent
         unclaimed = max(left - expected_spend(view, decisions), 0.0)
-        most = left - sum(view.first_run_cost(d, p) for d, p in pairs)  # B is never passed
+        most = left - sum(first)  # B is never passed
         price = self._prices.get(id(view), view.model.prices[-1])
         return SecondOpinionRoom(set_aside + unclaimed, most, borrowing_keys(view, price))
 
