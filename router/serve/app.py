@@ -59,6 +59,7 @@ def create_app(
             await batcher.stop()
 
     app = FastAPI(title="ttc serve", lifespan=lifespan)
+    app.state.batcher = batcher  # the server tells it when a shutdown begins
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -68,6 +69,8 @@ def create_app(
     @app.get("/health")
     async def health() -> JSONResponse:
         status = "ok" if batcher.running else "unavailable"
+        if batcher.draining:
+            status = "shutting_down"
         body = {"status": status, "models": list(rules.model_ids), "in_flight": in_flight}
         return JSONResponse(body, status_code=200 if batcher.running else 503)
 

@@ -11,24 +11,34 @@ the simulator are not thread-safe, and the next batch gathers while this one run
 Answers reach their requests as each finishes (``Router.solve`` yields them group by
 group). Whatever goes wrong inside a batch fails that batch's requests with an error,
 never the batcher, so the server keeps serving.
+
+Shutting down: ``drain(grace_s)`` stops admitting requests (503) and gives those in
+flight ``grace_s`` to finish; then each gets a 503 of its own, so every client has a JSON
+answer before the server closes. The worker is a daemon thread, not a thread pool: an
+upstream that hangs cannot hold the process open after the last answer (a pool's
+threads are joined at exit).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import queue
+import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from router.execution import describe_error
 from router.records import AnswerRecord
-from router.serve.budgets import BudgetPolicy, PolicyError, is_total, spent
+from router.serve.budgets import BudgetPolicy, PolicyError, is_total, metric_label, spent
 from router.serve.metrics import ServeMetrics
 from router.serve.protocol import ApiError, batch_problems
 from router.solver import Router
+
+LOG = logging.getLogger("ttc.serve")
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class WindowBudget:
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class _Ticket:
     text: str
     policy: BudgetPolicy
@@ -101,14 +111,17 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Ticket] | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._worker: _Worker | None = None
+        self._outstanding: set[_Ticket] = set()
+        self._draining = False
 
     # ------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="ttc-serve-solve")
+        self._worker = _Worker()
+        self._draining = False
         self._task = asyncio.create_task(self._run(), name="ttc-serve-batcher")
 
     async def stop(self) -> None:
@@ -117,35 +130,73 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._queue is not None:
-            closing = ApiError(503, "the server is shutting down", type="unavailable")
-            while not self._queue.empty():
-                self._fail(self._queue.get_nowait(), closing)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._abandon("the server is shutting down")
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def drain(self, grace_s: float) -> None:
+        """Stop admitting requests; those in flight get ``grace_s`` seconds to finish,
+        then a 503 each. Safe to call from any thread (a signal handler among them)."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._start_draining, grace_s)
+
+    def _start_draining(self, grace_s: float) -> None:
+        assert self._loop is not None
+        if self._draining:
+            return
+        self._draining = True
+        message = f"the server is shutting down and this answer did not finish in {grace_s:g} s"
+        self._loop.call_later(max(0.0, grace_s), self._abandon, message)
+
+    def _abandon(self, message: str) -> None:
+        """Answer every request still waiting (queued or in a batch) with a 503."""
+        closing = ApiError(503, message, type="unavailable")
+        for ticket in list(self._outstanding):
+            self._fail(ticket, closing)
+        self._outstanding.clear()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        """Whether requests are admitted: the loop is alive and no shutdown began."""
+        return self._task is not None and not self._task.done() and not self._draining
 
     async def submit(self, text: str, policy: BudgetPolicy) -> Solved:
         """Queue one problem; returns when its batch has answered it."""
+        if self._draining:
+            raise ApiError(503, "the server is shutting down", type="unavailable")
         if not self.running or self._queue is None or self._loop is None:
             raise ApiError(503, "the batcher is not running", type="unavailable")
         future: asyncio.Future[Solved] = self._loop.create_future()
-        self._queue.put_nowait(_Ticket(text, policy, future, self._loop.time()))
+        ticket = _Ticket(text, policy, future, self._loop.time())
+        self._outstanding.add(ticket)
+        future.add_done_callback(lambda _: self._outstanding.discard(ticket))
+        self._queue.put_nowait(ticket)
         return await future
 
     # ------------------------------------------------------------ the loop
 
     async def _run(self) -> None:
-        assert self._loop is not None
+        assert self._loop is not None and self._worker is not None
         while True:
             batch = await self._collect()
             for tickets in _by_policy(batch):
-                self.metrics.observe_batch(str(tickets[0].policy), len(tickets))
-                with self.metrics.batch_seconds.time():
-                    await self._loop.run_in_executor(self._executor, self._solve, tickets)
+                try:
+                    self.metrics.observe_batch(metric_label(tickets[0].policy), len(tickets))
+                    with self.metrics.batch_seconds.time():
+                        await self._worker.run(self._loop, self._solve, tickets)
+                except Exception as exc:  # the loop outlives any batch
+                    LOG.exception("a batch failed outside the router")
+                    crash = ApiError(
+                        500, f"internal error: {describe_error(exc)}", type="server_error"
+                    )
+                    self._fail_all(tickets, crash)
 
     async def _collect(self) -> list[_Ticket]:
         """The first waiting request and all that arrive within ``window_s`` of it, or of
@@ -171,14 +222,15 @@ class MicroBatcher:
     def _solve(self, tickets: Sequence[_Ticket]) -> None:
         """Runs on the worker thread: one ``Router.solve`` for the whole group."""
         policy = tickets[0].policy
-        problems = batch_problems([ticket.text for ticket in tickets])
-        waiting = {problem.id: ticket for problem, ticket in zip(problems, tickets, strict=True)}
         window = self.window_budget if is_total(policy) else None
-        budget_left = None if window is None else window.left()
-        if window is not None and budget_left is not None and budget_left <= 0:
-            self._fail_all(tickets, window.spent_error("this window's total budget is spent"))
-            return
+        waiting: dict[str, _Ticket] = {}
         try:
+            problems = batch_problems([ticket.text for ticket in tickets])
+            waiting = {p.id: ticket for p, ticket in zip(problems, tickets, strict=True)}
+            budget_left = None if window is None else window.left()
+            if window is not None and budget_left is not None and budget_left <= 0:
+                self._fail_all(tickets, window.spent_error("this window's total budget is spent"))
+                return
             for record in self.router.solve(problems, policy, budget_left=budget_left):
                 ticket = waiting.pop(record.id)
                 if window is not None:
@@ -195,7 +247,7 @@ class MicroBatcher:
                     f"the router failed on this batch: {describe_error(exc)}",
                     type="server_error",
                 )
-            self._fail_all(waiting.values(), error)
+            self._fail_all(waiting.values() if waiting else tickets, error)
             return
         lost = ApiError(500, "the router returned no answer for this request", type="server_error")
         self._fail_all(waiting.values(), lost)
@@ -219,10 +271,50 @@ class MicroBatcher:
         _set_exception(ticket.future, error)
 
 
+class _Worker:
+    """One daemon thread that runs the batches in order (the engines are not
+    thread-safe); a daemon, so a batch stuck on a hung upstream never blocks exit."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="ttc-serve-solve", daemon=True)
+        self._thread.start()
+
+    def run(self, loop: asyncio.AbstractEventLoop, job: Any, *args: Any) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put((loop, future, job, args))
+        return future
+
+    def close(self) -> None:
+        self._jobs.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            loop, future, job, args = item
+            try:
+                result, error = job(*args), None
+            except BaseException as exc:  # handed to the awaiting coroutine
+                result, error = None, exc
+            with contextlib.suppress(RuntimeError):  # the loop closed: the server stopped
+                if error is None:
+                    loop.call_soon_threadsafe(_settle, future, result, None)
+                else:
+                    loop.call_soon_threadsafe(_settle, future, None, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
 def _by_policy(batch: Sequence[_Ticket]) -> list[list[_Ticket]]:
     groups: dict[str, list[_Ticket]] = {}
     for ticket in batch:
-        groups.setdefault(str(ticket.policy), []).append(ticket)
+        groups.setdefault(str(ticket.policy), []).append(ticket)  # one solve per policy
     return list(groups.values())
 
 

@@ -16,6 +16,7 @@ default for requests that name none; ``--budget total:B`` shares B units per
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +34,6 @@ from strategies.problems import ProblemSourceError
 
 if TYPE_CHECKING:
     from router.serve.server import ServeSettings
-
-# on Ctrl-C, answers in progress get this long to finish before the server closes
-GRACEFUL_SHUTDOWN_S = 30
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-body-bytes", type=int, default=1_000_000, help="largest request body (1 MB)"
     )
     parser.add_argument(
+        "--max-request-budget",
+        type=int,
+        metavar="N",
+        help="the most generations per problem one request may order "
+        "(default: the calibration's largest measured N; never above it)",
+    )
+    parser.add_argument(
         "--served-model-name", help="the model id clients send (default: the calibration's name)"
     )
     parser.add_argument(
@@ -81,13 +86,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
     add_common_arguments(parser)
+    _hide(parser, "--pool", "--pool-split")
+
+
+def _hide(parser: argparse.ArgumentParser, *flags: str) -> None:
+    """Keep shared flags that cannot work in a server out of ``--help`` (they are still
+    read, so using one gets a clear error instead of argparse's 'unrecognized')."""
+    for action in parser._actions:
+        if set(action.option_strings) & set(flags):
+            action.help = argparse.SUPPRESS
 
 
 def run(args: argparse.Namespace) -> int:
     # imported here, not at the top: `ttc --help` loads every command's arguments
-    from router.serve.server import KEEP_ALIVE_S, build_app, simulator_check
+    from router.serve.server import (
+        ServeServer,
+        bind_socket,
+        build_app,
+        server_config,
+        simulator_check,
+    )
 
     try:
+        if not 0 <= args.port <= 65535:
+            raise CommandError(f"--port must be in 0..65535, got {args.port}")
+        if getattr(args, "pool", None) or getattr(args, "pool_split", None):
+            raise CommandError(
+                "--pool replays recorded answers to known problems (ttc solve, ttc evaluate); "
+                "a server answers new problems, so it cannot serve from a pool"
+            )
         settings, loaded = _settings(args)
         world = _world(args.world)
         simulated = SIMULATOR in (loaded.settings.backend, loaded.settings.verifier)
@@ -101,31 +128,37 @@ def run(args: argparse.Namespace) -> int:
         router = build_router(loaded, ProblemSet(args.world or "served", [], world), args)
         app = build_app(router, settings, world)
         router.price_for(settings.default_policy)  # auto's price: found once, before serving
+        listening = _listen(bind_socket, args.host, args.port)
     except (
         CommandError,
         ProblemSourceError,
         ValueError,  # PolicyError among them
         ImportError,
-        FileNotFoundError,
+        OSError,  # a missing file, or a model hub that cannot be reached
     ) as exc:
         print(f"ttc serve: error: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
-
     print(
         f"ttc serve: {settings.model_ids[0]} ({loaded.settings.model} on "
         f"{loaded.settings.backend}) at http://{args.host}:{args.port}/v1",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        timeout_keep_alive=KEEP_ALIVE_S,
-    )
+    grace_s = settings.shutdown_grace_s
+    server = ServeServer(server_config(app, grace_s, log_level=args.log_level), grace_s)
+    try:
+        server.run(sockets=[listening])
+    finally:
+        listening.close()
     return 0
+
+
+def _listen(bind: Any, host: str, port: int) -> Any:
+    """The listening socket, bound before serving so a busy port or a bad address is one
+    error line rather than uvicorn's traceback."""
+    try:
+        return bind(host, port)
+    except (OSError, OverflowError) as exc:
+        raise CommandError(f"--host {host} --port {port}: cannot listen there ({exc})") from None
 
 
 def _settings(args: argparse.Namespace) -> tuple[ServeSettings, Loaded]:
@@ -141,8 +174,21 @@ def _settings(args: argparse.Namespace) -> tuple[ServeSettings, Loaded]:
     ):
         if value < low:
             raise CommandError(f"{flag} must be >= {low}, got {value}")
+    for flag, number in (
+        ("--budget-window", args.budget_window),
+        ("--batch-window-ms", args.batch_window_ms),
+    ):
+        if not math.isfinite(number):
+            raise CommandError(f"{flag} must be a finite number, got {number}")
     if args.budget_window <= 0:
         raise CommandError(f"--budget-window must be > 0, got {args.budget_window}")
+    most = max(loaded.artifact.table.budgets, default=None)
+    ceiling = args.max_request_budget
+    if ceiling is not None and (ceiling < 1 or (most is not None and ceiling > most)):
+        raise CommandError(
+            f"--max-request-budget must be in 1..{most} (the calibration's largest N), "
+            f"got {ceiling}"
+        )
     from router.serve.app import ServeLimits
     from router.serve.server import ServeSettings
 
@@ -153,6 +199,7 @@ def _settings(args: argparse.Namespace) -> tuple[ServeSettings, Loaded]:
         max_batch=args.batch_size,
         budget_window_s=args.budget_window,
         limits=ServeLimits(args.max_concurrency, args.max_body_bytes),
+        max_request_budget=ceiling,
     )
     return settings, loaded
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from router.records import AnswerRecord
 from router.serve.budgets import BudgetPolicy, PolicyError, request_policy
@@ -101,13 +101,14 @@ class TtcOptionsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    budget: int | str | None = None
+    # strict: JSON true is not the budget 1, nor 4.0 the budget 4
+    budget: StrictInt | StrictStr | None = None
 
 
 class ChatRequestIn(BaseModel):
     """The fields of an OpenAI chat request this server reads; others are ignored."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     model: str | None = None
     messages: list[MessageIn] = Field(min_length=1)
@@ -131,6 +132,8 @@ class RequestRules:
     generation: GenerationSettings
     budgets: tuple[int, ...]
     default_policy: BudgetPolicy
+    # the most generations per problem one request may order (None: the calibration's most)
+    max_request_budget: int | None = None
     # raises ValueError/KeyError for a problem text this server cannot solve (simulator)
     check_problem: Callable[[str], object] | None = None
 
@@ -146,10 +149,7 @@ class ChatCall:
 
 def parse_chat_request(raw: bytes, rules: RequestRules) -> ChatCall:
     """The request's problem and policy, or an ApiError naming the field that is wrong."""
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_request("body", f"not valid JSON ({exc})", "invalid_json") from None
+    data = _json_body(raw)
     if not isinstance(data, dict):
         raise bad_request("body", "expected a JSON object", "invalid_json")
     try:
@@ -167,6 +167,50 @@ def parse_chat_request(raw: bytes, rules: RequestRules) -> ChatCall:
             raise bad_request("messages", f"this server cannot solve it: {message}") from None
     policy = _policy(request.ttc, rules)
     return ChatCall(text=text, policy=policy, model=model)
+
+
+# JSON nested deeper than this is refused before Python's recursion limit is near
+MAX_JSON_DEPTH = 64
+
+
+def _json_body(raw: bytes) -> Any:
+    """The body as JSON, refusing what ``json.loads`` reads beyond the standard (NaN,
+    Infinity) and nesting deep enough to exhaust the parser's recursion."""
+    depth = _nesting_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise bad_request(
+            "body", f"JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH}", "invalid_json"
+        )
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise bad_request("body", f"not valid JSON ({exc})", "invalid_json") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """The deepest bracket nesting outside strings (a linear scan, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def _validation_error(exc: ValidationError) -> ApiError:
@@ -201,7 +245,7 @@ def _check_sampling(request: ChatRequestIn, generation: GenerationSettings) -> N
     for name in ("temperature", "top_p"):
         asked = getattr(request, name)
         calibrated = getattr(generation, name)
-        if asked is not None and abs(asked - calibrated) > 1e-6:
+        if asked is not None and not (math.isfinite(asked) and abs(asked - calibrated) <= 1e-6):
             raise bad_request(
                 name,
                 f"got {asked}; the calibration measured its accuracies at {name} "
@@ -229,22 +273,38 @@ def problem_text(messages: Sequence[MessageIn]) -> str:
             content = "".join(part.text or "" for part in content if part.type == "text")
         if not content or not content.strip():
             raise bad_request(f"messages.{index}.content", "the problem text is empty")
+        _check_unicode(content, f"messages.{index}.content")
         return content.strip()
     raise bad_request("messages", "no user message; the last user message is the problem")
+
+
+def _check_unicode(text: str, param: str) -> None:
+    """Refuse a lone surrogate (JSON's ``"\\ud800"``): no encoder, tokenizer or hash of
+    the problem can read it, and it would fail far from the request that sent it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise bad_request(
+            param,
+            f"character {exc.start} is a lone surrogate ({text[exc.start]!a}), which is not "
+            "valid Unicode; send the text as UTF-8",
+            "invalid_unicode",
+        ) from None
 
 
 def _policy(options: TtcOptionsIn | None, rules: RequestRules) -> BudgetPolicy:
     if options is None or options.budget is None:
         return rules.default_policy
     try:
-        return request_policy(str(options.budget), rules.budgets)
+        return request_policy(options.budget, rules.budgets, rules.max_request_budget)
     except PolicyError as exc:
         raise bad_request("ttc.budget", str(exc).removeprefix("--budget ")) from None
 
 
 def problem_id(text: str) -> str:
     """A stable id for a problem text: the same text gets the same seeds on every run."""
-    return "q-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    # surrogatepass: an id for any str; the request checks refuse such texts before this
+    return "q-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def batch_problems(texts: Sequence[str]) -> list[Problem]:

@@ -12,8 +12,10 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
 
 from calibration.sampling.engines import SIMULATOR
@@ -32,6 +34,12 @@ from router.solver import Router
 # scripts/bench_serve.py).
 KEEP_ALIVE_S = 65
 
+# On SIGTERM or SIGINT, answers in progress get this long to finish; then each gets a
+# 503 and the server exits 0. uvicorn's own grace period is a little longer, so every
+# client has its JSON answer before uvicorn cancels what is left.
+SHUTDOWN_GRACE_S = 20.0
+UVICORN_GRACE_MARGIN_S = 5
+
 
 @dataclass(frozen=True)
 class ServeSettings:
@@ -43,6 +51,9 @@ class ServeSettings:
     max_batch: int = 32
     budget_window_s: float = 60.0
     limits: ServeLimits = field(default_factory=ServeLimits)
+    # the most generations per problem one request may order (None: the calibration's most)
+    max_request_budget: int | None = None
+    shutdown_grace_s: float = SHUTDOWN_GRACE_S
 
 
 def build_app(router: Router, settings: ServeSettings, world: Any = None) -> FastAPI:
@@ -52,6 +63,7 @@ def build_app(router: Router, settings: ServeSettings, world: Any = None) -> Fas
         generation=router.settings.generation,
         budgets=tuple(router.artifact.table.budgets),
         default_policy=policy,
+        max_request_budget=settings.max_request_budget,
         check_problem=simulator_check(router.settings, world),
     )
     window_budget = None
@@ -91,22 +103,53 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class ServeServer(uvicorn.Server):
+    """uvicorn's server, with a shutdown that drains: the first SIGTERM or SIGINT tells
+    the batcher to stop admitting and gives answers in flight ``grace_s``; the process
+    then exits 0 (uvicorn re-raises the signal after shutting down, which makes SIGTERM
+    an exit by signal; a served shutdown is a clean exit)."""
+
+    def __init__(self, config: uvicorn.Config, grace_s: float) -> None:
+        super().__init__(config)
+        self.grace_s = grace_s
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.begin_drain()
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+    def begin_drain(self) -> None:
+        batcher = getattr(getattr(self.config.app, "state", None), "batcher", None)
+        if batcher is not None:
+            batcher.drain(self.grace_s)
+
+
+def server_config(app: FastAPI, grace_s: float, **options: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        timeout_graceful_shutdown=int(grace_s) + UVICORN_GRACE_MARGIN_S,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        **options,
+    )
+
+
 class BackgroundServer:
     """``app`` served by uvicorn on ``host`` (a free port) in a daemon thread.
 
     Use as a context manager; ``url`` is the base URL (``.../v1`` for OpenAI clients).
     """
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", log_level: str = "warning"):
-        import uvicorn
-
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str = "127.0.0.1",
+        log_level: str = "warning",
+        grace_s: float = 5.0,
+    ):
         self.socket = bind_socket(host, 0)
         port = self.socket.getsockname()[1]
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            app, log_level=log_level, timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S
-        )
-        self.server = uvicorn.Server(config)
+        self.server = ServeServer(server_config(app, grace_s, log_level=log_level), grace_s)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
         )
@@ -121,6 +164,7 @@ class BackgroundServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.server.begin_drain()
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.socket.close()
