@@ -3,8 +3,9 @@
 1. ``boxed``: the last well-formed, non-empty ``\\boxed{}`` / ``\\fbox{}``.
 2. ``stated``: else an explicit final-answer phrase ("The final answer is 7.",
    "Answer: $9$", "the answer is 12 apples") or GSM8K's ``#### N``.
-3. ``full``: else the last mathematical expression (the last ``$...$``-style span or the
-   last number, whichever ends later).
+3. ``full``: else the last mathematical expression, read whole (``expression``): a text
+   that already is an answer comes back as it is; otherwise the last run of mathematics
+   between prose words, and of a worked line its last side.
 
 Which tiers apply is a property of the prompt configuration (``PromptConfig.extraction``):
 the published MATH-500 setup reads boxes only; a model that rarely boxes (SmolLM2) needs
@@ -22,6 +23,7 @@ import re
 from typing import Literal
 
 from strategies.answers import limits
+from strategies.answers.expression import last_expression
 
 ExtractionMode = Literal["boxed", "stated", "full"]
 EXTRACTION_MODES: tuple[str, ...] = ("boxed", "stated", "full")
@@ -43,10 +45,6 @@ _PHRASE = re.compile(
 )
 _HOPE = "i hope it is correct"
 _GSM8K_NUMBER = re.compile(r"-?[\d,]*\.?\d+")
-_DOLLAR = re.compile(r"(?<!\\)\$\$?")
-# A number as a reader would take it: sign, currency, thousands separators, decimals,
-# a fraction, a percent or currency sign after it.
-_NUMBER = re.compile(r"[-+]?(?:[$€£¥]\s?)?\d[\d,]*(?:\.\d+)?(?:/\d+)?(?:\s?(?:\\?%|€))?")
 _SENTENCE_END = re.compile(r"\.\s")
 
 
@@ -60,14 +58,15 @@ def check_extraction_mode(mode: str) -> None:
 def extract_answer(text: str, mode: str = "full") -> str | None:
     """The final answer of a solution, by the tiers ``mode`` allows (see the module doc)."""
     check_extraction_mode(mode)
-    tail = text.rstrip()[-limits.MAX_EXTRACT_CHARS :]
+    stripped = text.rstrip()
+    tail = stripped[-limits.MAX_EXTRACT_CHARS :]
     boxed = last_box_content(tail)
     if boxed is not None or mode == "boxed":
         return boxed
     stated = _stated_answer(tail)
     if stated is not None or mode == "stated":
         return stated
-    return _last_expression(tail)
+    return last_expression(tail, whole=len(tail) == len(stripped))
 
 
 def states_final_answer(step: str, mode: str = "full") -> bool:
@@ -217,43 +216,6 @@ def _gsm8k_answer(text: str) -> tuple[int, str] | None:
             return position, number.group(0).replace(",", "")
         position = text.rfind("####", 0, position)
     return None
-
-
-# ------------------------------------------------------------------- last expression
-
-
-def _last_expression(text: str) -> str | None:
-    span = _last_math_span(text)
-    number_end, number = -1, None
-    for match in _NUMBER.finditer(text):
-        number_end, number = match.end(), match.group(0)
-    if span is not None and span[0] >= number_end:
-        return span[1] or None
-    if number is None:
-        return None
-    return number.rstrip(",").strip() or None
-
-
-def _last_math_span(text: str) -> tuple[int, str] | None:
-    """(end position, content) of the last complete ``$..$``, ``$$..$$``, ``\\(..\\)`` or ``\\[..\\]``."""
-    best: tuple[int, str] | None = None
-    opened: re.Match[str] | None = None
-    for match in _DOLLAR.finditer(text):
-        if opened is None:
-            opened = match
-        elif match.group(0) == opened.group(0):
-            best = (match.end(), text[opened.end() : match.start()].strip())
-            opened = None
-        else:
-            opened = match
-    for opening, closing in (("\\(", "\\)"), ("\\[", "\\]")):
-        end = text.rfind(closing)
-        if end < 0 or (best is not None and end + len(closing) <= best[0]):
-            continue
-        start = text.rfind(opening, 0, end)
-        if start >= 0:
-            best = (end + len(closing), text[start + len(opening) : end].strip())
-    return best
 
 
 def strip_math_delimiters(answer: str) -> str:

@@ -1,0 +1,346 @@
+"""The last mathematical expression of a text, read whole (extraction's ``full`` tier).
+
+Reading "the last number" cut answers apart: ``\\frac{1}{2}`` gave ``2``, ``x^2+2x+1``
+gave ``+1``, "Hence y = 2x + 3." gave ``3``. Here the text is read as a reader does:
+
+1. A text that already is an answer (one expression, a list, an interval, a matrix, a
+   number with a unit word or two after it, one word) comes back as it is.
+2. Otherwise the text is cut into tokens (math spans ``$..$``, ``\\(..\\)``, ``\\[..\\]``
+   and ``\\begin..\\end`` environments whole, braced groups whole, commands, numbers,
+   words, operators), and the tokens between two prose words or sentence ends form a
+   *run*. The last run that holds mathematics (a digit, a command, a span or an operator
+   between letters) is the final expression: what follows "is", "are" or "equals" at the
+   end of a solution is such a run, since those words are prose.
+3. Of a run with top-level ``=`` (or ``\\approx``), the last side is the answer ("3 + 4 =
+   7" answers 7), except that an assignment to a name (``x = \\frac{3}{4}``,
+   ``f(x) = 2x+3``) is kept whole: the grader equates it with its value.
+
+A run never ends inside a brace group, a span or an environment, so no piece of a
+``\\frac``, a power, a product or a list comes back.
+
+Time: one left-to-right pass over at most ``limits.MAX_EXTRACT_CHARS`` characters; each
+closing delimiter is looked for once per opening one, within ``MAX_SPAN_CHARS``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Longest math span or environment read as one token (a real one is far shorter).
+MAX_SPAN_CHARS = 4_000
+# Longest text taken as an answer on its own (step 1 of the module doc).
+MAX_BARE_CHARS = 500
+# Words after a bare answer that may be its unit ("10 square units").
+MAX_UNIT_WORDS = 3
+
+_TOKEN = re.compile(
+    r"\$\$|\$|\\\(|\\\[|\\begin\s*\{[A-Za-z*]{1,20}\}|\\[A-Za-z]+|\\.|\{"
+    r"|\d+(?:\.\d+)?|[A-Za-z]+|\n|[ \t\r\f\v]+|.",
+    re.DOTALL,
+)
+# Functions and words that are mathematics, not prose.
+MATH_WORDS = frozenset(
+    [
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "log",
+        "ln",
+        "lg",
+        "exp",
+        "min",
+        "max",
+        "mod",
+        "gcd",
+        "lcm",
+        "det",
+        "arg",
+        "sinh",
+        "cosh",
+        "tanh",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "pi",
+        "inf",
+        "infty",
+        "sqrt",
+        "frac",
+        "dfrac",
+        "tfrac",
+        "cdot",
+        "times",
+        "div",
+        "pm",
+        "mp",
+        "le",
+        "ge",
+        "ne",
+        "leq",
+        "geq",
+        "neq",
+        "approx",
+    ]
+)
+# Prose markers that look like one-letter variables: "a prime", "I hope".
+_ARTICLES = frozenset(["a", "A", "I"])
+_SENTENCE_BREAKS = frozenset(":;?#")
+_TRIM = " \t\r\f\v,;:*\"'`"
+_CALCULATOR = re.compile(r"<<[^<>\n]{0,200}>>")  # GSM8K's "<<9*2=18>>" annotations
+_RELATION_OPERATORS = "=+-*/^<>|&!"
+_NAME = re.compile(
+    r"(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]{1,4}\}?)?"
+    r"(?:\s*\(\s*[A-Za-z](?:\s*,\s*[A-Za-z]){0,3}\s*\))?"
+)
+_SPACE_LIKE = ("space",)
+
+
+@dataclass(frozen=True)
+class _Item:
+    kind: str  # "math", "letter", "op", "space", "prose", "break"
+    text: str  # what the item contributes to an answer (a span: its content)
+    strong: bool = False  # a digit, command, span or group: mathematics for sure
+
+
+def last_expression(text: str, whole: bool = True) -> str | None:
+    """The final expression of ``text`` (see the module doc), or None when it has none.
+
+    ``whole``: False when ``text`` is the cut-off tail of a longer text, which is then
+    never taken as an answer on its own."""
+    text = _CALCULATOR.sub("", text).strip()
+    if not text:
+        return None
+    items = _tokens(text)
+    if whole and len(text) <= MAX_BARE_CHARS:
+        bare = _bare_answer(text, items)
+        if bare is not None:
+            return bare
+    for run in reversed(_runs(items)):
+        if _is_candidate(run):
+            return final_side(_join(run))
+    return None
+
+
+def final_side(expression: str) -> str:
+    """ "3 + 4 = 7" -> "7"; "x = 2 + 3 = 5" -> "5"; "x = \\frac34" and "f(x) = 2x" stay whole."""
+    sides = [side.strip() for side in _top_level_sides(expression)]
+    sides = [side for side in sides if side] or [expression.strip()]
+    if len(sides) == 1:
+        return sides[0]
+    if len(sides) == 2 and _NAME.fullmatch(sides[0]):
+        return f"{sides[0]} = {sides[1]}"
+    return sides[-1]
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+def _tokens(text: str) -> list[_Item]:
+    closing = _matching_braces(text)
+    items: list[_Item] = []
+    position, end = 0, len(text)
+    while position < end:
+        match = _TOKEN.match(text, position)
+        assert match is not None  # the pattern ends in "." with DOTALL
+        token = match.group(0)
+        item, position = _read(text, token, match.end(), closing, items)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _read(
+    text: str, token: str, after: int, closing: dict[int, int], items: list[_Item]
+) -> tuple[_Item | None, int]:
+    """The item a token makes and where the next token starts."""
+    start = after - len(token)
+    if token in ("$$", "$", "\\(", "\\["):
+        close = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}[token]
+        found = _find_unescaped(text, close, after)
+        if found >= 0:
+            content = text[after:found].strip()
+            if content and _reads_as_math(content):
+                return _Item("math", content, strong=True), found + len(close)
+        return _Item("space", " "), after  # a currency sign or a stray delimiter
+    if token.startswith("\\begin"):
+        name = token[token.index("{") :]
+        found = text.find("\\end" + name, after, after + MAX_SPAN_CHARS)
+        if found < 0:
+            found = text.find("\\end " + name, after, after + MAX_SPAN_CHARS)
+        if found >= 0:
+            stop = text.index("}", found) + 1
+            return _Item("math", text[start:stop], strong=True), stop
+        return _Item("math", token, strong=True), after
+    if token == "{":
+        group_end = closing.get(start)
+        if group_end is None:
+            return _Item("break", token), after  # cut off: nothing after it is whole
+        return _Item("math", text[start : group_end + 1], strong=True), group_end + 1
+    if token in ("\\boxed", "\\fbox"):
+        return _Item("break", token), after  # a box the box tier refused: cut off or empty
+    if token.startswith("\\"):
+        return _Item("math", token, strong=token[1:].isalpha() or token[1:] in "{}%"), after
+    if token[0].isdigit():
+        return _Item("math", token, strong=True), after
+    if token.isalpha():
+        return _word(text, token, start, items), after
+    if token == "\n":
+        return _Item("break", token), after
+    if token.isspace():
+        return _Item("space", " "), after
+    if token == ":" and start and text[start - 1].isdigit() and _followed_by_digit(text, after):
+        return _Item("op", token), after  # a time of day, a ratio: 20:34, 3:2
+    if token in _SENTENCE_BREAKS or (token == "." and not _followed_by_digit(text, after)):
+        return _Item("break", token), after
+    return _Item("op", token), after
+
+
+def _word(text: str, word: str, start: int, items: list[_Item]) -> _Item:
+    previous = text[start - 1] if start else " "
+    if len(word) == 1:
+        following = text[start + 1 : start + 3]
+        article = word in _ARTICLES and previous.isspace() and following[:1] == " "
+        if article and following[1:2].isalnum():
+            return _Item("prose", word)
+        return _Item("letter", word)
+    if word.lower() in MATH_WORDS:
+        return _Item("math", word, strong=True)
+    if previous.isdigit() or previous in "})^_\\":
+        return _Item("math", word)  # glued to a number ("10weeks", "2xy") or a group
+    return _Item("prose", word)
+
+
+def _followed_by_digit(text: str, position: int) -> bool:
+    return position < len(text) and text[position].isdigit()
+
+
+def _find_unescaped(text: str, needle: str, start: int) -> int:
+    limit = start + MAX_SPAN_CHARS
+    found = text.find(needle, start, limit)
+    while found > 0 and text[found - 1] == "\\" and needle == "$":
+        found = text.find(needle, found + 1, limit)
+    return found
+
+
+def _reads_as_math(content: str) -> bool:
+    """A ``$..$`` whose content is prose ("5 each, and the total is $") pairs two currency
+    signs, not math delimiters: it has two or more prose words outside commands and groups."""
+    prose = 0
+    for match in re.finditer(
+        r"(?<![\\A-Za-z{])[A-Za-z]{2,}(?![A-Za-z}])", content[:MAX_SPAN_CHARS]
+    ):
+        if match.group(0).lower() not in MATH_WORDS:
+            prose += 1
+            if prose >= 2:
+                return False
+    return not (content[0].isdigit() and "\n\n" in content)
+
+
+def _matching_braces(text: str) -> dict[int, int]:
+    """Position of each ``{`` -> its matching ``}``, in one pass (escaped braces do not group)."""
+    closing: dict[int, int] = {}
+    stack: list[int] = []
+    index, end = 0, len(text)
+    while index < end:
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "{":
+            stack.append(index)
+        elif char == "}" and stack:
+            closing[stack.pop()] = index
+        index += 1
+    return closing
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def _runs(items: list[_Item]) -> list[list[_Item]]:
+    runs: list[list[_Item]] = []
+    current: list[_Item] = []
+    for item in items:
+        if item.kind in ("prose", "break"):
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append(item)
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _is_candidate(run: list[_Item]) -> bool:
+    if any(item.strong for item in run):
+        return True
+    letters = any(item.kind == "letter" for item in run)
+    operators = any(item.kind == "op" and item.text in _RELATION_OPERATORS for item in run)
+    return letters and operators
+
+
+def _join(run: list[_Item]) -> str:
+    spans = [item for item in run if item.kind not in _SPACE_LIKE]
+    if len(spans) == 1:
+        return spans[0].text.strip(_TRIM).rstrip(".")
+    joined = "".join(item.text for item in run)
+    return joined.strip(_TRIM).rstrip(".").strip(_TRIM)
+
+
+def _bare_answer(text: str, items: list[_Item]) -> str | None:
+    """``text`` itself when it already is an answer (step 1 of the module doc)."""
+    body = [item for item in items if item.kind != "space"]
+    while body and body[-1].kind == "break" and body[-1].text == ".":
+        body.pop()  # "5." ends a sentence, the answer is 5
+    if not body or any(item.kind == "break" for item in body):
+        return None
+    if len(body) == 1 and body[0].kind == "prose":
+        return body[0].text if len(body[0].text) <= 20 else None  # "Monday", "yes"
+    first_prose = next((i for i, item in enumerate(body) if item.kind == "prose"), len(body))
+    if first_prose == 0 or len(body) - first_prose > MAX_UNIT_WORDS:
+        return None
+    if any(item.kind != "prose" for item in body[first_prose:]):
+        return None  # words between two expressions: a sentence
+    if first_prose < len(body) and body[first_prose - 1].text == ",":
+        return None  # "x = 5, as required": a clause, not a unit
+    if len(body) == 1 and body[0].kind == "math" and body[0].text != text.strip():
+        return body[0].text  # a whole math span: its content
+    stripped = text.strip()
+    while stripped.endswith(".") and not stripped.endswith("\\."):
+        stripped = stripped[:-1].rstrip()
+    return stripped or None
+
+
+def _top_level_sides(expression: str) -> list[str]:
+    """``expression`` split at ``=`` and ``\\approx`` outside brackets (not ``<=``, ``==``)."""
+    sides: list[str] = []
+    depth, start, index = 0, 0, 0
+    length = len(expression)
+    while index < length:
+        char = expression[index]
+        if char == "\\":
+            if depth == 0 and expression.startswith("\\approx", index):
+                sides.append(expression[start:index])
+                start = index + len("\\approx")
+                index = start
+                continue
+            index += 2
+            continue
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif char == "=" and depth == 0:
+            before = expression[index - 1] if index else " "
+            after = expression[index + 1] if index + 1 < length else " "
+            if before not in "<>!:=" and after != "=":
+                sides.append(expression[start:index])
+                start = index + 1
+        index += 1
+    sides.append(expression[start:])
+    return sides
