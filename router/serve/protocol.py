@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.records import AnswerRecord
 from router.serve.budgets import BudgetPolicy, PolicyError, request_policy
@@ -101,8 +101,9 @@ class TtcOptionsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # strict: JSON true is not the budget 1, nor 4.0 the budget 4
-    budget: StrictInt | StrictStr | None = None
+    # read by request_policy, which takes a string or a whole number and nothing else
+    # (JSON true is not the budget 1, nor 4.0 the budget 4)
+    budget: Any = None
 
 
 class ChatRequestIn(BaseModel):
