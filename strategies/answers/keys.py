@@ -14,6 +14,7 @@ import functools
 
 from strategies.answers import limits
 from strategies.answers.evaluate import numeric_key
+from strategies.answers.forms import time_of_day
 from strategies.answers.normalise import clean_answer
 from strategies.answers.numbers import simple_key, simple_verdict
 from strategies.answers.pool import clear_worker_caches, worker_pool
@@ -46,6 +47,8 @@ def is_equivalent(pred: str, gold: str) -> bool:
         return False
     if pred_clean == gold_clean:
         return True
+    if time_of_day(pred_clean) or time_of_day(gold_clean):
+        return False  # times of day are written one way once cleaned; "20:34" is no ratio
     simple = simple_verdict(pred_clean, gold_clean)
     if simple is not None:
         return simple
@@ -73,6 +76,8 @@ def canonical_key(answer: str) -> str:
     (math-verify equates it with both); distinct exact numbers equal to 6 decimals share a key.
     """
     cleaned = clean_answer(answer)
+    if time_of_day(cleaned):
+        return "t:" + cleaned
     simple = simple_key(cleaned) or numeric_key(cleaned)
     if simple is not None:
         return simple

@@ -3,7 +3,8 @@
 People and models write the same answer many ways: "10 square units", "28 percent",
 "1,000.99€", "0,111" (a decimal comma), "1 000", "185\\", "2^6 3^5 5^4" (a product by
 juxtaposition), "1 1/2" (a mixed number), "1e20", "1.5 \\times 10^{3}", "2 + 5 = 7" (a
-worked line whose last side is the answer). ``clean_answer`` rewrites these into what
+worked line whose last side is the answer), and the whole-answer shapes of ``forms`` (times
+of day, "10weeks", "f(x) = 2x+3", "[[1,2],[3,4]]"). ``clean_answer`` rewrites these into what
 math-verify and the number fast paths read correctly, and nothing else: every rule
 applies only when the whole answer has the shape it names, so a list "1,2" stays a list
 and "3xy" keeps its letters. Because ``is_equivalent`` and ``canonical_key`` both start
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from strategies.answers import limits
+from strategies.answers import forms, limits
 from strategies.answers.extract import extract_answer, strip_math_delimiters
 
 _UNICODE = str.maketrans(
@@ -50,6 +51,7 @@ _TRAILING_TEXT = re.compile(
     r"\\(?:text|textbf|textit|textnormal|textrm|mathrm|mbox)\s*\{[^{}]*\}"
     r"(?:\s*\^\s*\{?[23]\}?)?\s*$"
 )
+_MERIDIEM_TEXT = re.compile(r"\\(?:text|textrm|mathrm|mbox)\s*\{\s*([AaPp]\.?\s?[Mm]\.?)\s*\}")
 _DEGREES = re.compile(
     r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![A-Za-z])|\\degree(?![A-Za-z]))"
     r"(?:\s*[CF](?![A-Za-z]))?"
@@ -141,6 +143,7 @@ def clean_answer(answer: str) -> str:
     text = _UNESCAPED_DOLLAR.sub("", text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     text = _SPACING_COMMANDS.sub(lambda match: match.group(1) or " ", text)
+    text = _MERIDIEM_TEXT.sub(lambda match: " " + match.group(1), text)  # kept for forms
     text = _strip_trailing_text(text)
     text = _TEXT_COMMANDS.sub(lambda match: " " + match.group(1) + " ", text)
     text = _DEGREES.sub("", text)
@@ -155,6 +158,7 @@ def clean_answer(answer: str) -> str:
     text = _COMMAND_BEFORE_LETTER.sub(lambda match: match.group(1) + "\0", text)
     text = re.sub(r"\s+", "", text).replace("\0", " ")
     text = _LATEX_THOUSANDS.sub("", text)
+    text = forms.rewrite(text)
     text = _scientific(text)
     text = _last_side_of_arithmetic(text)
     return text.rstrip(".")

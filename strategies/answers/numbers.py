@@ -1,7 +1,8 @@
 """Plain numbers and fractions of integers, read without math-verify.
 
 Most final answers are one of these; reading them here, following math-verify's rules
-(decimals compared to 6 places, the rest exactly), spares a round trip to a worker. The
+(decimals compared to 6 places, the rest exactly), and ``precision``'s rule for a decimal
+written against a fraction that has no finite decimal, spares a round trip to a worker. The
 key format (``n:<decimal>``) is the one the worker gives any number, so keys computed
 here and there agree (a test checks it).
 """
@@ -13,6 +14,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
 from strategies.answers import limits
+from strategies.answers.precision import approximates_fraction
 
 # Longest numeral read here (longer ones go to the worker and its size guards).
 MAX_SIMPLE_DIGITS = 60
@@ -104,5 +106,18 @@ def simple_verdict(pred: str, gold: str) -> bool | None:
     if first_variable and second_variable and first_variable != second_variable:
         return None  # math-verify's strict rules about unknowns decide
     if first_decimal or second_decimal:
-        return fraction_key(first_value) == fraction_key(second_value)
+        if fraction_key(first_value) == fraction_key(second_value):
+            return True
+        if first_decimal != second_decimal:  # a decimal against an exact fraction
+            decimal_text, exact = (
+                (_numeral(pred), second_value) if first_decimal else (_numeral(gold), first_value)
+            )
+            return approximates_fraction(decimal_text, exact)
+        return False
     return first_value == second_value
+
+
+def _numeral(cleaned: str) -> str:
+    """The numeral of ``5.25`` or ``x=5.25``."""
+    assignment = _ASSIGNMENT.fullmatch(cleaned)
+    return assignment["value"] if assignment else cleaned

@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from strategies.answers import limits
+from strategies.answers.lenient import lenient_equal, with_imaginary_unit
 from strategies.answers.normalise import normalize_answer_string
 from strategies.answers.numbers import format_decimal, fraction_key
 
@@ -86,7 +87,8 @@ def _has_expression(parsed: Sequence[Any]) -> bool:
 
 
 def _equivalent_in_worker(pred: str, gold: str) -> bool | None:
-    """math-verify's verdict, or None when it cannot judge (no parse, or numbers too big)."""
+    """math-verify's verdict, then ``lenient``'s second look at a "different", or None when
+    it cannot judge (no parse, or numbers too big)."""
     from math_verify import verify
 
     gold_parsed = _parse_in_worker(gold)
@@ -95,13 +97,11 @@ def _equivalent_in_worker(pred: str, gold: str) -> bool | None:
         return None
     if not (_is_tame(gold_parsed) and _is_tame(pred_parsed)):
         return None
-    return bool(
-        verify(
-            list(gold_parsed),
-            list(pred_parsed),
-            timeout_seconds=None,  # type: ignore[arg-type]
-        )
-    )
+    if verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None):  # type: ignore[arg-type]
+        return True
+    gold_expression = next(item for item in gold_parsed if not isinstance(item, str))
+    pred_expression = next(item for item in pred_parsed if not isinstance(item, str))
+    return lenient_equal(gold_expression, pred_expression, gold, pred)
 
 
 def _key_in_worker(answer: str) -> str | None:
@@ -109,7 +109,8 @@ def _key_in_worker(answer: str) -> str | None:
     expressions = [item for item in parsed if not isinstance(item, str)]
     if not expressions or not _is_tame(expressions):
         return None
-    return _expression_key(expressions[0], answer)
+    # ``i`` is the imaginary unit in keys as in ``lenient``: "1+2i" and "i(2-i)" share one.
+    return _expression_key(with_imaginary_unit(expressions[0]), answer)
 
 
 def _expression_key(node: Any, source: str | None = None) -> str:
