@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -117,3 +118,83 @@ def test_regrade_command_rebuilds_the_same_tables_from_stale_grades(
     assert (out / "table.json").read_text() == table
     assert main(["calibrate", "--regrade", "--no-progress"]) == 2
     assert "--regrade needs --out DIR" in capsys.readouterr().err
+
+
+def test_regrade_holds_every_shard_lock_from_its_read_to_its_rewrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26: a resumed calibration appending between regrade's read and its rewrite
+    lost its problems. Now a writer that tries mid-regrade is refused, and one that
+    comes after appends to the rewritten file (not to the old one it replaced)."""
+    import calibration.store.regrade as regrade
+
+    _write_recorded_calibration(tmp_path)
+    path = sample_shard(shards_folder(tmp_path), 0, 1)
+    header = read_shard(path).header
+    assert header is not None
+    real = regrade.regrade_samples
+    refused: list[str] = []
+
+    def a_writer_tries_meanwhile(pool: ProblemSamples, extraction: str) -> ProblemSamples:
+        for shard in (path, tree_shard(shards_folder(tmp_path), 0, 1)):
+            try:
+                with ShardWriter(shard, header) as writer:
+                    writer.append([{"problem_id": "lost"}])
+            except ShardError as error:
+                refused.append(str(error))
+        return real(pool, extraction)
+
+    monkeypatch.setattr(regrade, "regrade_samples", a_writer_tries_meanwhile)
+    regrade_shards(tmp_path)
+    assert len(refused) == 2 and all("being written" in e for e in refused)
+    late = ProblemSamples("p2", "3", (_sample("1 + 2 = 3", "3", True),))
+    with ShardWriter(path, header) as writer:
+        writer.append([late.to_json()])
+    assert sorted(read_samples(shards_folder(tmp_path))) == ["p1", "p2"]
+
+
+def test_regrade_keeps_every_recorded_field(tmp_path: Path) -> None:
+    """Issue 26: regrade dropped problem_sha256, which turned the problem check off."""
+    _write_recorded_calibration(tmp_path)
+    folder = shards_folder(tmp_path)
+    for shard in (sample_shard(folder, 0, 1), tree_shard(folder, 0, 1)):
+        header, *records = shard.read_text().splitlines()
+        edited = []
+        for line in records:
+            data = json.loads(line) | {"problem_sha256": "a" * 64, "future_field": [1]}
+            for sample in data.get("samples", []):
+                sample["logprob"] = -1.5
+            edited.append(json.dumps(data))
+        shard.write_text("\n".join([header, *edited]) + "\n")
+    regrade_shards(tmp_path)
+    for shard in (sample_shard(folder, 0, 1), tree_shard(folder, 0, 1)):
+        (record,) = read_shard(shard).records
+        assert record["problem_sha256"] == "a" * 64 and record["future_field"] == [1]
+        assert all(s["logprob"] == -1.5 for s in record.get("samples", []))
+    (pool,) = read_shard(sample_shard(folder, 0, 1)).records
+    assert [s["answer"] for s in pool["samples"]] == ["7", "7", "8", None]
+
+
+def test_a_writer_locking_a_shard_just_replaced_locks_the_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import calibration.store.shards as shards
+
+    _write_recorded_calibration(tmp_path)
+    path = sample_shard(shards_folder(tmp_path), 0, 1)
+    header = read_shard(path).header
+    assert header is not None
+    replacement = path.with_name("replacement")
+    replacement.write_bytes(path.read_bytes())
+    real_flock = shards.fcntl.flock
+    moves = [replacement]
+
+    def replaced_between_open_and_lock(fd: int, operation: int) -> None:
+        if moves:
+            os.replace(moves.pop(), path)  # what regrade's rewrite does
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(shards.fcntl, "flock", replaced_between_open_and_lock)
+    with ShardWriter(path, header) as writer:
+        writer.append([ProblemSamples("p9", "1", (_sample("1", "1", True),)).to_json()])
+    assert "p9" in read_samples(shards_folder(tmp_path))

@@ -7,18 +7,24 @@ graded again against the reference; the verifier's step scores depend on the tex
 and stay as they are. Tree-search records keep only the chosen answer (not the texts),
 so their answers stay and only their grades are recomputed.
 
-Each shard is rewritten whole into a temporary file and moved over the old one, under
-the shard's own lock (a calibration writing into it makes this refuse), so a kill leaves
-either the old shard or the new one, never a mix. ``ttc calibrate --regrade --out DIR``
+Every shard's writer lock is taken before the first one is read and held until the last
+is rewritten (a calibration writing into any of them makes this refuse at once), so no
+record a resumed `ttc calibrate` appends can fall between the read and the rewrite.
+Each shard is rewritten whole into a temporary file, locked, and moved over the old
+one, so a kill leaves either the old shard or the new one, never a mix. Records are
+edited in place (only ``answer`` and ``correct`` change), so every other field,
+``problem_sha256`` among them, comes through as it was. ``ttc calibrate --regrade --out DIR``
 then rebuilds the tables from the shards like ``--merge``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +32,7 @@ from typing import Any
 
 from calibration.sampling.grading import Grader
 from calibration.store.records import ProblemSamples, SampleRecord, TreeRecord
-from calibration.store.shards import ShardError, ShardWriter, iter_shard_paths, read_shard
+from calibration.store.shards import ShardError, iter_shard_paths, read_shard, shard_lock
 from calibration.store.work_state import (
     SAMPLES,
     TREE,
@@ -112,7 +118,10 @@ def regrade_shards(
     before = after = GradeCounts()
     answers_changed = grades_changed = 0
     golds: dict[str, str] = {}
-    with artifact_lock(folder):
+    tree_paths = list(iter_shard_paths(folder, TREE))
+    with artifact_lock(folder), ExitStack() as held:
+        for path in sample_paths + tree_paths:  # all of them, before the first read
+            held.enter_context(shard_lock(path))
         for path in sample_paths:
             header, records = _read_whole(path)
             extraction = _extraction_of(path, header)
@@ -126,10 +135,9 @@ def regrade_shards(
                 for was, now in zip(old.samples, new.samples, strict=True):
                     answers_changed += was.answer != now.answer
                     grades_changed += was.correct != now.correct
-                rewritten.append(new.to_json())
-            _rewrite(path, header, rewritten)
+                rewritten.append(_regraded_pool(data, new))
+            _rewrite(path, header, rewritten, held)
             progress(f"{path.name}: {len(rewritten)} problems re-graded")
-        tree_paths = list(iter_shard_paths(folder, TREE))
         for path in tree_paths:
             header, records = _read_whole(path)
             graders: dict[str, Grader] = {}
@@ -147,8 +155,8 @@ def regrade_shards(
                 grades_changed += new_record.correct != record.correct
                 before = before.add(_search_counts(record))
                 after = after.add(_search_counts(new_record))
-                rewritten.append(new_record.to_json())
-            _rewrite(path, header, rewritten)
+                rewritten.append({**data, "correct": new_record.correct})
+            _rewrite(path, header, rewritten, held)
             progress(f"{path.name}: {len(rewritten)} tree searches re-graded")
         append_session(
             folder,
@@ -162,6 +170,16 @@ def regrade_shards(
     return RegradeReport(
         before, after, answers_changed, grades_changed, tuple(sample_paths + tree_paths)
     )
+
+
+def _regraded_pool(data: dict[str, Any], pool: ProblemSamples) -> dict[str, Any]:
+    """``data`` (a recorded pool) with each sample's answer and grade from ``pool``, and
+    every other field, known to this version or not, as it was."""
+    samples = [
+        {**recorded, "answer": sample.answer, "correct": sample.correct}
+        for recorded, sample in zip(data["samples"], pool.samples, strict=True)
+    ]
+    return {**data, "samples": samples}
 
 
 def _sample_counts(samples: tuple[SampleRecord, ...]) -> GradeCounts:
@@ -199,17 +217,21 @@ def _read_whole(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return contents.header, contents.records
 
 
-def _rewrite(path: Path, header: dict[str, Any], records: list[dict[str, Any]]) -> None:
-    """Replace ``path`` atomically, holding its writer lock so no run appends meanwhile."""
-    with ShardWriter(path, header):
-        temporary = path.with_name(path.name + ".regrade.tmp")
-        lines = [{"header": header}, *records]
-        payload = b"".join(
-            json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-            for line in lines
-        )
-        with open(temporary, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
+def _rewrite(
+    path: Path, header: dict[str, Any], records: list[dict[str, Any]], held: ExitStack
+) -> None:
+    """Replace ``path`` atomically (its lock is held by the caller); the new file is
+    locked before the move and stays locked in ``held``, so no writer can append to
+    it until the whole re-grade is done."""
+    temporary = path.with_name(path.name + ".regrade.tmp")
+    lines = [{"header": header}, *records]
+    payload = b"".join(
+        json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        for line in lines
+    )
+    stream = held.enter_context(open(temporary, "wb"))  # noqa: SIM115 (held closes it)
+    fcntl.flock(stream.fileno(), fcntl.LOCK_EX)  # nobody else can know this file yet
+    stream.write(payload)
+    stream.flush()
+    os.fsync(stream.fileno())
+    os.replace(temporary, path)

@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -104,15 +105,7 @@ class ShardWriter:
 
     def __enter__(self) -> ShardWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "ab+")  # closed in __exit__
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise ShardError(
-                f"{self.path} is being written by another calibration run; "
-                "wait for it to finish or give this run another --out folder"
-            ) from None
+        handle = locked_handle(self.path, "ab+")  # closed in __exit__
         self._file = handle
         lines, good_bytes, torn = _split_complete_lines(self.path)
         if torn:
@@ -154,6 +147,46 @@ class ShardWriter:
             self._file.seek(0, os.SEEK_END)
             self._file.write(payload)
             _fsync(self._file)
+
+
+def locked_handle(path: Path, mode: str) -> IO[bytes]:
+    """``path`` opened with its exclusive writer lock, or a ShardError while another run
+    holds it. Why the inode check: a shard rewritten whole (``--regrade``) is a new file
+    moved over the old one, and a lock taken on the old one after the move guards
+    nothing; so the lock must be on the file the path names once it is held."""
+    for _ in range(100):
+        handle = open(path, mode)  # noqa: SIM115 (returned open, or closed here)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ShardError(
+                f"{path} is being written by another calibration run; "
+                "wait for it to finish or give this run another --out folder"
+            ) from None
+        held, named = os.fstat(handle.fileno()), _stat_or_none(path)
+        if named is not None and (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino):
+            return handle
+        handle.close()  # replaced between open and lock: lock the file there now
+    raise ShardError(f"{path} keeps being replaced by another run; try again when it is done")
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+@contextmanager
+def shard_lock(path: Path) -> Iterator[IO[bytes]]:
+    """Hold ``path``'s writer lock without writing to it (a reader that will rewrite
+    it, such as ``--regrade``, holds it from its read to its rewrite)."""
+    handle = locked_handle(path, "rb")
+    try:
+        yield handle
+    finally:
+        handle.close()
 
 
 def _fsync(handle: IO[bytes]) -> None:
