@@ -167,25 +167,23 @@ class RoundRunner:
     def _stop(self, run: ProblemRun, policy: BudgetPolicy) -> RunOutcome:
         if not run.candidates:
             return RunOutcome(run, None, None, None, None, "the budget ran out before any sample")
-        choice = select(policy.answer_method, run.candidates, self.model.reduction)
+        rule = policy.answer_rule(self.model, len(run.candidates))
+        choice = select(rule.method, run.candidates, rule.reduction)
         chosen = run.candidates[choice.index] if choice.index >= 0 else None
         error = (
             None
             if choice.answer is not None
             else (f"no extractable answer in {len(run.candidates)} solutions")
         )
-        return RunOutcome(
-            run, choice.answer, chosen, policy.answer_method, len(run.candidates), error
-        )
+        return RunOutcome(run, choice.answer, chosen, rule.method, len(run.candidates), error)
 
     def _sample(
         self, group: Sequence[ProblemRun], target: int, policy: BudgetPolicy
     ) -> list[tuple[ProblemRun, str | None]]:
         """Top every problem of ``group`` up to ``target`` samples (scored when the
         answer rule uses scores); (run, error) per problem."""
-        sampler = answer_sampler(
-            policy.answer_method, self.context.generation, self.model.reduction
-        )
+        method = "weighted_best_of_n" if policy.needs_scores(self.model) else "majority"
+        sampler = answer_sampler(method, self.context.generation, self.model.reduction)
         out: list[tuple[ProblemRun, str | None]] = []
         for run, result, error in self._run(sampler, group, target, reuse=True):
             if result is not None:

@@ -82,6 +82,7 @@ class Router:
     ) -> None:
         """Refuse a policy this batch cannot honour, before any compute is spent."""
         policy.check(self.artifact.table.budgets, num_problems)
+        policy.check_model(self.model)
         if isinstance(policy, TotalPolicy):
             one = 1.0 if self.cost_unit == "generations" else self.model.sample_flops
             policy.check_batch(num_problems, one, self.cost_unit, budget_left)

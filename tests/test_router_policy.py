@@ -161,8 +161,10 @@ def brute_force(model: SequentialModel, rung_index: int, price: float, cap: floa
             options.append((key, value, model.action_costs.get(key, float(budget))))
     step = model.next_step(rung_index)
     if step is not None and (step <= cap or not options):
-        accuracy, cost = model.continuation(rung_index, np.zeros(1), price)
-        options.append(("sample", accuracy, cost))
+        # the continuation is the advantage over the best action it forgoes (0 if none)
+        advantage, cost = model.continuation(rung_index, np.zeros(1), price)
+        forgone = max((o[1] - price * o[2] for o in options), default=0.0)
+        options.append(("sample", forgone + advantage + price * cost, cost))
     best = max(options, key=lambda o: (o[1] - price * o[2], -o[2]))
     return Decision(
         "stop" if best[0] == "stop" else "tree" if "@" in best[0] else "sample", best[1], best[2]
@@ -296,7 +298,11 @@ def test_a_second_opinion_borrows_from_later_rounds_only_where_it_pays_well_over
 
 
 def test_total_budget_searches_the_price_that_spends_what_is_left():
-    model = hand_model(stop=[0.0, 0.5, 0.6, 0.7], tree=0.95, continuation=[0.6, 0.65, 0.7, 0.0])
+    # continuations are advantages over the best action forgone: sampling on loses to the
+    # search (-0.3), so money no object means searching
+    model = hand_model(
+        stop=[0.0, 0.5, 0.6, 0.7], tree=0.95, continuation=[0.6, -0.3, -0.25, 0.0]
+    )
     problems = [live(1, spent=1.0, pid=f"p{i}") for i in range(4)]
     rich = TotalPolicy(100.0).decide(view(model, problems, spent=4.0))
     poor = TotalPolicy(5.0).decide(view(model, problems, spent=4.0))
@@ -377,8 +383,12 @@ def test_a_capped_router_buys_the_search_its_cap_affords_instead_of_sampling_to_
     capped = replay(model, data, price=0.01, budget=4)
     assert np.array_equal(capped.cost, np.full(len(data), 2.0))
     assert capped.accuracy.mean() == pytest.approx(0.70)
+    # Valued as an advantage over the action it forgoes, even the uncapped continuation no
+    # longer promises the dear search: sampling on is worth less than beam_search@8 now,
+    # and under the cap the router buys beam_search@2 (the old gross values sampled to
+    # the cap and answered with a 40 % vote).
     uncapped_values = replay(replace(model, capped=None), data, price=0.01, budget=4)
-    assert uncapped_values.accuracy.mean() == pytest.approx(0.40)  # the old behaviour
+    assert uncapped_values.accuracy.mean() == pytest.approx(0.70)
     # without a cap nothing changes: beam_search@8 straight away is the best buy
     free = replay(model, data, price=0.01)
     assert free.accuracy.mean() == pytest.approx(0.98) and free.cost.mean() == 8.0
@@ -400,8 +410,8 @@ def test_the_fixed_budget_policy_values_sampling_on_by_what_its_cap_allows():
     assert model.capped_continuation(0, 0.01, 6.0) is model.capped.by_cap[4][0]
     assert model.capped_continuation(0, 0.01, 3.0) is None
     assert model.capped_continuation(0, 0.1, 4.0) is None
-    (old,) = FixedPolicy(4).decide(view(replace(model, capped=None), [first]))
-    assert old.kind == "sample"
+    (plain,) = FixedPolicy(4).decide(view(replace(model, capped=None), [first]))
+    assert plain.kind == "tree"  # an advantage over the search forgone: negative
 
 
 def test_capped_continuations_survive_the_model_file():

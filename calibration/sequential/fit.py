@@ -185,11 +185,15 @@ class Ladder:
         chain: list[Continuation] = []
         for r in range(last - 1, -1, -1):
             future_cost = cost + (self.rungs[r + 1] - self.rungs[r])
-            value_model = self.designs[r].fit(accuracy - price * future_cost)
-            chain.append(Continuation(value_model, self.designs[r].fit(future_cost)))
-            keep_value = value_model.predict(self.inputs[r])
             fixed_value, fixed_accuracy, fixed_cost = self.values[r].best_fixed(price, allowed(r))
-            go_on = keep_value > fixed_value
+            # What sampling on gained over the action it forwent, on the same row (the
+            # same random order): most rows' votes never change, so the difference is
+            # far less noisy than either payoff, and it is the quantity decided on.
+            # With nothing to forgo (rung 0, no search allowed) the baseline is 0.
+            forgone = np.where(np.isfinite(fixed_value), fixed_accuracy - price * fixed_cost, 0.0)
+            value_model = self.designs[r].fit(accuracy - price * future_cost - forgone)
+            chain.append(Continuation(value_model, self.designs[r].fit(future_cost)))
+            go_on = (value_model.predict(self.inputs[r]) > 0) | ~np.isfinite(fixed_value)
             accuracy = np.where(go_on, accuracy, fixed_accuracy)
             cost = np.where(go_on, future_cost, fixed_cost)
         return chain[::-1]
@@ -278,6 +282,7 @@ def fit_model(
         sample_flops=sample_flops,
         tree_flops=dict(tree_flops or {}),
         action_costs={k: v for k, v in costs.items() if is_checked(split_tree_key(k)[0])},
+        answer_rules=dict(data.answer_rules),
     )
 
 

@@ -2,11 +2,13 @@
 search are worth, and what they will cost.
 
 Per rung (samples drawn so far) it holds
-- ``stop``: P(the weighted vote of the samples drawn is right);
+- ``stop``: P(the answer rule, applied to the samples drawn, is right); the rule per rung
+  is the one the calibration found best (``answer_rules``: majority on unscored pools);
 - ``trees``: P(tree search t at budget B is right), one per calibrated (t, B);
-- ``continuation[i]``: at price ``prices[i]``, the expected value of drawing up to the
-  next rung and deciding again there (accuracy minus price x compute, fitted by
-  least-squares Monte Carlo on calibration trajectories), and its expected compute.
+- ``continuation[i]``: at price ``prices[i]``, the expected advantage of drawing up to
+  the next rung and deciding again there over the best action available now (accuracy
+  minus price x compute, fitted by least-squares Monte Carlo on calibration
+  trajectories, on the realised difference of the two), and its expected compute.
 
 A decision maximises value minus price x cost over the actions allowed; prices between
 grid points interpolate the continuation linearly. Costs are in generations (one full
@@ -23,10 +25,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from calibration.sequential.answer_rule import MAJORITY_RULE, AnswerRule
 from calibration.sequential.linear import LinearModel
 from calibration.sequential.second_opinion import runs_at_most
 
-MODEL_FORMAT = 1
+# 2: calibrated answer rules and the stopping rules' state features (format 1 models
+# were fitted on a verifier-weighted vote and fewer features: refit them)
+MODEL_FORMAT = 2
 ActionKind = Literal["stop", "sample", "tree"]
 # P(right) of stopping (None at rung 0) and of each tree search, per row of features
 Predictions = tuple[np.ndarray | None, dict[str, np.ndarray]]
@@ -211,6 +216,19 @@ class SequentialModel:
     second_opinions: dict[str, dict[str, float]] = field(default_factory=dict)
     # sampling on's worth under a per-problem cap (None in models fitted before them)
     capped: CappedContinuations | None = None
+    # rung -> how a problem stopped there is answered (calibrated; majority if absent)
+    answer_rules: dict[int, AnswerRule] = field(default_factory=dict)
+
+    @property
+    def scored(self) -> bool:
+        """Whether the calibration's samples carried verifier scores worth weighting."""
+        return any(rule.uses_scores for rule in self.answer_rules.values())
+
+    def answer_rule(self, samples: int) -> AnswerRule:
+        """The rule for a problem stopped with ``samples`` drawn: that of its rung (the
+        highest calibrated rung not above it)."""
+        rung = self.rungs[self.rung_index(samples)]
+        return self.answer_rules.get(rung) or MAJORITY_RULE
 
     # ------------------------------------------------------------ decisions
 
@@ -264,9 +282,20 @@ class SequentialModel:
             allowed.append(most_generations(key) <= caps + 1e-9)
         step = self.next_step(rung_index)
         if step is not None:
-            gross, expected = self.continuation_rows(rung_index, rows, price, predictions, budget)
+            advantage, expected = self.continuation_rows(
+                rung_index, rows, price, predictions, budget
+            )
+            # sampling on is valued against the best action it forgoes here (its
+            # continuation was fitted on exactly that difference: ``fit.Ladder``)
+            if allowed:
+                fixed = np.where(
+                    np.vstack(allowed), np.vstack(accuracy) - price * np.vstack(cost), -np.inf
+                ).max(axis=0)
+                baseline = np.where(np.isfinite(fixed), fixed, 0.0)
+            else:
+                baseline = np.zeros(count)
             labels.append(("sample", None, self.rungs[rung_index + 1]))
-            accuracy.append(gross)
+            accuracy.append(baseline + advantage + price * expected)
             cost.append(expected)
             fits = step <= caps + 1e-9
             nothing_else = ~np.any(np.vstack(allowed), axis=0) if allowed else np.ones(count, bool)
@@ -295,10 +324,10 @@ class SequentialModel:
     def continuation(
         self, rung_index: int, features: np.ndarray, price: float
     ) -> tuple[float, float]:
-        """(expected accuracy, expected cost) of sampling on and deciding again, at ``price``
-        (prices past the grid use its last point)."""
-        gross, cost = self.continuation_rows(rung_index, np.atleast_2d(features), price)
-        return float(gross[0]), float(cost[0])
+        """(net advantage over the best action available now, expected cost) of sampling
+        on and deciding again, at ``price`` (prices past the grid use its last point)."""
+        advantage, cost = self.continuation_rows(rung_index, np.atleast_2d(features), price)
+        return float(advantage[0]), float(cost[0])
 
     def continuation_rows(
         self,
@@ -308,6 +337,9 @@ class SequentialModel:
         predictions: Predictions | None = None,
         budget: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: what sampling on is worth at ``price`` over the best of stopping and
+        the tree searches allowed now (accuracy minus price x generations; positive: sample
+        on), and the further generations it expects to spend."""
         model = self.rung_models[rung_index]
         if not model.continuation:
             raise ValueError(f"rung {self.rungs[rung_index]} is the top rung: nothing to continue")
@@ -316,7 +348,7 @@ class SequentialModel:
         capped = self.capped_continuation(rung_index, price, budget)
         if capped is not None:
             cost = np.maximum(capped.cost.predict(inputs), step)
-            return capped.value.predict(inputs) + price * cost, cost
+            return capped.value.predict(inputs), cost
         low, high, share = self._bracket(price)
         value = (1 - share) * model.continuation[low].value.predict(inputs)
         cost = (1 - share) * model.continuation[low].cost.predict(inputs)
@@ -325,7 +357,8 @@ class SequentialModel:
             cost = cost + share * model.continuation[high].cost.predict(inputs)
         fitted_price = (1 - share) * self.prices[low] + share * self.prices[high]
         cost = np.maximum(cost, step)
-        return value + fitted_price * cost, cost
+        # past the grid: the same plan, priced at the price asked
+        return value - (price - fitted_price) * cost, cost
 
     def capped_continuation(
         self, rung_index: int, price: float, budget: float | None
@@ -380,6 +413,11 @@ class SequentialModel:
         best = max(p.accuracy for p in self.price_curve)
         return max(p.price for p in self.price_curve if p.accuracy >= best - tolerance)
 
+    def cap_price(self) -> float:
+        """The price a per-problem cap routes at: the one its capped continuations were
+        fitted for (0 since Router v3: spend up to the cap wherever it still pays)."""
+        return 0.0 if self.capped is None else self.capped.price
+
     def best_price(self) -> float:
         """The price whose held-out calibration accuracy is highest (the lowest such):
         below it the fitted values only chase noise, so spending more buys nothing."""
@@ -405,13 +443,18 @@ class SequentialModel:
             "action_costs": dict(sorted(self.action_costs.items())),
             "second_opinions": dict(sorted(self.second_opinions.items())),
             "capped": None if self.capped is None else self.capped.to_json(),
+            "answer_rules": {
+                str(r): rule.to_json() for r, rule in sorted(self.answer_rules.items())
+            },
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SequentialModel:
         if data.get("format") != MODEL_FORMAT:
             raise ValueError(
-                f"sequential model format {data.get('format')!r}; this version reads {MODEL_FORMAT}"
+                f"sequential model format {data.get('format')!r}; this version reads "
+                f"{MODEL_FORMAT} (rerun `ttc calibrate --out` on the artifact folder: it refits "
+                "the model from the recorded shards, without sampling)"
             )
         model = cls(
             reduction=str(data["reduction"]),
@@ -433,6 +476,10 @@ class SequentialModel:
             capped=None
             if data.get("capped") is None
             else CappedContinuations.from_json(data["capped"]),
+            answer_rules={
+                int(r): AnswerRule.from_json(rule)
+                for r, rule in data.get("answer_rules", {}).items()
+            },
         )
         if len(model.rung_models) != len(model.rungs) or list(model.prices) != sorted(model.prices):
             raise ValueError("sequential model: rungs and rung models differ, or prices unsorted")

@@ -16,9 +16,11 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import betainc
 
 from calibration.predictor.features import FEATURE_NAMES, probe_features
 from strategies.search.result import Candidate
+from strategies.search.selection import EncodedPool, solution_score
 
 PROMPT_FEATURE_NAMES: tuple[str, ...] = (
     "prompt_log_chars",
@@ -26,6 +28,17 @@ PROMPT_FEATURE_NAMES: tuple[str, ...] = (
     "prompt_log_numbers",
     "prompt_log_digits",
 )
+
+# The signals the published stopping rules stop on, so that the decision model can do
+# at least what they do: Adaptive-Consistency's Beta posterior, ESC's unanimous window,
+# and the verifier's margin between the two leading answers.
+STOPPING_FEATURE_NAMES: tuple[str, ...] = (
+    "vote_confidence",
+    "vote_margin",
+    "window_unanimous",
+    "weighted_margin",
+)
+ESC_WINDOW = 4
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
@@ -47,7 +60,36 @@ def prompt_features(text: str) -> np.ndarray:
 
 
 def feature_names(rung: int) -> tuple[str, ...]:
-    return PROMPT_FEATURE_NAMES if rung == 0 else PROMPT_FEATURE_NAMES + FEATURE_NAMES
+    if rung == 0:
+        return PROMPT_FEATURE_NAMES
+    return PROMPT_FEATURE_NAMES + FEATURE_NAMES + STOPPING_FEATURE_NAMES
+
+
+def stopping_features(candidates: Sequence[Candidate], reduction: str) -> np.ndarray:
+    """``vote_confidence``: P(the leading answer's share beats the runner-up's) under a
+    uniform Beta prior on their split, the Adaptive-Consistency statistic;
+    ``vote_margin``: (leader's votes - runner-up's) / samples; ``window_unanimous``: 1
+    when the last ``ESC_WINDOW`` samples (at least two) all give one answer, ESC's stop;
+    ``weighted_margin``: the same margin on summed verifier scores (0 without scores)."""
+    count = len(candidates)
+    scores = np.array([solution_score(c, reduction) for c in candidates], dtype=np.float64)
+    pool = EncodedPool.from_answers([c.answer for c in candidates], scores.tolist())
+    answered = pool.codes >= 0
+    classes = len(pool.answers)
+    votes = np.sort(np.bincount(pool.codes[answered], minlength=max(classes, 2)))[::-1]
+    mass = np.sort(
+        np.bincount(pool.codes[answered], weights=scores[answered], minlength=max(classes, 2))
+    )[::-1]
+    leader, runner_up = float(votes[0]), float(votes[1])
+    # P(p > 1/2) for p ~ Beta(leader + 1, runner_up + 1)
+    confidence = 1.0 - float(betainc(leader + 1.0, runner_up + 1.0, 0.5)) if leader else 0.0
+    window = pool.codes[-ESC_WINDOW:]
+    unanimous = float(len(window) >= 2 and window[0] >= 0 and bool(np.all(window == window[0])))
+    total = float(np.abs(scores[answered]).sum())
+    weighted = float(mass[0] - mass[1]) / total if total > 0 else 0.0
+    return np.array(
+        [confidence, (leader - runner_up) / count, unanimous, weighted], dtype=np.float64
+    )
 
 
 def state_features(
@@ -57,7 +99,9 @@ def state_features(
     base = prompt_features(text) if prompt is None else prompt
     if not candidates:
         return base
-    return np.concatenate([base, probe_features(candidates, reduction)])
+    return np.concatenate(
+        [base, probe_features(candidates, reduction), stopping_features(candidates, reduction)]
+    )
 
 
 def rung_ladder(budgets: Sequence[int], pool_size: int) -> tuple[int, ...]:

@@ -16,18 +16,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from calibration.sequential.answer_rule import AnswerRule, choose_answer_rules, rule_hits
 from calibration.sequential.model import split_tree_key
 from calibration.sequential.second_opinion import Run, checked_key, recorded_outcome
 from calibration.sequential.states import prompt_features, state_features
 from strategies.search.result import Candidate
-from strategies.search.selection import EncodedPool, choose
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from calibration.store.records import ProblemSamples, TreeRecord
-
-STOP_METHOD = "weighted_best_of_n"
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,8 @@ class TrainingPool:
 @dataclass(frozen=True)
 class Trajectories:
     """``features[r]``: (rows, features) at rung ``rungs[r]``; ``stop[r]``: whether the
-    vote at that rung is right (rung 0: zeros, unused); ``trees[key]``: per row."""
+    answer rule at that rung (``answer_rules[rungs[r]]``) is right (rung 0: zeros,
+    unused); ``trees[key]``: per row."""
 
     rungs: tuple[int, ...]
     problem: np.ndarray  # row -> pool index
@@ -54,6 +53,7 @@ class Trajectories:
     trees: dict[str, np.ndarray]
     # generations each tree action spent, per row (a key left out spent its budget)
     tree_costs: dict[str, np.ndarray] = field(default_factory=dict)
+    answer_rules: dict[int, AnswerRule] = field(default_factory=dict)
 
     def cost_of(self, key: str) -> np.ndarray:
         spent = self.tree_costs.get(key)
@@ -69,6 +69,7 @@ class Trajectories:
             stop=[s[rows] for s in self.stop],
             trees={k: v[rows] for k, v in self.trees.items()},
             tree_costs={k: v[rows] for k, v in self.tree_costs.items()},
+            answer_rules=self.answer_rules,
         )
 
     def __len__(self) -> int:
@@ -89,29 +90,35 @@ def build_trajectories(
     reduction: str,
     seed: int,
 ) -> Trajectories:
+    for pool in pools:
+        if len(pool.candidates) < max(rungs):
+            raise ValueError(
+                f"problem {pool.problem_id!r}: {len(pool.candidates)} samples, "
+                f"fewer than rung {max(rungs)}"
+            )
+    permutations = [
+        np.argsort(
+            order_rng(pool.problem_id, seed).random((orders, len(pool.candidates))),
+            axis=1,
+            kind="stable",
+        )
+        for pool in pools
+    ]
+    rules = choose_answer_rules(pools, rungs, permutations)
     rows_per_rung: list[list[np.ndarray]] = [[] for _ in rungs]
     stop_per_rung: list[list[float]] = [[] for _ in rungs]
     owners: list[int] = []
     trees: dict[str, list[float]] = {k: [] for k in tree_keys}
     costs: dict[str, list[float]] = {k: [] for k in tree_keys}
-    for index, pool in enumerate(pools):
-        size = len(pool.candidates)
-        if size < max(rungs):
-            raise ValueError(
-                f"problem {pool.problem_id!r}: {size} samples, fewer than rung {max(rungs)}"
-            )
-        encoded = EncodedPool.from_candidates(pool.candidates, reduction)
-        rng = order_rng(pool.problem_id, seed)
-        permutations = np.argsort(rng.random((orders, size)), axis=1, kind="stable")
+    for index, (pool, order) in enumerate(zip(pools, permutations, strict=True)):
         prompt = prompt_features(pool.text)
         for r, rung in enumerate(rungs):
             if rung == 0:
                 rows_per_rung[r].extend([prompt] * orders)
                 stop_per_rung[r].extend([0.0] * orders)
                 continue
-            prefixes = permutations[:, :rung]
-            chosen = choose(STOP_METHOD, encoded, prefixes)
-            hits = np.where(chosen < 0, False, pool.correct[np.maximum(chosen, 0)])
+            prefixes = order[:, :rung]
+            hits = rule_hits(rules[rung], pool, prefixes)
             stop_per_rung[r].extend(float(h) for h in hits)
             for prefix in prefixes:
                 rows_per_rung[r].append(
@@ -131,6 +138,7 @@ def build_trajectories(
         stop=[np.array(s, dtype=np.float64) for s in stop_per_rung],
         trees={k: np.array(v, dtype=np.float64) for k, v in trees.items()},
         tree_costs={k: np.array(v, dtype=np.float64) for k, v in costs.items()},
+        answer_rules=rules,
     )
 
 

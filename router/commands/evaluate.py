@@ -31,6 +31,7 @@ from router.commands.common import (
     shout,
 )
 from router.commands.domain_check import DomainCheck
+from router.commands.report_path import check_report_path
 from router.evaluation.harness import Evaluation
 from router.evaluation.text_report import format_report
 from router.policies import PolicyError, parse_policy
@@ -70,11 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
 
 
-def default_policies(budgets: list[int] | tuple[int, ...]) -> list[str]:
+def default_policies(budgets: list[int] | tuple[int, ...], scored: bool = True) -> list[str]:
     """auto, at most N for every calibrated N, and the published stopping rules at the
-    largest N (the baselines a sequential router must beat)."""
+    largest N (the baselines a sequential router must beat; the verifier margin only
+    where the calibration's samples have scores)."""
     top = max(budgets)
-    return ["auto", *(str(b) for b in budgets), f"beta:{top}", f"esc:{top}", f"margin:{top}"]
+    rules = [f"beta:{top}", f"esc:{top}"] + ([f"margin:{top}"] if scored else [])
+    return ["auto", *(str(b) for b in budgets), *rules]
 
 
 def _budgets(text: str | None) -> list[int] | None:
@@ -122,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
         policies = (
             [p.strip() for p in args.policies.split(",") if p.strip()]
             if args.policies
-            else default_policies(table.budgets)
+            else default_policies(
+                table.budgets,
+                loaded.artifact.sequential is None or loaded.artifact.sequential.scored,
+            )
         )
         for policy in policies:
             parse_policy(policy)
@@ -137,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             _warn_overlap(problems, loaded.artifact)
         DomainCheck(loaded.artifact, problems, "evaluate").before_run()
+        out = args.out or (
+            Path("runs") / "evaluate" / loaded.artifact.path.name / f"{problems.stem}.json"
+        )
+        check_report_path(out)  # before any compute: the report must have somewhere to go
         router = build_router(loaded, problems, args)
         progress = (lambda message: None) if args.no_progress else _progress
         evaluation = Evaluation(
@@ -156,14 +166,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"ttc evaluate: error: {exc}", file=sys.stderr)
         return 2
     report = evaluation.run(policies, problems_label=args.problems or problems.spec)
-    out = args.out or (
-        Path("runs") / "evaluate" / loaded.artifact.path.name / f"{problems.stem}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
     text = format_report(report)
-    out.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
-    out.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
     print(text)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+        out.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:  # it changed since the check (a full disk): the table is above
+        print(f"ttc evaluate: error: --out {out}: cannot write the report ({exc})", file=sys.stderr)
+        return 1
     print(f"report: {out} (and {out.with_suffix('.txt').name})")
     return 0
 

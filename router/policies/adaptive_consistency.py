@@ -10,17 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from router.policies.base import POLICIES, RoundView
-from router.policies.sampling_rules import SamplingRule, vote_counts
+from router.policies.sampling_rules import MajorityRule, vote_counts
 from strategies.search.result import Candidate
 
 
 @POLICIES.register("beta", summary="Adaptive-Consistency: Beta posterior stopping")
-class AdaptiveConsistencyPolicy(SamplingRule):
+class AdaptiveConsistencyPolicy(MajorityRule):
     name = "beta"
     forms = "beta:N[:CONFIDENCE] (e.g. beta:16 or beta:16:0.95)"
     parameter_name = "the confidence"
     default_parameter = 0.95
-    answer_method = "majority"
 
     def tranche(self, drawn: int) -> int:
         return 1

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from calibration.sequential.answer_rule import AnswerRule
 from calibration.sequential.model import Decision, SequentialModel
 from calibration.sequential.second_opinion import MAX_RUNS, base_strategy, is_checked
 from strategies.registry import Registry
@@ -117,8 +118,6 @@ class BudgetPolicy(ABC):
     forms: ClassVar[str]
     #: True when the whole batch must be decided together (a shared budget).
     batch_wide: ClassVar[bool] = False
-    #: How a stopped problem's answer is chosen from its samples.
-    answer_method: ClassVar[str] = "weighted_best_of_n"
 
     @classmethod
     @abstractmethod
@@ -136,6 +135,19 @@ class BudgetPolicy(ABC):
     def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:  # noqa: B027
         """Refuse settings the calibration cannot serve, before any compute is spent (a
         hook: most policies can serve any calibration)."""
+
+    def check_model(self, model: SequentialModel) -> None:  # noqa: B027
+        """Refuse a decision model this policy cannot use (a hook, like ``check``)."""
+
+    def answer_rule(self, model: SequentialModel, samples: int) -> AnswerRule:
+        """How a problem stopped with ``samples`` drawn is answered: the rule the
+        calibration found best at that rung (the decision model is fitted on it)."""
+        return model.answer_rule(samples)
+
+    def needs_scores(self, model: SequentialModel) -> bool:
+        """Whether samples must be scored: the decision model reads the scores of a
+        scored calibration, whatever rule answers."""
+        return model.scored
 
     @abstractmethod
     def decide(self, view: RoundView) -> list[Decision]:

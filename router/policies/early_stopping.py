@@ -10,17 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from router.policies.base import POLICIES, RoundView
-from router.policies.sampling_rules import SamplingRule, vote_counts
+from router.policies.sampling_rules import MajorityRule, vote_counts
 from strategies.search.result import Candidate
 
 
 @POLICIES.register("esc", summary="Early-Stopping Self-Consistency: unanimous window")
-class EarlyStoppingPolicy(SamplingRule):
+class EarlyStoppingPolicy(MajorityRule):
     name = "esc"
     forms = "esc:N[:WINDOW] (e.g. esc:16 or esc:16:4)"
     parameter_name = "the window"
     default_parameter = 4.0
-    answer_method = "majority"
 
     @property
     def window(self) -> int:

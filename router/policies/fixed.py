@@ -1,8 +1,9 @@
 """``N`` (e.g. ``--budget 8``): at most N generations per problem, probe included.
 
-Within that cap the router routes at the ``auto`` price, so a problem whose first
-samples already agree stops early and a hopeless one gives up; no problem ever spends
-more than N. N need not be a calibrated budget: every action whose cost fits is allowed.
+Within that cap the router routes at price 0 (``SequentialModel.cap_price``): it
+spends up to N wherever the decision model expects more compute to still gain accuracy,
+and stops early only where it expects none (a settled vote); no problem ever spends more
+than N. N need not be a calibrated budget: every action whose cost fits is allowed.
 Sampling on is valued by what the cap will still allow after it (the model's capped
 continuations, fitted for the calibrated budgets; an uncalibrated N uses the largest
 calibrated one below it).
@@ -33,8 +34,8 @@ class FixedPolicy(BudgetPolicy):
         return str(self.budget)
 
     def price(self, model: SequentialModel) -> float:
-        return model.auto_price()
+        return model.cap_price()
 
     def decide(self, view: RoundView) -> list[Decision]:
         caps = [max(0.0, view.sample_cost(self.budget) - p.spent) for p in view.problems]
-        return decide_at_price(view, view.model.auto_price(), caps, budget=self.budget)
+        return decide_at_price(view, view.model.cap_price(), caps, budget=self.budget)

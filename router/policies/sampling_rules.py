@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import ClassVar
 
-from calibration.sequential.model import Decision
+from calibration.sequential.answer_rule import MAJORITY_RULE, AnswerRule
+from calibration.sequential.model import Decision, SequentialModel
 from router.policies.base import BudgetPolicy, PolicyError, RoundView, parse_count, parse_number
 from strategies.answers import canonical_key
 from strategies.search.result import Candidate
@@ -62,6 +63,16 @@ class SamplingRule(BudgetPolicy):
     @abstractmethod
     def settled(self, candidates: Sequence[Candidate], view: RoundView) -> bool:
         """Whether the rule stops here."""
+
+
+class MajorityRule(SamplingRule):
+    """A rule that counts votes: it answers by majority and never needs scores."""
+
+    def answer_rule(self, model: SequentialModel, samples: int) -> AnswerRule:
+        return MAJORITY_RULE
+
+    def needs_scores(self, model: SequentialModel) -> bool:
+        return False
 
 
 def vote_counts(candidates: Sequence[Candidate]) -> list[int]:

@@ -2,14 +2,17 @@
 
 Sample in doubling tranches (1, 2, 4, ... up to N); stop once at least two samples are
 drawn and the leading answer holds at least SHARE (default 0.8) of the summed verifier
-scores. Weighted best-of-N picks the answer.
+scores. Weighted best-of-N picks the answer. A calibration without verifier scores is
+refused up front: there is no margin to read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from router.policies.base import POLICIES, RoundView
+from calibration.sequential.answer_rule import AnswerRule
+from calibration.sequential.model import SequentialModel
+from router.policies.base import POLICIES, PolicyError, RoundView
 from router.policies.sampling_rules import SamplingRule, score_mass
 from strategies.search.result import Candidate
 
@@ -20,6 +23,19 @@ class VerifierMarginPolicy(SamplingRule):
     forms = "margin:N[:SHARE] (e.g. margin:16 or margin:16:0.8)"
     parameter_name = "the share"
     default_parameter = 0.8
+
+    def check_model(self, model: SequentialModel) -> None:
+        if not model.scored:
+            raise PolicyError(
+                f"--budget {self}: the calibration's samples carry no verifier scores, so "
+                "there is no verifier margin to stop on; use beta:N or esc:N"
+            )
+
+    def answer_rule(self, model: SequentialModel, samples: int) -> AnswerRule:
+        return AnswerRule("weighted_best_of_n", model.reduction)
+
+    def needs_scores(self, model: SequentialModel) -> bool:
+        return True
 
     def tranche(self, drawn: int) -> int:
         return max(1, drawn)

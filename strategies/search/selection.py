@@ -17,7 +17,7 @@ string; answers are never compared pairwise (DESIGN.md s.2). The vote itself is
 Rules, in one place:
 - A solution without an extractable answer never wins; a pool where no solution has an
   answer gives no choice (index -1, answer None).
-- A solution's score reduces its step scores: ``last`` (default), ``min`` or ``prod``;
+- A solution's score reduces its step scores: ``last`` (default), ``min``, ``prod`` or ``mean``;
   a solution with no step scores scores 0.0 under every reduction.
 - Majority: the most frequent answer; ties go to the answer that appears first.
 - Best-of-N (naive): the answer of the highest-scoring solution with an answer; ties go
@@ -41,8 +41,8 @@ from strategies.answers import canonical_key
 from strategies.answers.votes import NO_ANSWER, encode_answers, vote_codes
 from strategies.search.result import Candidate
 
-Reduction = Literal["last", "min", "prod"]
-REDUCTIONS: tuple[str, ...] = ("last", "min", "prod")
+Reduction = Literal["last", "min", "prod", "mean"]
+REDUCTIONS: tuple[str, ...] = ("last", "min", "prod", "mean")
 
 SelectionMethod = Literal["majority", "best_of_n", "weighted_best_of_n"]
 SELECTION_METHODS: tuple[str, ...] = ("majority", "best_of_n", "weighted_best_of_n")
@@ -70,6 +70,8 @@ def reduce_scores(step_scores: Sequence[float], reduction: str = "last") -> floa
         return float(min(step_scores))
     if reduction == "prod":
         return float(math.prod(step_scores))
+    if reduction == "mean":
+        return float(sum(step_scores)) / len(step_scores)
     check_reduction(reduction)
     raise AssertionError("unreachable")
 
