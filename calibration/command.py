@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import traceback
@@ -347,6 +348,7 @@ def run(args: argparse.Namespace) -> int:
             flag = "--regrade" if args.regrade else "--merge"
             if out is None:
                 raise ValueError(f"{flag} needs --out DIR (the folder holding the shards)")
+            check_out_folder(out)
             if args.regrade:
                 from calibration.store.regrade import regrade_shards
 
@@ -360,6 +362,7 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             config = config_from_args(args)
+            check_out_folder(config.out)
             out = config.out
             if args.threads is not None:
                 _set_torch_threads(args.threads)
@@ -399,9 +402,28 @@ def _is_engine_failure(exc: BaseException) -> bool:
     )
 
 
+def check_out_folder(out: Path) -> None:
+    """Refuse an ``--out`` no artifact folder can be made at, before any sampling."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(
+            f"--out {out} is a file; ttc calibrate writes an artifact folder (shards, "
+            "table.json, ...): name a folder"
+        )
+    for parent in out.parents:
+        if not parent.exists():
+            continue
+        if not parent.is_dir():
+            raise ValueError(f"--out {out}: {parent} is a file, so no folder can go there")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(f"--out {out}: cannot create folders in {parent}")
+        break
+
+
 def _resume_hint(reason: str, out: Path | None) -> str:
-    where = f"{out}/shards" if out is not None else "the --out folder"
-    return (
-        f"ttc calibrate: stopped ({reason}). Finished work is saved in {where}; "
-        "fix the cause and rerun the same command to resume."
-    )
+    shards = None if out is None else out / "shards"
+    if shards is not None and shards.is_dir():
+        saved = f"Finished work is saved in {shards}; fix the cause and rerun the same "
+        saved += "command to resume."
+    else:
+        saved = "No work was saved; fix the cause and rerun the command."
+    return f"ttc calibrate: stopped ({reason}). {saved}"

@@ -27,6 +27,7 @@ shard this machine runs) are in none of the groups.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,7 @@ class CalibrationConfig:
             )
         if self.tree_backend is None and self.tree_backend_options:
             problems.append("--tree-backend-option needs --tree-backend")
+        problems.extend(generation_problems(self.generation))
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -219,6 +221,21 @@ class CalibrationConfig:
         data["tree_budgets"] = None if self.tree_budgets is None else list(self.tree_budgets)
         data["endpoints"] = list(self.endpoints)
         return data
+
+
+def generation_problems(generation: GenerationSettings) -> list[str]:
+    """What is wrong with the sampling settings, checked before any sampling: a NaN
+    temperature samples everything and then never equals itself, so every rerun
+    refused the shards it wrote."""
+    problems = []
+    temperature, top_p = generation.temperature, generation.top_p
+    if not (math.isfinite(temperature) and temperature >= 0):
+        problems.append(f"--temperature must be a finite number >= 0, got {temperature}")
+    if not (math.isfinite(top_p) and 0 < top_p <= 1):
+        problems.append(f"--top-p must be in (0, 1], got {top_p}")
+    if generation.max_tokens < 1:
+        problems.append(f"--max-tokens must be >= 1, got {generation.max_tokens}")
+    return problems
 
 
 def describe_differences(recorded: dict[str, Any], current: dict[str, Any]) -> str:

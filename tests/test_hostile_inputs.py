@@ -361,6 +361,74 @@ CASES: list[Case] = [
         ),
         "samples-000-of-001.jsonl:2: problem 'sim-0000' was sampled with another text",
     ),
+    # --- issue 26: inputs and --out checked before any compute is spent
+    Case(
+        "calibrate: --temperature nan",
+        lambda t, c, a: (
+            [
+                "calibrate",
+                "--problems",
+                "simulator:5",
+                "--temperature",
+                "nan",
+                "--out",
+                str(t / "x"),
+            ],
+            [],
+        ),
+        "--temperature must be a finite number >= 0, got nan",
+    ),
+    Case(
+        "calibrate: --top-p inf",
+        lambda t, c, a: (
+            ["calibrate", "--problems", "simulator:5", "--top-p", "inf", "--out", str(t / "x")],
+            [],
+        ),
+        "--top-p must be in (0, 1], got inf",
+    ),
+    Case(
+        "calibrate: --out a file",
+        lambda t, c, a: (
+            ["calibrate", "--problems", "simulator:5", "--out", str(_file(t, "afile.txt", "x\n"))],
+            [t / "afile.txt"],
+        ),
+        "afile.txt is a file; ttc calibrate writes an artifact folder",
+    ),
+    Case(
+        "calibrate --merge: --out below a file",
+        lambda t, c, a: (
+            ["calibrate", "--merge", "--out", str(_file(t, "f.txt", "x\n") / "cal")],
+            [t / "f.txt"],
+        ),
+        "f.txt is a file, so no folder can go there",
+    ),
+    Case(
+        "evaluate: --out a folder",
+        lambda t, c, a: (["evaluate", PROBLEMS, "--calibration", str(c), "--out", str(t)], []),
+        "is a folder, not a regular file",
+    ),
+    Case(
+        "evaluate: --out /dev/full",
+        lambda t, c, a: (["evaluate", PROBLEMS, "--calibration", str(c), "--out", "/dev/full"], []),
+        "/dev/full is a character device",
+    ),
+    Case(
+        "evaluate: --out below a file",
+        lambda t, c, a: (
+            [
+                "evaluate",
+                PROBLEMS,
+                "--calibration",
+                str(c),
+                "--out",
+                str(_file(t, "f.txt", "x\n") / "r.json"),
+            ],
+            [t / "f.txt"],
+        ),
+        "f.txt is a file, so no folder can go there",
+    ),
+    _bad_flags("--budget with a Unicode digit", ["--budget", "\u0664"], "only ASCII"),
+    _bad_flags("--budget price:1e-400", ["--budget", "price:1e-400"], "too small (it reads as 0)"),
     Case(
         "curves: --png where nothing can be written",
         lambda t, c, a: (["curves", str(c), "--png", "/proc/ttc-curves.png"], []),

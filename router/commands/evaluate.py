@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from calibration.store.artifact import Artifact
+from router.budget_checks import check_syntax
 from router.commands.common import (
     CommandError,
     add_common_arguments,
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         for policy in policies:
-            parse_policy(policy)
+            parse_policy(check_syntax(policy))
         budgets = _budgets(args.budgets)
         problems = load_problem_set(args.problems, args.pool, args.pool_split)
         if args.drop_calibration_problems:

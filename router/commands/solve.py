@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from calibration.store.artifact import MANIFEST, sha256_file
+from router.budget_checks import check_syntax
 from router.commands.common import (
     CommandError,
     Loaded,
@@ -126,7 +127,7 @@ def run_fingerprint(
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
-        policy = parse_policy(args.budget)
+        policy = parse_policy(check_syntax(args.budget))
         loaded = load_setup(args)
         policy.check(loaded.artifact.table.budgets)
         shout(loaded.mismatches, "solve")
