@@ -32,6 +32,7 @@ from router.commands.common import (
     shout,
 )
 from router.commands.domain_check import DomainCheck
+from router.commands.pool_check import check_pool_covers, pool_model_warning
 from router.commands.report_path import check_report_path
 from router.evaluation.harness import Evaluation
 from router.evaluation.text_report import format_report
@@ -144,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             _warn_overlap(problems, loaded.artifact)
         DomainCheck(loaded.artifact, problems, "evaluate").before_run()
+        warning = pool_model_warning(problems, loaded.settings.model, "evaluate")
+        if warning:
+            print(warning, file=sys.stderr)
+        check_pool_covers(problems, max([*table.budgets, *(budgets or [])]), "evaluate")
         out = args.out or (
             Path("runs") / "evaluate" / loaded.artifact.path.name / f"{problems.stem}.json"
         )

@@ -76,19 +76,74 @@ def jsonl_rows(path: Path, *, torn_tail_ok: bool = False) -> Iterator[tuple[int,
     ``torn_tail_ok`` skips a last line without its newline: a shard that a running
     calibration is still appending to can be replayed as far as it got.
     """
-    with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip() or (torn_tail_ok and not line.endswith("\n")):
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            if not raw.strip() or (torn_tail_ok and not raw.endswith(b"\n")):
                 continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PoolFormatError(
-                    f"{path}, line {number}: not valid JSON ({exc.msg})"
-                ) from None
+            value = _json_line(path, number, raw)
             if not isinstance(value, dict):
                 raise PoolFormatError(f"{path}, line {number}: expected a JSON object")
             yield number, value
+
+
+# JSON nested deeper than this is refused before Python's recursion limit is near
+MAX_JSON_DEPTH = 100
+
+
+def _json_line(path: Path, number: int, raw: bytes) -> Any:
+    """One line as JSON; bytes that are not UTF-8, NaN or Infinity (not JSON, though
+    Python reads them) and nesting deep enough to exhaust the parser each get one error
+    naming the file and line."""
+    where = f"{path}, line {number}"
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PoolFormatError(
+            f"{where}: byte {exc.start + 1} is not UTF-8 (0x{raw[exc.start]:02x}); save "
+            "the file as UTF-8"
+        ) from None
+    depth = _nesting(line)
+    if depth > MAX_JSON_DEPTH:
+        raise PoolFormatError(f"{where}: JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(line, parse_constant=_not_json, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        raise PoolFormatError(f"{where}: not valid JSON ({exc.msg})") from None
+    except ValueError as exc:
+        raise PoolFormatError(f"{where}: {exc}") from None
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large for a number; write it as a string")
+    return value
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; write a finite number (or a string)")
+
+
+def _nesting(line: str) -> int:
+    """The deepest bracket nesting outside strings, by a scan (no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _first_row(path: Path) -> dict[str, Any] | None:
@@ -130,6 +185,8 @@ def _text(value: Any, where: str, name: str, *, required: bool) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise PoolFormatError(f"{where}: '{name}' must be a string, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PoolFormatError(f"{where}: '{name}' is {value}, not a finite number")
     return str(value)
 
 
@@ -150,9 +207,53 @@ def _scores(value: Any, where: str, name: str) -> tuple[float, ...] | None:
     return scores
 
 
+# a count above this (a billion tokens for one sample) is a corrupt field, not a count:
+# taken as it is, 1e300 tokens made FLOPs of Infinity, written into table.json
+MAX_COUNT = 10**9
+
+
 def _count(value: Any, where: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise PoolFormatError(f"{where}: '{name}' must be a non-negative integer, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not float(value).is_integer()
+        or not 0 <= value <= MAX_COUNT
+    ):
+        raise PoolFormatError(
+            f"{where}: '{name}' must be a whole number from 0 to {MAX_COUNT}, got {value!r}"
+        )
+    return int(value)
+
+
+def _header_fields(header: dict[str, Any], where: str) -> dict[str, Any]:
+    """The generic header's model, verifier (strings) and parameter counts (whole
+    numbers), checked: a ``"model": 5`` used to end in an AttributeError far away."""
+    fields: dict[str, Any] = {}
+    for name in ("model", "verifier"):
+        value = header.get(name)
+        if value is not None and not isinstance(value, str):
+            raise PoolFormatError(
+                f"{where}: header '{name}' must be a string, got {type(value).__name__}"
+            )
+        fields[name] = value
+    for name in ("num_parameters", "verifier_num_parameters"):
+        value = header.get(name)
+        fields[name] = None if value is None else _count_parameters(value, where, name)
+    return fields
+
+
+def _count_parameters(value: Any, where: str, name: str) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not float(value).is_integer()
+        or value < 1
+    ):
+        raise PoolFormatError(
+            f"{where}: header '{name}' must be a whole number >= 1, got {value!r}"
+        )
     return int(value)
 
 
@@ -187,9 +288,11 @@ _GENERIC_FIELDS = ("id", "problem", "answer", "samples")
 def read_generic(path: Path) -> ReadPool:
     problems: list[RecordedProblem] = []
     header: dict[str, Any] = {}
+    recorded = _header_fields({}, str(path))
     for number, row in jsonl_rows(path):
         if number == 1 and isinstance(row.get("header"), dict):
             header = row["header"]
+            recorded = _header_fields(header, _where(path, number))
             continue
         where = _where(path, number)
         if "samples" not in row:
@@ -231,14 +334,7 @@ def read_generic(path: Path) -> ReadPool:
                 metadata={k: v for k, v in row.items() if k not in _GENERIC_FIELDS},
             )
         )
-    return ReadPool(
-        problems,
-        model=header.get("model"),
-        verifier=header.get("verifier"),
-        num_parameters=header.get("num_parameters"),
-        verifier_num_parameters=header.get("verifier_num_parameters"),
-        settings=dict(header),
-    )
+    return ReadPool(problems, **recorded, settings=dict(header))
 
 
 # --- search-and-learn -------------------------------------------------------------------

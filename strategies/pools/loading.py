@@ -10,6 +10,10 @@ from pathlib import Path
 from strategies.pools.formats import read_pool_file
 from strategies.pools.records import PoolFile, PoolFormatError, RecordedProblem, SamplePool
 
+# the fewest problems a --pool-split part may hold: 29/30 of a 30-problem pool used to
+# "succeed" on one problem, a figure that means nothing
+MIN_PART = 2
+
 
 class UnscoredPoolWarning(UserWarning):
     """Some samples have no score: only majority vote can be replayed from them."""
@@ -70,7 +74,14 @@ def split_problems(
     if split is None:
         return list(problems)
     part, parts = split
-    return list(problems[part::parts])
+    chosen = list(problems[part::parts])
+    if len(chosen) < MIN_PART:
+        raise PoolFormatError(
+            f"--pool-split {part}/{parts}: that part holds {len(chosen)} of the pool's "
+            f"{len(problems)} problems, and a part needs at least {MIN_PART} to calibrate, "
+            f"evaluate or solve on; use fewer parts (at most {max(1, len(problems) // MIN_PART)})"
+        )
+    return chosen
 
 
 def pool_sha256(pool: SamplePool, split: tuple[int, int] | None) -> str:
