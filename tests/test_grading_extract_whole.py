@@ -140,3 +140,71 @@ def test_the_last_expression_is_read_in_linear_time(text: str) -> None:
     start = time.monotonic()
     last_expression(text[-20_000:])
     assert time.monotonic() - start < 2.0
+
+
+FRAGMENTS = [
+    "$",
+    "$$",
+    "\\(",
+    "\\)",
+    "\\[",
+    "\\]",
+    "{",
+    "}",
+    "\\{",
+    "\\}",
+    "\\begin",
+    "\\begin{pmatrix}",
+    "\\end{pmatrix}",
+    "\\end",
+    "\\frac",
+    "\\boxed{",
+    "\\text{",
+    "=",
+    "\\approx",
+    "<=",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ".",
+    ":",
+    "\n",
+    "\n\n",
+    " ",
+    "x",
+    "a",
+    "I",
+    "is",
+    "answer",
+    "The final answer is",
+    "12",
+    "3.5",
+    "8:34",
+    "p.m.",
+    "km/h",
+    "it's",
+    "\\",
+    "^",
+    "_",
+    "&",
+    "\\\\",
+    "####",
+    "<<2*3=6>>",
+]
+
+
+def test_any_mix_of_latex_fragments_extracts_without_error() -> None:
+    """Unparseable LaTeX gives an answer or None, never an exception."""
+    import random
+
+    from strategies.answers.normalise import clean_answer
+
+    rng = random.Random(24)
+    for _ in range(3_000):
+        text = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 12)))
+        for mode in ("boxed", "stated", "full"):
+            answer = extract_answer(text, mode)
+            assert answer is None or isinstance(answer, str)
+        clean_answer(text)

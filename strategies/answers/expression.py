@@ -13,7 +13,8 @@ gave ``+1``, "Hence y = 2x + 3." gave ``3``. Here the text is read as a reader d
    end of a solution is such a run, since those words are prose.
 3. Of a run with top-level ``=`` (or ``\\approx``), the last side is the answer ("3 + 4 =
    7" answers 7), except that an assignment to a name (``x = \\frac{3}{4}``,
-   ``f(x) = 2x+3``) is kept whole: the grader equates it with its value.
+   ``f(x) = 2x+3``) is kept whole, since the grader equates it with its value, and so is
+   an equation set to zero (``5x - 7y + 11z + 4 = 0``).
 
 A run never ends inside a brace group, a span or an environment, so no piece of a
 ``\\frac``, a power, a product or a list comes back.
@@ -36,7 +37,8 @@ MAX_UNIT_WORDS = 3
 
 _TOKEN = re.compile(
     r"\$\$|\$|\\\(|\\\[|\\begin\s*\{[A-Za-z*]{1,20}\}|\\[A-Za-z]+|\\.|\{"
-    r"|\d+(?:\.\d+)?|[A-Za-z]+|\n|[ \t\r\f\v]+|.",
+    r"|\d+(?:\.\d+)?|\b[AaPp]\.[Mm]\.?|[A-Za-z]{2,}/[A-Za-z]+|[A-Za-z]+(?:'[A-Za-z]+)*"
+    r"|\n|[ \t\r\f\v]+|.",
     re.DOTALL,
 )
 # Functions and words that are mathematics, not prose.
@@ -131,9 +133,14 @@ def final_side(expression: str) -> str:
     sides = [side for side in sides if side] or [expression.strip()]
     if len(sides) == 1:
         return sides[0]
-    if len(sides) == 2 and _NAME.fullmatch(sides[0]):
+    if len(sides) == 2 and (_NAME.fullmatch(sides[0]) or _is_equation(sides)):
         return f"{sides[0]} = {sides[1]}"
     return sides[-1]
+
+
+def _is_equation(sides: list[str]) -> bool:
+    """ "5x - 7y + 11z + 4 = 0": an equation set to zero (a line, a plane) is the answer."""
+    return sides[1] == "0" and re.search(r"(?<![\\A-Za-z])[A-Za-z]", sides[0]) is not None
 
 
 # ---------------------------------------------------------------------------- tokens
@@ -166,7 +173,7 @@ def _read(
             if content and _reads_as_math(content):
                 return _Item("math", content, strong=True), found + len(close)
         return _Item("space", " "), after  # a currency sign or a stray delimiter
-    if token.startswith("\\begin"):
+    if token.startswith("\\begin") and token.endswith("}"):
         name = token[token.index("{") :]
         found = text.find("\\end" + name, after, after + MAX_SPAN_CHARS)
         if found < 0:
@@ -186,7 +193,7 @@ def _read(
         return _Item("math", token, strong=token[1:].isalpha() or token[1:] in "{}%"), after
     if token[0].isdigit():
         return _Item("math", token, strong=True), after
-    if token.isalpha():
+    if token[0].isalpha():
         return _word(text, token, start, items), after
     if token == "\n":
         return _Item("break", token), after
@@ -201,6 +208,10 @@ def _read(
 
 def _word(text: str, word: str, start: int, items: list[_Item]) -> _Item:
     previous = text[start - 1] if start else " "
+    if word.replace(".", "").lower() in ("am", "pm"):
+        before = text[max(start - 3, 0) : start].rstrip()
+        if before[-1:].isdigit():
+            return _Item("math", word)  # "8:34 p.m.": part of the time
     if len(word) == 1:
         following = text[start + 1 : start + 3]
         article = word in _ARTICLES and previous.isspace() and following[:1] == " "

@@ -185,6 +185,8 @@ def _leading_math_span(line: str) -> str | None:
     for opening, closing in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if line.startswith(opening):
             end = line.find(closing, len(opening))
+            while end > 0 and line[end - 1] == "\\" and closing == "$":
+                end = line.find(closing, end + 1)  # "\$" is a dollar sign, not a delimiter
             if end > len(opening):
                 return line[len(opening) : end].strip()
             return None

@@ -10,7 +10,9 @@ it has the shape the rule names, so it cannot touch a piece of a larger expressi
 - ``function_value``: ``f(x)=2x+3`` -> ``2x+3``, so it equals ``y=2x+3`` as math-verify
   already equates ``y=2x+3`` with ``2x+3``;
 - ``bracket_matrix``: ``[[1,2],[3,4]]`` -> ``\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}``
-  (math-verify reads the list as two intervals).
+  (math-verify reads the list as two intervals);
+- ``numeral_base`` (a check, not a rewrite): ``52_9`` is not ``52_8``, though math-verify
+  drops the subscript and equates them (``4210_7`` still equals ``4210``).
 
 Time: each rule is one anchored pattern without nested repetition, on answers already
 capped at ``limits.MAX_NORMALISE_CHARS`` characters.
@@ -26,12 +28,13 @@ _TIME = re.compile(
     re.IGNORECASE,
 )
 _GLUED_UNIT = re.compile(
-    r"(?P<number>[+-]?\d[\d,]*(?:\.\d+)?)(?P<word>[A-Za-z]{2,}(?:/[A-Za-z]+)?)"
+    r"(?P<number>[+-]?\d[\d,]*(?:\.\d+)?)(?P<word>[A-Za-z]+(?:/[A-Za-z]+)?)(?:\^\{?[23]\}?)?"
 )
 _FUNCTION_VALUE = re.compile(
     r"(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w{1,3}\}?)?(?:\^\{-1\})?"
     r"\((?:[a-z](?:,[a-z]){0,3})\)=(?P<value>[^=<>]+)"
 )
+_BASE_NUMERAL = re.compile(r"[0-9A-Za-z]{1,40}_\{?(?P<base>\d{1,2})\}?")
 _BRACKET_ROWS = re.compile(r"\[(?P<rows>\[[^\[\]]*\](?:,\[[^\[\]]*\])+)\]")
 # Words glued to a number that are mathematics, not units.
 _NOT_UNITS = frozenset(
@@ -67,6 +70,9 @@ def glued_unit(text: str) -> str | None:
     if match is None:
         return None
     word = match["word"].split("/", 1)[0].lower()
+    powered = match.group(0) != match["number"] + match["word"]
+    if len(word) == 1 and not (powered and word == "m"):
+        return None  # "2x" is a product; only "m^2" is a one-letter unit here
     if word in _NOT_UNITS or (len(word) == 2 and word not in _TWO_LETTER_UNITS):
         return None
     return match["number"]
@@ -88,6 +94,13 @@ def bracket_matrix(text: str) -> str | None:
         return None
     body = "\\\\".join("&".join(row) for row in rows)
     return "\\begin{pmatrix}" + body + "\\end{pmatrix}"
+
+
+def numeral_base(text: str) -> str | None:
+    """The base of ``4210_7`` or ``52_{8}`` ("7", "8"), or None when ``text`` is not a numeral
+    with a base subscript."""
+    match = _BASE_NUMERAL.fullmatch(text)
+    return None if match is None else match["base"]
 
 
 def rewrite(text: str) -> str:

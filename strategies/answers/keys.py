@@ -14,7 +14,7 @@ import functools
 
 from strategies.answers import limits
 from strategies.answers.evaluate import numeric_key
-from strategies.answers.forms import time_of_day
+from strategies.answers.forms import numeral_base, time_of_day
 from strategies.answers.normalise import clean_answer
 from strategies.answers.numbers import simple_key, simple_verdict
 from strategies.answers.pool import clear_worker_caches, worker_pool
@@ -49,6 +49,9 @@ def is_equivalent(pred: str, gold: str) -> bool:
         return True
     if time_of_day(pred_clean) or time_of_day(gold_clean):
         return False  # times of day are written one way once cleaned; "20:34" is no ratio
+    bases = numeral_base(pred_clean), numeral_base(gold_clean)
+    if None not in bases and bases[0] != bases[1]:
+        return False  # the same digits in two bases are two numbers
     simple = simple_verdict(pred_clean, gold_clean)
     if simple is not None:
         return simple

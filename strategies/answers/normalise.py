@@ -36,6 +36,8 @@ _UNICODE = str.maketrans(
         "\u2007": " ",
         "\uff05": "%",
         "\u00b0": "",  # degree sign
+        "\u00b2": "^2",  # superscript two (m²)
+        "\u00b3": "^3",
     }
 )
 # A LaTeX line break (two backslashes) is matched first so its second backslash is not a command.
@@ -137,8 +139,10 @@ def clean_answer(answer: str) -> str:
     """The form answers are compared and keyed in (see the module doc for the rules)."""
     if len(answer) > limits.MAX_NORMALISE_CHARS:
         return "".join(answer.split())  # linear: no pattern runs on a long input
-    stated = extract_answer(answer, "stated")
-    text = (stated if stated is not None else answer).translate(_UNICODE)
+    # A bare answer comes back from extraction as it is, so reading every answer through
+    # the whole cascade costs nothing and grades sentences ("Hence y = 2x + 3.") right.
+    extracted = extract_answer(answer, "full")
+    text = (extracted if extracted is not None else answer).translate(_UNICODE)
     text = strip_math_delimiters(text)
     text = _UNESCAPED_DOLLAR.sub("", text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
