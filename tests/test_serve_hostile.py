@@ -310,3 +310,17 @@ def test_serve_help_does_not_offer_pool(capsys):
         main(["serve", "--help"])
     out = capsys.readouterr().out
     assert "--pool FILE" not in out and "--pool-split" not in out
+
+
+def test_usage_counts_the_prompt_tokens_the_generations_read(serve, world_problems):
+    served = serve()
+    text = world_problems.problems[6].text
+    completion = served.ask(text, budget=4)
+    ttc = ttc_of(completion)
+    config = served.router.context.prompt_config
+    one_read = sum(-(-len(m.content) // 4) for m in config.messages(text))  # 4 chars a token
+    assert completion.usage.prompt_tokens == round(one_read * ttc["compute"]["generations"]) > 0
+    assert completion.usage.total_tokens == (
+        completion.usage.prompt_tokens + completion.usage.completion_tokens
+    )
+    assert served.metrics()["ttc_prompt_tokens_total{}"] == completion.usage.prompt_tokens

@@ -120,6 +120,7 @@ def create_app(
                 request_id=f"chatcmpl-{uuid.uuid4().hex}",
                 model=call.model,
                 batch_size=solved.batch_size,
+                prompt_tokens=solved.prompt_tokens,
             )
         except ApiError as error:
             if error.status >= 500:

@@ -36,6 +36,7 @@ from router.records import AnswerRecord
 from router.serve.budgets import BudgetPolicy, PolicyError, is_total, metric_label, spent
 from router.serve.metrics import ServeMetrics
 from router.serve.protocol import ApiError, batch_problems
+from router.serve.usage import PromptCounter
 from router.solver import Router
 
 LOG = logging.getLogger("ttc.serve")
@@ -47,6 +48,7 @@ class Solved:
 
     record: AnswerRecord
     batch_size: int
+    prompt_tokens: int = 0  # the prompt tokens its generations read (router.serve.usage)
 
 
 @dataclass
@@ -108,6 +110,7 @@ class MicroBatcher:
         self.window_s = window_s
         self.max_batch = max_batch
         self.window_budget = window_budget
+        self.prompts = PromptCounter(router)
         self._queue: asyncio.Queue[_Ticket] | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -235,8 +238,9 @@ class MicroBatcher:
                 ticket = waiting.pop(record.id)
                 if window is not None:
                     window.charge(spent(record, policy, self.router))
-                self.metrics.observe_record(record)
-                self._resolve(ticket, Solved(record, len(tickets)))
+                prompt_tokens = self.prompts.for_record(ticket.text, record)
+                self.metrics.observe_record(record, prompt_tokens)
+                self._resolve(ticket, Solved(record, len(tickets), prompt_tokens))
         except Exception as exc:
             if window is not None and isinstance(exc, PolicyError):
                 # what is left of this window's total cannot cover the batch

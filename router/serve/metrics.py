@@ -50,6 +50,11 @@ class ServeMetrics:
             "ttc_generations", "Full-solution generations spent, probe included", registry=r
         )
         self.tokens = Counter("ttc_generated_tokens", "Tokens generated", registry=r)
+        self.prompt_tokens = Counter(
+            "ttc_prompt_tokens",
+            "Prompt tokens the generations read (usage.prompt_tokens)",
+            registry=r,
+        )
         self.verifier_tokens = Counter(
             "ttc_verifier_tokens", "Tokens scored by the verifier", registry=r
         )
@@ -81,8 +86,9 @@ class ServeMetrics:
         self.batches.labels(policy=policy).inc()
         self.batch_size.observe(size)
 
-    def observe_record(self, record: AnswerRecord) -> None:
+    def observe_record(self, record: AnswerRecord, prompt_tokens: int = 0) -> None:
         self.answers.labels(status=record.status).inc()
+        self.prompt_tokens.inc(prompt_tokens)
         self.generations.inc(record.compute.generations)
         self.tokens.inc(record.cost.generated_tokens)
         self.verifier_tokens.inc(record.cost.verifier_tokens)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.records import AnswerRecord
 from router.serve.budgets import BudgetPolicy, PolicyError, request_policy
+from router.serve.usage import usage
 from strategies.generation import GenerationSettings
 from strategies.problems import Problem
 
@@ -325,7 +326,12 @@ def batch_problems(texts: Sequence[str]) -> list[Problem]:
 
 
 def chat_completion(
-    record: AnswerRecord, *, request_id: str, model: str, batch_size: int
+    record: AnswerRecord,
+    *,
+    request_id: str,
+    model: str,
+    batch_size: int,
+    prompt_tokens: int = 0,
 ) -> dict[str, Any]:
     """The chat completion for a finished record; a failed record is an upstream error."""
     if record.status == "failed":
@@ -335,7 +341,6 @@ def chat_completion(
             type="upstream_error",
             code="upstream_failed",
         )
-    tokens = record.compute.tokens
     return {
         "id": request_id,
         "object": "chat.completion",
@@ -349,8 +354,9 @@ def chat_completion(
                 "logprobs": None,
             }
         ],
-        # every token generated for this request, probe and all samples included
-        "usage": {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens},
+        # every token generated for this request, probe and all samples included, and
+        # the prompt tokens those generations read
+        "usage": usage(record, prompt_tokens),
         "ttc": ttc_object(record, batch_size),
     }
 
