@@ -12,6 +12,10 @@ tracebacks.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +25,8 @@ import httpx
 import openai
 import pytest
 import test_serve
-from test_serve import BOUND_S, MODEL, ttc_of
+from test_serve import BOUND_S, MODEL, ROOT, ttc_of
+from vllm_helpers import free_port
 
 from router.cli import main
 from router.serve import batcher as batcher_module
@@ -324,3 +329,54 @@ def test_usage_counts_the_prompt_tokens_the_generations_read(serve, world_proble
         completion.usage.prompt_tokens + completion.usage.completion_tokens
     )
     assert served.metrics()["ttc_prompt_tokens_total{}"] == completion.usage.prompt_tokens
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_with_a_hung_upstream_drains_and_exits_0(calibration, world_problems, sig):
+    """Issue 26: with an upstream that hangs, SIGINT answered a text/plain 500 after 30 s,
+    logged a CancelledError traceback and exited 88 s later. Now: the request in flight
+    gets a JSON 503 when the grace (1 s) ends, and the process exits 0 soon after."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "serve_hung_main.py"), str(calibration), str(port), "1"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + BOUND_S
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline
+            try:
+                httpx.get(url + "/health", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(
+                httpx.post,
+                url + "/v1/chat/completions",
+                json=_body(world_problems.problems[0].text),
+                timeout=BOUND_S,
+            )
+            while httpx.get(url + "/health", timeout=2).json()["in_flight"] < 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            started = time.monotonic()
+            process.send_signal(sig)
+            response = held.result(timeout=BOUND_S)
+        answered = time.monotonic() - started
+        process.wait(timeout=BOUND_S)
+        exited = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+    err = process.stderr.read().decode()  # type: ignore[union-attr]
+    print(f"{sig.name}: 503 after {answered:.1f} s, exit {process.returncode} after {exited:.1f} s")
+    assert response.status_code == 503 and response.json()["error"]["type"] == "unavailable"
+    assert answered < 5, answered
+    assert process.returncode == 0, err
+    assert exited < 10, exited
+    assert "Traceback" not in err and "CancelledError" not in err, err

@@ -75,6 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the calibration's largest measured N; never above it)",
     )
     parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="on SIGTERM or Ctrl-C, how long answers in flight may take to finish before "
+        "each gets a 503; then the server exits 0 (20)",
+    )
+    parser.add_argument(
         "--served-model-name", help="the model id clients send (default: the calibration's name)"
     )
     parser.add_argument(
@@ -177,9 +185,12 @@ def _settings(args: argparse.Namespace) -> tuple[ServeSettings, Loaded]:
     for flag, number in (
         ("--budget-window", args.budget_window),
         ("--batch-window-ms", args.batch_window_ms),
+        ("--shutdown-grace", args.shutdown_grace),
     ):
         if not math.isfinite(number):
             raise CommandError(f"{flag} must be a finite number, got {number}")
+    if not 0 <= args.shutdown_grace <= 3600:
+        raise CommandError(f"--shutdown-grace must be in 0..3600 s, got {args.shutdown_grace}")
     if args.budget_window <= 0:
         raise CommandError(f"--budget-window must be > 0, got {args.budget_window}")
     most = max(loaded.artifact.table.budgets, default=None)
@@ -200,6 +211,7 @@ def _settings(args: argparse.Namespace) -> tuple[ServeSettings, Loaded]:
         budget_window_s=args.budget_window,
         limits=ServeLimits(args.max_concurrency, args.max_body_bytes),
         max_request_budget=ceiling,
+        shutdown_grace_s=args.shutdown_grace,
     )
     return settings, loaded
 
