@@ -371,7 +371,7 @@ def run(args: argparse.Namespace) -> int:
         print(_resume_hint("interrupted", out), file=sys.stderr)
         return 130
     except _input_errors() as exc:
-        print(f"ttc calibrate: error: {exc}", file=sys.stderr)
+        print(f"ttc calibrate: error: {describe_input_error(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:
         # An unreachable server, an engine crash, out of memory: the shards hold every
@@ -399,6 +399,20 @@ def _is_engine_failure(exc: BaseException) -> bool:
     module = type(exc).__module__
     return isinstance(exc, GenerationError | ConnectionError | TimeoutError | OSError) or (
         module.startswith(("httpx", "httpcore", "openai", "vllm", "torch"))
+    )
+
+
+def describe_input_error(exc: BaseException) -> str:
+    """The error's message; a bare KeyError (whose message is only the key, such as
+    ``'sim-1490'``) also says what was missing and where it was looked up."""
+    if not isinstance(exc, KeyError) or len(exc.args) != 1 or not isinstance(exc.args[0], str):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (looked up at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return (
+        f"no record of {exc.args[0]!r} where one was expected{where}; if another run "
+        "changed these shards meanwhile (a resumed calibration, --regrade), rerun with "
+        "--merge once it is done"
     )
 
 

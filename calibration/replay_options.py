@@ -3,13 +3,15 @@
 A pool fixes what was sampled, so the settings default to what it recorded (model,
 prompt configuration, K = its smallest problem's sample count) and only the sampling
 strategies can be calibrated: beam search and DVTS need new generations, so naming
-one is refused by name. A pool without scores leaves only majority vote (with a warning).
+one is refused by name. A pool without scores leaves only majority vote (with a warning);
+a pool with scores records the transform that reads them (logits through a logistic).
 """
 
 from __future__ import annotations
 
 import argparse
 import warnings
+from typing import Any
 
 from calibration.config import DEFAULT_BUDGETS
 from calibration.sampling.sources import pool_spec
@@ -53,6 +55,8 @@ def replay_config_args(args: argparse.Namespace) -> argparse.Namespace:
     filled.samples = smallest if args.samples is None else args.samples
     if args.budgets is None:
         filled.budgets = ",".join(str(b) for b in DEFAULT_BUDGETS if b <= filled.samples)
+    if filled.verifier == "replay" and pool.scored:
+        filled.verifier_option = _with_score_transform(list(args.verifier_option or []), pool)
     filled.strategies = _strategies(
         args.strategies, scored=pool.scored or filled.verifier != "replay"
     )
@@ -61,6 +65,24 @@ def replay_config_args(args: argparse.Namespace) -> argparse.Namespace:
             next(iter(pool.files)).settings.get("max_tokens", DEFAULT_GENERATION.max_tokens)
         )
     return filled
+
+
+def _with_score_transform(options: list[str], pool: Any) -> list[str]:
+    """``--verifier-option`` items with the transform the pool's scores need, unless one
+    is named: logits (any score outside [0, 1]) read through a logistic. Recorded in the
+    manifest with the other options, so evaluating on another part of the pool, whose
+    scores may all fall inside [0, 1] by chance, reads them the same way."""
+    from strategies.score_transforms import SCORE_TRANSFORM_OPTION, detect_transform
+
+    if any(item.partition("=")[0].strip() == SCORE_TRANSFORM_OPTION for item in options):
+        return options
+    scores = (
+        score
+        for problem in pool
+        for sample in problem.samples
+        for score in sample.step_scores or ()
+    )
+    return [*options, f"{SCORE_TRANSFORM_OPTION}={detect_transform(scores)}"]
 
 
 def _strategies(given: str | None, *, scored: bool) -> str:

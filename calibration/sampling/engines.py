@@ -28,6 +28,7 @@ from strategies.verification import Verifier
 
 SIMULATOR = "simulator"
 REPLAY = "replay"
+SCORE_TRANSFORM_OPTION = "score_transform"
 
 
 def make_generator(
@@ -61,17 +62,23 @@ def make_verifier(
     name: str, options: Mapping[str, Any], *, prompt_config: str, world: Any = None
 ) -> Verifier:
     """The verifier ``name`` names; a replayed one splits steps at ``prompt_config``'s
-    delimiter, as the recorded scores did."""
+    delimiter, as the recorded scores did. A ``score_transform`` option maps its scores
+    to [0, 1] (``strategies.score_transforms``: logits of a reward model, say)."""
+    from strategies.score_transforms import with_transform
+
+    options = dict(options)
+    transform = {k: options.pop(k) for k in [SCORE_TRANSFORM_OPTION] if k in options}
+    built: Verifier
     if name == REPLAY:
         delimiter = get_prompt_config(prompt_config).step_delimiter
-        replayed: Verifier = world.verifier(delimiter=delimiter, **options)
-        return replayed
-    if name == SIMULATOR:
-        simulated: Verifier = world.verifier(**options)
-        return simulated
-    from strategies.verifiers.registry import build_verifier
+        built = world.verifier(delimiter=delimiter, **options)
+    elif name == SIMULATOR:
+        built = world.verifier(**options)
+    else:
+        from strategies.verifiers.registry import build_verifier
 
-    return build_verifier(name, **options)
+        built = build_verifier(name, **options)
+    return with_transform(built, transform)
 
 
 def _replay_world(source: ProblemSource, flag: str) -> Any:

@@ -64,9 +64,8 @@ def candidate_rules(scored: bool) -> tuple[AnswerRule, ...]:
     """Every rule worth trying: majority alone on unscored pools."""
     if not scored:
         return (MAJORITY_RULE,)
-    return (MAJORITY_RULE,) + tuple(
-        AnswerRule(method, reduction) for method in SCORED_METHODS for reduction in REDUCTIONS
-    )
+    scored_rules = [AnswerRule(m, r) for m in SCORED_METHODS for r in REDUCTIONS]
+    return (MAJORITY_RULE, *scored_rules)
 
 
 def pools_are_scored(pools: Sequence[TrainingPool]) -> bool:

@@ -19,6 +19,7 @@ opinion, ``strategy+check@B``, what it spent on average in calibration, at most 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -99,6 +100,16 @@ class CappedContinuations:
     # per cap: accuracy and generations per problem at ``price``, two-fold held out on
     # the calibration problems (what ``ttc calibrate`` reports for ``--budget N``)
     heldout: dict[int, PricePoint] = field(default_factory=dict)
+    # per cap: how far below zero sampling on's predicted advantage must fall before a
+    # capped problem stops early (0: at any loss; -inf: never, sample to the cap). Chosen
+    # held out so that the capped router is never less accurate than spending the whole
+    # cap (``fit.fit_cap_thresholds``).
+    thresholds: dict[int, float] = field(default_factory=dict)
+
+    def threshold_for(self, budget: float) -> float:
+        """The threshold of the largest cap not above ``budget`` (0 where none)."""
+        fitting = [cap for cap in self.thresholds if cap <= budget + 1e-9]
+        return self.thresholds[max(fitting)] if fitting else 0.0
 
     def for_budget(self, budget: float, rung_index: int) -> Continuation | None:
         """The continuation fitted for the largest cap not above ``budget`` (a smaller
@@ -116,6 +127,10 @@ class CappedContinuations:
                 str(c): [x.to_json() for x in chain] for c, chain in sorted(self.by_cap.items())
             },
             "heldout": {str(c): vars(p) for c, p in sorted(self.heldout.items())},
+            # JSON has no infinity: "never stop early" is written as null
+            "thresholds": {
+                str(c): (None if math.isinf(t) else t) for c, t in sorted(self.thresholds.items())
+            },
         }
 
     @classmethod
@@ -129,6 +144,10 @@ class CappedContinuations:
             heldout={
                 int(cap): PricePoint(float(p["price"]), float(p["accuracy"]), float(p["mean_cost"]))
                 for cap, p in data.get("heldout", {}).items()
+            },
+            thresholds={
+                int(cap): -math.inf if t is None else float(t)
+                for cap, t in data.get("thresholds", {}).items()
             },
         )
 
@@ -305,6 +324,11 @@ class SequentialModel:
         acc = np.vstack(accuracy)
         spend = np.vstack(cost)
         net = np.where(np.vstack(allowed), acc - price * spend, -np.inf)
+        if step is not None and budget is not None and self.capped is not None:
+            # a capped problem stops early only where sampling on looks worse than its
+            # cap's threshold (held out: never below spending the whole cap); "never"
+            # (-inf) is a bonus no action value can overcome
+            net[-1] += min(-self.capped.threshold_for(budget), 10.0)
         # ties: the cheaper action (subtract a hair per unit of cost)
         best = np.argmax(net - 1e-12 * spend, axis=0)
         out = []

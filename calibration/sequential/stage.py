@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.sequential.fit import (
+    fit_cap_thresholds,
     fit_capped_continuations,
     fit_folds,
     fit_model,
@@ -100,9 +101,11 @@ def build_sequential_model(
         second_opinions=second_opinion_report(data),
     )
     price = CAP_PRICE
+    thresholds = fit_cap_thresholds(data, folds, budgets, price)
     capped = replace(
         fit_capped_continuations(model, data, budgets, price),
-        heldout=heldout_capped(data, folds, budgets, price),
+        heldout=heldout_capped(data, folds, budgets, price, thresholds),
+        thresholds=thresholds,
     )
     progress(1)
     return replace(model, capped=capped)

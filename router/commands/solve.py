@@ -35,6 +35,7 @@ from router.commands.common import (
 )
 from router.commands.domain_check import DomainCheck
 from router.commands.output import AnswersFileError, AnswersWriter
+from router.commands.savings import savings_lines
 from router.evaluation.summary import format_summary, summarize
 from router.policies import BudgetPolicy, PolicyError, TotalPolicy, parse_policy
 from router.problem_source import ProblemSet, load_problem_set
@@ -193,5 +194,7 @@ def run(args: argparse.Namespace) -> int:
         price = f" (price {chosen_price:.3g} per {args.cost_unit[:-1]})"
     header = f"ttc solve: {args.problems or problems.spec} -> {out}\n  budget     {policy}{price}"
     print(format_summary(summary, header=header))
+    for line in savings_lines(loaded.artifact, policy):
+        print(line)
     domain.after_run(list(ordered.values()))
     return 1 if summary.failed else 0

@@ -201,9 +201,11 @@ def _scores(value: Any, where: str, name: str) -> tuple[float, ...] | None:
         scores = tuple(float(s) for s in value)
     except (TypeError, ValueError):
         raise PoolFormatError(f"{where}: '{name}' must be a list of numbers") from None
-    bad = [s for s in scores if not 0.0 <= s <= 1.0]
+    # any finite real: reward models give logits; the calibration picks the transform
+    # that reads them (strategies.score_transforms) and records it
+    bad = [s for s in scores if not math.isfinite(s)]
     if bad:
-        raise PoolFormatError(f"{where}: '{name}' holds {bad[0]}, outside [0, 1]")
+        raise PoolFormatError(f"{where}: '{name}' holds {bad[0]}, not a finite number")
     return scores
 
 
