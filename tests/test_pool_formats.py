@@ -138,7 +138,10 @@ def test_generic_layout_with_answer_only_samples_single_scores_and_no_tokens(tmp
     [
         ("not json", r"line 2: not valid JSON"),
         (json.dumps({"id": "x", "samples": [{"score": 0.5}]}), r"line 2, sample 0: a sample needs"),
-        (json.dumps({"id": "x", "samples": [{"text": "a", "score": "inf"}]}), "not a finite number"),
+        (
+            json.dumps({"id": "x", "samples": [{"text": "a", "score": float("inf")}]}),
+            "not a finite number",
+        ),
         (json.dumps({"id": "x", "samples": "abc"}), r"line 2: 'samples' must be a list"),
         (json.dumps({"id": "x", "problem": "p"}), r"line 2: no 'samples' field"),
     ],
