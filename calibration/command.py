@@ -407,6 +407,8 @@ def describe_input_error(exc: BaseException) -> str:
     ``'sim-1490'``) also says what was missing and where it was looked up."""
     if not isinstance(exc, KeyError) or len(exc.args) != 1 or not isinstance(exc.args[0], str):
         return str(exc)
+    if any(char.isspace() for char in exc.args[0]):  # a message, not a bare key
+        return exc.args[0]
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (looked up at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return (

@@ -198,3 +198,15 @@ def test_a_writer_locking_a_shard_just_replaced_locks_the_new_file(
     with ShardWriter(path, header) as writer:
         writer.append([ProblemSamples("p9", "1", (_sample("1", "1", True),)).to_json()])
     assert "p9" in read_samples(shards_folder(tmp_path))
+
+
+def test_a_bare_key_error_says_what_was_missing_and_where() -> None:
+    from calibration.command import describe_input_error
+
+    try:
+        {}["sim-1490"]
+    except KeyError as error:
+        message = describe_input_error(error)
+    assert message.startswith("no record of 'sim-1490' where one was expected (looked up at ")
+    assert "test_calibration_regrade.py:" in message
+    assert describe_input_error(KeyError("unknown strategy 'x'")) == "unknown strategy 'x'"
