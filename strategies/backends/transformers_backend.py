@@ -20,6 +20,12 @@ Why it is built this way:
 - A greedy call (temperature 0) decodes each prompt once and repeats it ``n`` times.
 - A model's ``generation_config`` (Llama 3.2 ships temperature 0.6, top_p 0.9) never
   changes the sampling: every knob that could is set explicitly per call.
+- Decoding runs on ``CachedDecoder`` (``decoder="cached"``, the default where the model's
+  cache allows it): each distinct prompt is read once for all its samples, from the
+  longest prefix an earlier call already read, and stopped rows leave the batch. A tree
+  search's steps were about N times slower under ``model.generate``, which re-reads every
+  prompt for every sample (``decoder="generate"`` keeps that path, for comparison:
+  ``scripts/bench_tree_search.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from strategies.backends.cached_decoding import CachedDecoder, DecodeRow, supports
 from strategies.backends.chat import render_prompt_ids
 from strategies.backends.seeds import is_greedy, request_seeds
 from strategies.generation import (
@@ -41,6 +48,8 @@ from strategies.generation import (
 )
 from strategies.hf_loading import count_parameters, load_causal_lm, model_device
 from strategies.models import resolve_model
+
+DECODERS = ("cached", "generate")
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,8 @@ class TransformersGenerator:
     Give ``model_obj`` and ``tokenizer`` to reuse a model that is already loaded (for
     example one shared with an LLM-as-judge verifier); ``device`` and ``dtype`` then do
     nothing. ``batch_size`` is the number of sequences (prompts x samples) decoded
-    together in one ``generate`` call.
+    together. ``decoder`` is "cached" (``CachedDecoder``; models it cannot run fall back
+    to ``generate``) or "generate" (transformers' ``model.generate``, the earlier path).
     """
 
     def __init__(
@@ -72,7 +82,10 @@ class TransformersGenerator:
         batch_size: int = 64,
         model_obj: Any = None,
         tokenizer: Any = None,
+        decoder: str = "cached",
     ) -> None:
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if (model_obj is None) != (tokenizer is None):
@@ -91,6 +104,10 @@ class TransformersGenerator:
             self._pad_id = self.eos_token_ids[0]
         else:
             self._pad_id = int(getattr(tokenizer, "pad_token_id", None) or 0)
+        self.cached: CachedDecoder | None = None
+        if decoder == "cached" and supports(model_obj):
+            self.cached = CachedDecoder(model_obj)
+        self.decoder = "cached" if self.cached is not None else "generate"
 
     def prompt_ids(self, prompt: Prompt) -> list[int]:
         """The exact token ids the model is given for ``prompt``."""
@@ -120,7 +137,8 @@ class TransformersGenerator:
         done: dict[int, Completion] = {}
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            batch = self._generate_batch([rows[r] for r in chunk], params)
+            decode = self._decode_batch if self.cached is not None else self._generate_batch
+            batch = decode([rows[r] for r in chunk], params)
             done.update(zip(chunk, batch, strict=True))
         completions: list[list[Completion]] = [[] for _ in prompts]
         for r, row in enumerate(rows):
@@ -128,6 +146,27 @@ class TransformersGenerator:
         return [samples * (params.n // draws) for samples in completions]
 
     # -- one batch ---------------------------------------------------------------------
+
+    def _decode_batch(self, rows: Sequence[_Row], params: SamplingParams) -> list[Completion]:
+        """One batch on ``CachedDecoder``: the rows' distinct prompts are read once."""
+        assert self.cached is not None
+        prompts: dict[tuple[int, ...], int] = {}
+        for row in rows:
+            prompts.setdefault(row.ids, len(prompts))
+        limit = self._max_positions()
+        decode_rows = [
+            DecodeRow(prompts[row.ids], min(row.limit, limit - len(row.ids))) for row in rows
+        ]
+        sampler = SeededSampler(
+            [row.seed for row in rows],
+            temperature=params.temperature,
+            top_p=params.top_p,
+            greedy=is_greedy(params),
+            device=model_device(self.model),
+        )
+        ends = RowStops(self.tokenizer, params.stop, self.eos_token_ids)
+        decoded = self.cached.decode(list(prompts), decode_rows, sampler.choose, ends.stopped)
+        return [self._completion(d.tokens, d.logprobs, params.stop) for d in decoded]
 
     def _generate_batch(self, rows: Sequence[_Row], params: SamplingParams) -> list[Completion]:
         import torch
@@ -275,19 +314,38 @@ class SeededSampler:
         if self.greedy:
             picks = scores.argmax(dim=-1)
         else:
-            picks = self._draw(torch.softmax(self.warpers(input_ids, scores), dim=-1))
+            picks = self._draw(
+                torch.softmax(self.warpers(input_ids, scores), dim=-1), self.generators
+            )
         picks = picks.unsqueeze(1)
         self._steps.append(torch.log_softmax(scores, dim=-1).gather(1, picks).squeeze(1))
         forced = torch.full_like(scores, -math.inf)
         return forced.scatter_(1, picks, 0.0)
 
-    def _draw(self, probs: Any) -> Any:
+    def choose(self, scores: Any, rows: Sequence[int]) -> tuple[Any, Any]:
+        """The picks of rows ``rows`` (indices into the seeds) from their next-token
+        ``scores``, one row each, and the raw log-probability of each pick: what
+        ``CachedDecoder`` asks of a sampler, where rows that have stopped are gone."""
+        import torch
+
+        scores = scores.float()
+        if self.greedy:
+            picks = scores.argmax(dim=-1)
+        else:
+            # Temperature and top-p read only the scores, not the tokens so far.
+            no_tokens = torch.empty((scores.shape[0], 0), dtype=torch.long, device=scores.device)
+            probs = torch.softmax(self.warpers(no_tokens, scores), dim=-1)  # type: ignore[arg-type]
+            picks = self._draw(probs, [self.generators[r] for r in rows])
+        logprobs = torch.log_softmax(scores, dim=-1).gather(1, picks.unsqueeze(1)).squeeze(1)
+        return picks, logprobs
+
+    def _draw(self, probs: Any, generators: Sequence[Any]) -> Any:
         """Inverse-CDF sampling: one uniform per row from the row's generator, then one
         batched search (a per-row ``torch.multinomial`` took 13% of decoding time)."""
         import torch
 
         uniforms = torch.stack(
-            [torch.rand((), generator=g, device=probs.device) for g in self.generators]
+            [torch.rand((), generator=g, device=probs.device) for g in generators]
         )
         cdf = probs.cumsum(dim=-1)
         targets = (uniforms * cdf[:, -1]).unsqueeze(1)
@@ -337,6 +395,26 @@ class StopStringCriteria:
         if self._stopped:
             done[sorted(self._stopped)] = True
         return done
+
+
+class RowStops:
+    """Whether a row's generated tokens end it: an EOS token, or a stop string in the
+    text of its last few tokens (the window ``StopStringCriteria`` reads, for the same
+    reason: only generated text counts, and a stop string ends in the newest token)."""
+
+    def __init__(self, tokenizer: Any, stop: Sequence[str], eos_token_ids: Sequence[int]) -> None:
+        self.tokenizer = tokenizer
+        self.stop = [s for s in stop if s]
+        self.eos = frozenset(eos_token_ids)
+        self.window = max((len(s.encode()) for s in self.stop), default=0) + 2
+
+    def stopped(self, row: int, tokens: list[int]) -> bool:
+        if tokens[-1] in self.eos:
+            return True
+        if not self.stop:
+            return False
+        text = self.tokenizer.decode(tokens[-self.window :], skip_special_tokens=True)
+        return first_stop_end(text, self.stop) is not None
 
 
 def _eos_token_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
