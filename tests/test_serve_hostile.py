@@ -380,3 +380,30 @@ def test_a_signal_with_a_hung_upstream_drains_and_exits_0(calibration, world_pro
     assert process.returncode == 0, err
     assert exited < 10, exited
     assert "Traceback" not in err and "CancelledError" not in err, err
+
+
+def test_an_unreachable_model_hub_is_one_error_line(calibration, monkeypatch, capsys):
+    import router.serve.command as serve_command
+
+    def offline(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
+
+    monkeypatch.setattr(serve_command, "build_router", offline)
+    argv = ["serve", "--calibration", str(calibration), "--world", "simulator:64:1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "ttc serve: error: We couldn't connect" in err and "Traceback" not in err
+
+
+def test_a_busy_port_is_one_error_line(calibration, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        argv = ["serve", "--calibration", str(calibration), "--world", "simulator:64:1",
+                "--port", str(port)]  # fmt: skip
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--port {port}: cannot listen there" in err and "Traceback" not in err, err
