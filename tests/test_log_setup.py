@@ -16,8 +16,10 @@ from router.commands.log_setup import (
     CHILD_WARNINGS,
     LEVEL_ENV,
     QUIET_MESSAGES,
+    VLLM_CONFIG_ENV,
     LogLevelError,
     engine_environment,
+    quiet_vllm_children,
     resolve_level,
 )
 
@@ -54,7 +56,14 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess:
     environ = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("VLLM_LOGGING_LEVEL", "TRANSFORMERS_VERBOSITY", "PYTHONWARNINGS", LEVEL_ENV)
+        if k
+        not in (
+            "VLLM_LOGGING_LEVEL",
+            "TRANSFORMERS_VERBOSITY",
+            "PYTHONWARNINGS",
+            VLLM_CONFIG_ENV,
+            LEVEL_ENV,
+        )
     }
     environ.update(env, PYTHONPATH=str(ROOT))
     return subprocess.run(
@@ -122,6 +131,57 @@ def test_the_command_line_takes_verbose_on_either_side_and_refuses_a_bad_level()
     )
     assert done.returncode == 2
     assert "ttc curves: error: TTC_LOG_LEVEL='chatty' is not a log level" in done.stderr
+
+
+# What vLLM does in each of its engine processes (a fresh interpreter) at import: load
+# the file VLLM_LOGGING_CONFIG_PATH names into dictConfig, then log.
+CHILD = """
+import json, logging, logging.config, os
+with open(os.environ["VLLM_LOGGING_CONFIG_PATH"]) as handle:
+    logging.config.dictConfig(json.load(handle))
+logging.getLogger("{quiet_logger}").warning("{quiet_message} (sent by the test)")
+logging.getLogger("{quiet_logger}").warning("a warning that asks something of the user")
+logging.getLogger("vllm.other").warning("{quiet_message} from another logger")
+logging.getLogger("vllm.engine.arg_utils").info("an info line")
+"""
+
+
+def test_vllm_engine_processes_inherit_the_quiet_logging_configuration(tmp_path):
+    env: dict[str, str] = {}
+    engine_environment(logging.WARNING, env)
+    quiet_vllm_children(env, tmp_path)
+    quiet = QUIET_MESSAGES[0]
+    done = _run(CHILD.format(quiet_logger=quiet.logger, quiet_message=quiet.starts), **env)
+    assert "a warning that asks something of the user" in done.stderr
+    assert f"{quiet.starts} (sent by the test)" not in done.stderr
+    assert f"{quiet.starts} from another logger" in done.stderr  # only its own logger's
+    assert "an info line" not in done.stderr
+    assert done.stderr.startswith(f"WARNING {quiet.logger}: ")
+    # Written once per content: a second command reuses the same file.
+    again: dict[str, str] = {"VLLM_LOGGING_LEVEL": "WARNING"}
+    quiet_vllm_children(again, tmp_path)
+    assert again[VLLM_CONFIG_ENV] == env[VLLM_CONFIG_ENV]
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_users_vllm_logging_configuration_or_switch_wins(tmp_path):
+    own = {VLLM_CONFIG_ENV: "/etc/my-vllm-logging.json"}
+    quiet_vllm_children(own, tmp_path)
+    assert own == {VLLM_CONFIG_ENV: "/etc/my-vllm-logging.json"}
+    off = {"VLLM_CONFIGURE_LOGGING": "0"}
+    quiet_vllm_children(off, tmp_path)
+    assert VLLM_CONFIG_ENV not in off  # vLLM refuses a config file with its logging off
+    assert not list(tmp_path.iterdir())
+
+
+def test_verbose_leaves_vllms_own_logging_configuration_alone():
+    code = (
+        "import logging, os\n"
+        "from router.commands.log_setup import configure_logging\n"
+        "configure_logging(logging.INFO)\n"
+        "print(os.environ.get('VLLM_LOGGING_CONFIG_PATH'))"
+    )
+    assert _run(code).stdout.split() == ["None"]
 
 
 @pytest.mark.vllm

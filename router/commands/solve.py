@@ -125,6 +125,15 @@ def run_fingerprint(
     }
 
 
+def close_engine(engine: object) -> None:
+    """Stop the engine before the summary. A vLLM engine left to the interpreter's exit
+    loses its engine process to multiprocessing's exit handler first, and vLLM's client
+    then reports "engine core exited unexpectedly" under the summary."""
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
@@ -167,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             writer.close()
             print(f"ttc solve: error: {exc}", file=sys.stderr)
             return 2
+        engine = router.context.generator
         calls = record_calls(router, calls_log_path(out))
         from tqdm.auto import tqdm
 
@@ -181,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
                 records.append(record)
                 bar.update(1)
         calls.close()
+        close_engine(engine)
         if all(r.finished for r in records):
             calls.path.unlink(missing_ok=True)  # type: ignore[union-attr]
     writer.close()
