@@ -274,15 +274,17 @@ def test_a_bounded_load_of_good_and_bad_requests(serve, world_problems):
             body = _body(texts[index % len(texts)], **_budget(budget))
             work.append((True, json.dumps(body).encode()))
 
-    def send(item: tuple[bool, bytes]) -> tuple[bool, int]:
+    def send(item: tuple[bool, bytes]) -> tuple[bool, int, dict[str, Any]]:
         good, content = item
         response = httpx.post(
             url, content=content, headers={"Content-Type": "application/json"}, timeout=BOUND_S
         )
-        return good, response.status_code
+        return good, response.status_code, response.json()
 
     with ThreadPoolExecutor(12) as pool:
-        replies = list(pool.map(send, work))
+        answers = list(pool.map(send, work))
+    replies = [(good, status) for good, status, _ in answers]
+    bodies = [body for _, status, body in answers if status == 200]
     assert all(status == 200 for good, status in replies if good), replies
     assert all(status == 400 for good, status in replies if not good), replies
     assert httpx.get(served.server.url + "/health", timeout=10).json()["status"] == "ok"
@@ -290,6 +292,14 @@ def test_a_bounded_load_of_good_and_bad_requests(serve, world_problems):
     assert metrics["ttc_requests_total{status=200}"] == sum(good for good, _ in replies)
     assert metrics["ttc_requests_total{status=400}"] == sum(not good for good, _ in replies)
     assert metrics["ttc_requests_in_flight{}"] == 0
+    assert metrics["ttc_generations_total{}"] == sum(
+        b["ttc"]["compute"]["generations"] for b in bodies
+    )
+    assert metrics["ttc_generated_tokens_total{}"] == sum(
+        b["usage"]["completion_tokens"] for b in bodies
+    )
+    assert metrics["ttc_prompt_tokens_total{}"] == sum(b["usage"]["prompt_tokens"] for b in bodies)
+    assert all(b["error"]["param"] for _, status, b in answers if status == 400)
 
 
 @pytest.mark.parametrize(
@@ -407,3 +417,15 @@ def test_a_busy_port_is_one_error_line(calibration, capsys):
         assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"--port {port}: cannot listen there" in err and "Traceback" not in err, err
+
+
+def test_the_official_client_asking_to_stream_gets_a_bad_request(serve, world_problems):
+    served = serve()
+    with pytest.raises(openai.BadRequestError) as caught:
+        served.client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": world_problems.problems[0].text}],
+            stream=True,
+        )
+    assert caught.value.param == "stream" and "not supported" in caught.value.message
+    assert served.generator.calls == 0
