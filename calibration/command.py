@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -246,11 +247,35 @@ def parse_options(items: list[str], flag: str) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ValueError(f"{flag} {item!r}: expected KEY=VALUE")
         try:
-            value: Any = json.loads(raw)
+            value: Any = json.loads(raw, parse_constant=_not_finite, parse_float=_finite_float)
         except json.JSONDecodeError:
             value = raw
+            if _reads_as_non_finite(raw):  # float() would read "nan" or "inf" later
+                raise ValueError(f"{flag} {item!r}: {raw} is not a finite number") from None
+        except ValueError:
+            raise ValueError(f"{flag} {item!r}: {raw} is not a finite number") from None
         options[key.strip()] = value
     return options
+
+
+def _reads_as_non_finite(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _not_finite(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _finite_float(text: str) -> float:
+    """Why: ``timeout_s=nan`` passed every ``<= 0`` check an engine makes, and
+    ``1e999`` reads as infinity; a number in an option must be finite."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 
 def _slug(text: str) -> str:

@@ -210,3 +210,16 @@ def test_a_bare_key_error_says_what_was_missing_and_where() -> None:
     assert message.startswith("no record of 'sim-1490' where one was expected (looked up at ")
     assert "test_calibration_regrade.py:" in message
     assert describe_input_error(KeyError("unknown strategy 'x'")) == "unknown strategy 'x'"
+
+
+def test_regrade_names_the_file_and_line_of_a_malformed_record(tmp_path: Path) -> None:
+    _write_recorded_calibration(tmp_path)
+    path = sample_shard(shards_folder(tmp_path), 0, 1)
+    header, record = path.read_text().splitlines()
+    broken = json.loads(record)
+    del broken["samples"]
+    path.write_text("\n".join([header, json.dumps(broken)]) + "\n")
+    before = path.read_bytes()
+    with pytest.raises(ShardError, match=r"samples-000-of-001.jsonl:2: .*no field 'samples'"):
+        regrade_shards(tmp_path)
+    assert path.read_bytes() == before

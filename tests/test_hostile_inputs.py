@@ -429,6 +429,16 @@ CASES: list[Case] = [
     ),
     _bad_flags("--budget with a Unicode digit", ["--budget", "\u0664"], "only ASCII"),
     _bad_flags("--budget price:1e-400", ["--budget", "price:1e-400"], "too small (it reads as 0)"),
+    _bad_flags(
+        "--backend-option timeout_s=nan",
+        ["--backend-option", "timeout_s=nan"],
+        "--backend-option 'timeout_s=nan': nan is not a finite number",
+    ),
+    _bad_flags(
+        "--backend-option timeout_s=1e999",
+        ["--backend-option", "timeout_s=1e999"],
+        "1e999 is not a finite number",
+    ),
     Case(
         "curves: --png where nothing can be written",
         lambda t, c, a: (["curves", str(c), "--png", "/proc/ttc-curves.png"], []),

@@ -126,8 +126,8 @@ def regrade_shards(
             header, records = _read_whole(path)
             extraction = _extraction_of(path, header)
             rewritten = []
-            for data in records:
-                old = ProblemSamples.from_json(data)
+            for number, data in enumerate(records, start=2):
+                old = _parsed(path, number, data, ProblemSamples.from_json)
                 new = regrade_samples(old, extraction)
                 golds[new.problem_id] = new.gold
                 before = before.add(_sample_counts(old.samples))
@@ -142,8 +142,8 @@ def regrade_shards(
             header, records = _read_whole(path)
             graders: dict[str, Grader] = {}
             rewritten = []
-            for data in records:
-                record = TreeRecord.from_json(data)
+            for number, data in enumerate(records, start=2):
+                record = _parsed(path, number, data, TreeRecord.from_json)
                 gold = golds.get(record.problem_id)
                 if gold is None:
                     raise ShardError(
@@ -170,6 +170,16 @@ def regrade_shards(
     return RegradeReport(
         before, after, answers_changed, grades_changed, tuple(sample_paths + tree_paths)
     )
+
+
+def _parsed(path: Path, number: int, data: dict[str, Any], parse: Callable[[Any], Any]) -> Any:
+    """One shard record, or a ShardError naming the file and line (records follow the
+    header line, so record k is line k + 1)."""
+    try:
+        return parse(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        what = f"no field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        raise ShardError(f"{path}:{number}: not a record this shard can hold ({what})") from None
 
 
 def _regraded_pool(data: dict[str, Any], pool: ProblemSamples) -> dict[str, Any]:
