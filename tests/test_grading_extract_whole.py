@@ -104,6 +104,7 @@ def test_texts_without_an_expression(text: str, expected: str | None) -> None:
         ("a <= b", "a <= b"),
         ("f(\\{x = 1\\}) = 2", "2"),
         ("= 7", "7"),
+        ("61 + 91 =", "61 + 91 ="),  # cut off: no value stated
     ],
 )
 def test_final_side_splits_at_top_level_equals_only(expression: str, side: str) -> None:

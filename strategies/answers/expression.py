@@ -70,24 +70,15 @@ MATH_WORDS = frozenset(
         "pi",
         "inf",
         "infty",
-        "sqrt",
-        "frac",
-        "dfrac",
-        "tfrac",
-        "cdot",
-        "times",
-        "div",
-        "pm",
-        "mp",
-        "le",
-        "ge",
-        "ne",
-        "leq",
-        "geq",
-        "neq",
-        "approx",
+        "sqrt",  # "sqrt(51)", written without a backslash
     ]
 )
+# Commands that hold words, not mathematics: alone they make no answer.
+_TEXT_COMMANDS = frozenset(["\\text", "\\textbf", "\\textit", "\\mathrm", "\\mbox", "\\mathbf"])
+# Cut off mid-expression ("13 +", "(227"): what dangles at the end is not part of it.
+_DANGLING_CHARACTERS = " \t\r\f\v-+*/,("
+_DANGLING_COMMANDS = ("\\cdot", "\\times", "\\div")
+_BARE_TRIM = ' \t\r\f\v,;:`"'
 # Prose markers that look like one-letter variables: "a prime", "I hope".
 _ARTICLES = frozenset(["a", "A", "I"])
 _SENTENCE_BREAKS = frozenset(":;?#")
@@ -130,6 +121,8 @@ def last_expression(text: str, whole: bool = True) -> str | None:
 def final_side(expression: str) -> str:
     """ "3 + 4 = 7" -> "7"; "x = 2 + 3 = 5" -> "5"; "x = \\frac34" and "f(x) = 2x" stay whole."""
     sides = [side.strip() for side in _top_level_sides(expression)]
+    if len(sides) > 1 and not sides[-1]:
+        return expression.strip()  # "61 + 91 =", cut off: it states no value
     sides = [side for side in sides if side] or [expression.strip()]
     if len(sides) == 1:
         return sides[0]
@@ -190,7 +183,8 @@ def _read(
     if token in ("\\boxed", "\\fbox"):
         return _Item("break", token), after  # a box the box tier refused: cut off or empty
     if token.startswith("\\"):
-        return _Item("math", token, strong=token[1:].isalpha() or token[1:] in "{}%"), after
+        strong = (token[1:].isalpha() and token not in _TEXT_COMMANDS) or token[1:] in "{}%"
+        return _Item("math", token, strong=strong), after
     if token[0].isdigit():
         return _Item("math", token, strong=True), after
     if token[0].isalpha():
@@ -300,7 +294,28 @@ def _join(run: list[_Item]) -> str:
     if len(spans) == 1:
         return spans[0].text.strip(_TRIM).rstrip(".")
     joined = "".join(item.text for item in run)
-    return joined.strip(_TRIM).rstrip(".").strip(_TRIM)
+    return _complete(joined.strip(_TRIM).rstrip(".").strip(_TRIM))
+
+
+def _complete(expression: str) -> str:
+    """A cut-off expression without its dangling end: "13 +" -> "13", "50 (25" -> "25"."""
+    trimmed, previous = expression, ""
+    while trimmed != previous:  # from the end only: linear whatever the input
+        previous = trimmed
+        trimmed = trimmed.rstrip(_DANGLING_CHARACTERS)
+        for command in _DANGLING_COMMANDS:
+            trimmed = trimmed.removesuffix(command)
+    depth, opened = 0, -1
+    for index, char in enumerate(trimmed):
+        if char in "([":  # intervals close "(" with "]" and "[" with ")"
+            depth += 1
+            if depth == 1:
+                opened = index
+        elif char in ")]" and depth:
+            depth -= 1
+    if depth:
+        trimmed = trimmed[opened + 1 :].strip(_TRIM)  # what follows the unclosed "("
+    return trimmed or expression
 
 
 def _bare_answer(text: str, items: list[_Item]) -> str | None:
@@ -321,9 +336,9 @@ def _bare_answer(text: str, items: list[_Item]) -> str | None:
         return None  # "x = 5, as required": a clause, not a unit
     if len(body) == 1 and body[0].kind == "math" and body[0].text != text.strip():
         return body[0].text  # a whole math span: its content
-    stripped = text.strip()
+    stripped = text.strip(_BARE_TRIM)
     while stripped.endswith(".") and not stripped.endswith("\\."):
-        stripped = stripped[:-1].rstrip()
+        stripped = stripped[:-1].rstrip(_BARE_TRIM)
     return stripped or None
 
 

@@ -42,7 +42,10 @@ _NOT_UNITS = frozenset(
 )
 # Two-letter unit words (longer words glued to a number are taken as units).
 _TWO_LETTER_UNITS = frozenset(
-    ["cm", "mm", "km", "kg", "mg", "ft", "mi", "ml", "hr", "lb", "oz", "yd", "ms", "am", "pm"]
+    [
+        *("cm", "mm", "km", "kg", "mg", "ft", "mi", "ml", "hr", "lb", "oz", "yd", "ms"),
+        *("am", "pm", "st", "nd", "rd", "th"),  # "8am"; ordinal suffixes: "11th" answers 11
+    ]
 )
 
 

@@ -11,6 +11,7 @@ fingerprinted by evaluating them at fixed points), so votes are dictionary looku
 from __future__ import annotations
 
 import functools
+import re
 
 from strategies.answers import limits
 from strategies.answers.evaluate import numeric_key
@@ -18,6 +19,9 @@ from strategies.answers.forms import numeral_base, time_of_day
 from strategies.answers.normalise import clean_answer
 from strategies.answers.numbers import simple_key, simple_verdict
 from strategies.answers.pool import clear_worker_caches, worker_pool
+
+# A word answer ("East", "Monday"); shorter runs of letters may be products (``xy``).
+_WORD = re.compile(r"[A-Za-z]{3,}")
 
 
 def within_guards(answer: str) -> bool:
@@ -49,6 +53,8 @@ def is_equivalent(pred: str, gold: str) -> bool:
         return True
     if time_of_day(pred_clean) or time_of_day(gold_clean):
         return False  # times of day are written one way once cleaned; "20:34" is no ratio
+    if _WORD.fullmatch(pred_clean) and _WORD.fullmatch(gold_clean):
+        return pred_clean.lower() == gold_clean.lower()  # "East" is "east", not e*a*s*t
     bases = numeral_base(pred_clean), numeral_base(gold_clean)
     if None not in bases and bases[0] != bases[1]:
         return False  # the same digits in two bases are two numbers
