@@ -160,3 +160,15 @@ def test_evaluate_refuses_problems_the_pool_does_not_hold(shipped_half, tmp_path
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "1 of 1 problems are not in the pool" in err and "Traceback" not in err, err
+
+
+def test_solve_refuses_a_pool_with_too_few_samples_for_its_budget(shipped_half, tmp_path, capsys):
+    pool = _short_pool(tmp_path, keep=2)
+    out = tmp_path / "answers.jsonl"
+    common = ["solve", "--calibration", str(shipped_half), "--pool", str(pool), "--pool-split",
+              "1/2", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main([*common, "--budget", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "has 2 recorded samples and `ttc solve` may draw up to 4" in err, err
+    assert not out.exists()
+    assert main([*common, "--budget", "2"]) == 0  # a budget the pool can serve

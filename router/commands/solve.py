@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from calibration.store.artifact import MANIFEST, sha256_file
-from router.budget_checks import check_syntax
+from router.budget_checks import check_syntax, largest_budget
 from router.commands.common import (
     CommandError,
     Loaded,
@@ -35,6 +35,7 @@ from router.commands.common import (
 )
 from router.commands.domain_check import DomainCheck
 from router.commands.output import AnswersFileError, AnswersWriter
+from router.commands.pool_check import check_pool_covers, pool_model_warning
 from router.commands.savings import savings_lines
 from router.evaluation.summary import format_summary, summarize
 from router.policies import BudgetPolicy, PolicyError, TotalPolicy, parse_policy
@@ -143,6 +144,11 @@ def run(args: argparse.Namespace) -> int:
         shout(loaded.mismatches, "solve")
         problems = load_problem_set(args.problems, args.pool, args.pool_split)
         domain = DomainCheck(loaded.artifact, problems, "solve")
+        warning = pool_model_warning(problems, loaded.settings.model, "solve")
+        if warning:
+            print(warning, file=sys.stderr)
+        most = largest_budget(policy) or max(loaded.artifact.table.budgets)
+        check_pool_covers(problems, most, "solve")
         out = args.out or default_out(problems, loaded.artifact.path, policy, args.cost_unit)
         writer = AnswersWriter(
             out, run_fingerprint(loaded, policy, args), problems.problems, overwrite=args.overwrite
