@@ -62,6 +62,11 @@ def test_a_string_that_already_is_an_answer_comes_back_unchanged(answer: str) ->
         ("The matrix is\n\\[\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}.\\]", None, None),
         ("so $f(x) = 2x + 3$", "f(x) = 2x + 3", "2x+3"),
         ("The meeting starts at 20:34.", "20:34", "20:34"),
+        ("So x = -1 or x = 1.", "-1, 1", "\\{1, -1\\}"),
+        ("The roots are $x = 2$ and $x = 3$.", "2, 3", "3, 2"),
+        ("so x = 2 or y = 3", "y = 3", None),  # two unknowns: not one list
+        ("The speed is 8 km/h.", "8", "8"),
+        ("Bobbi arrives at 4:30 p.m. that day", "4:30 p.m", "16:30"),
     ],
 )
 def test_final_statements_give_the_whole_expression(

@@ -52,7 +52,14 @@ EQUAL = {
         ("3.5km/h", "3.5"),
         ("40dollars", "40"),
     ],
+    "inequalities and intervals": [
+        ("x \\le 3", "(-\\infty, 3]"),
+        ("x > 2", "(2, \\infty)"),
+        ("-1 < x \\le 4", "(-1, 4]"),
+    ],
+    "words": [("East", "\\text{east}"), ("\\text{Monday}", "monday")],
     "complex numbers": [
+        ("i", "\\sqrt{-1}"),
         ("1+2i", "i(2-i)"),
         ("-i", "\\frac{1}{i}"),
         ("3-4i", "(2-i)^2"),
@@ -80,6 +87,12 @@ UNEQUAL = {
     "functions": [("f(x) = 2x + 3", "2x+4"), ("y = 2x + 3", "x = 2y + 3")],
     "times of day": [("20:34", "8:34 AM"), ("20:34", "10:17"), ("8:34", "20:34")],
     "glued units": [("10weeks", "11"), ("3xy", "3"), ("2pi", "2")],
+    "inequalities and intervals": [
+        ("x \\le 3", "(-\\infty, 3)"),
+        ("x < 3", "(-\\infty, 3]"),
+        ("x + y < 3", "(-\\infty, 3)"),  # two unknowns: no interval
+    ],
+    "words": [("East", "West"), ("xy", "yz")],
     "complex numbers": [("1+2i", "1-2i"), ("i", "1"), ("2i", "2")],
 }
 

@@ -90,6 +90,7 @@ _NAME = re.compile(
     r"(?:\s*\(\s*[A-Za-z](?:\s*,\s*[A-Za-z]){0,3}\s*\))?"
 )
 _SPACE_LIKE = ("space",)
+_ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z](?:_\{?\w{1,3}\}?)?) = (?P<value>.+)")
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,10 @@ def last_expression(text: str, whole: bool = True) -> str | None:
         bare = _bare_answer(text, items)
         if bare is not None:
             return bare
-    for run in reversed(_runs(items)):
-        if _is_candidate(run):
-            return final_side(_join(run))
+    runs = _runs(items)
+    for index in range(len(runs) - 1, -1, -1):
+        if _is_candidate(runs[index][0]):
+            return _with_alternatives(runs, index, final_side(_join(runs[index][0])))
     return None
 
 
@@ -266,19 +268,41 @@ def _matching_braces(text: str) -> dict[int, int]:
 # ------------------------------------------------------------------------------ runs
 
 
-def _runs(items: list[_Item]) -> list[list[_Item]]:
-    runs: list[list[_Item]] = []
+def _runs(items: list[_Item]) -> list[tuple[list[_Item], list[_Item]]]:
+    """Each run with the prose and breaks (its gap) between it and the run before."""
+    runs: list[tuple[list[_Item], list[_Item]]] = []
     current: list[_Item] = []
+    gap: list[_Item] = []
     for item in items:
         if item.kind in ("prose", "break"):
             if current:
-                runs.append(current)
-            current = []
+                runs.append((current, gap))
+                current, gap = [], []
+            gap.append(item)
         else:
             current.append(item)
     if current:
-        runs.append(current)
+        runs.append((current, gap))
     return runs
+
+
+def _with_alternatives(runs: list[tuple[list[_Item], list[_Item]]], index: int, answer: str) -> str:
+    """ "x = -1 or x = 1" -> "-1, 1": assignments to one name joined by "or" / "and" are
+    the list of its values (all solutions), not the last of them."""
+    assignment = _ASSIGNMENT.fullmatch(answer)
+    if assignment is None:
+        return answer
+    name, values = assignment["name"], [assignment["value"]]
+    while index > 0:
+        gap = runs[index][1]
+        if len(gap) != 1 or gap[0].text.lower() not in ("or", "and"):
+            break
+        previous = _ASSIGNMENT.fullmatch(final_side(_join(runs[index - 1][0])))
+        if previous is None or previous["name"] != name:
+            break
+        values.insert(0, previous["value"])
+        index -= 1
+    return answer if len(values) == 1 else ", ".join(values)
 
 
 def _is_candidate(run: list[_Item]) -> bool:

@@ -10,7 +10,8 @@ math-verify does not model:
   pair of the same entries in the same order (math-verify reads ``(1,2)`` and ``[1,2]``
   as intervals); ordered things stay ordered, and two intervals still need the same
   brackets;
-- **complex numbers**: ``i`` is the imaginary unit (``1+2i`` against ``i(2-i)``).
+- **complex numbers**: ``i`` is the imaginary unit (``1+2i`` against ``i(2-i)``);
+- **inequalities and intervals**: ``x \\le 3`` is ``(-\\infty, 3]`` (one unknown only).
 
 Runs only inside a worker process, so the parent's deadline bounds it like math-verify.
 """
@@ -45,7 +46,7 @@ def with_imaginary_unit(node: Any) -> Any:
 
 
 def _equal(first: Any, second: Any, decimals: list[str], depth: int) -> bool:
-    from sympy import FiniteSet, Interval, MatrixBase
+    from sympy import FiniteSet, Interval, MatrixBase, Set
 
     if depth > MAX_DEPTH:
         return False
@@ -70,7 +71,32 @@ def _equal(first: Any, second: Any, decimals: list[str], depth: int) -> bool:
         )
     if isinstance(first, FiniteSet) and isinstance(second, FiniteSet):
         return _same_set(list(first.args), list(second.args), decimals, depth)
+    for relation, other in ((first, second), (second, first)):
+        solution = _solution_set(relation)
+        if solution is not None and isinstance(other, Set):
+            return bool(solution == other)
     return _leaf_equal(first, second, decimals)
+
+
+def _solution_set(node: Any) -> Any:
+    """The interval an inequality in one unknown describes (``x \\le 3``), else None."""
+    from sympy import Intersection
+    from sympy.core.relational import Equality, Relational, Unequality
+
+    if type(node).__name__ == "And":  # a chain, -1 < x \\le 4
+        parts = [_solution_set(part) for part in getattr(node, "_unsorted_args", node.args)]
+        symbols = {symbol for part in node.args for symbol in part.free_symbols}
+        if len(symbols) != 1 or any(part is None for part in parts):
+            return None
+        return Intersection(*parts)
+    if not isinstance(node, Relational) or isinstance(node, (Equality, Unequality)):
+        return None
+    if len(node.free_symbols) != 1:
+        return None
+    try:
+        return node.as_set()
+    except (NotImplementedError, TypeError, ValueError):
+        return None
 
 
 def _assigned_value(node: Any) -> Any:
@@ -135,7 +161,7 @@ def _difference_is_zero(first: Any, second: Any) -> bool:
     from sympy import expand
 
     try:
-        difference = expand(first - second)
+        difference = expand((first - second).doit())  # sqrt(-1) is parsed unevaluated
     except (TypeError, ValueError, AttributeError):
         return False
     return bool(difference == 0)
