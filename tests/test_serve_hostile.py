@@ -429,3 +429,30 @@ def test_the_official_client_asking_to_stream_gets_a_bad_request(serve, world_pr
         )
     assert caught.value.param == "stream" and "not supported" in caught.value.message
     assert served.generator.calls == 0
+
+
+def test_an_answer_with_a_lone_surrogate_or_nan_is_still_valid_json(serve, world_problems):
+    """A model's text may hold a lone surrogate and a figure may be NaN: the reply is
+    escaped ASCII JSON (NaN as null), not a bare 500."""
+    from dataclasses import replace
+
+    served = serve()
+    real_solve = served.router.solve
+
+    def odd_records(*args: Any, **kwargs: Any) -> Any:
+        for record in real_solve(*args, **kwargs):
+            yield replace(
+                record, solution=(record.solution or "") + "\ud800", expected_accuracy=float("nan")
+            )
+
+    served.router.solve = odd_records  # type: ignore[method-assign]
+    response = httpx.post(
+        served.server.url + "/v1/chat/completions",
+        json=_body(world_problems.problems[8].text),
+        timeout=BOUND_S,
+    )
+    assert response.status_code == 200, response.text
+    assert response.content.isascii()
+    data = json.loads(response.content)  # strict JSON: no NaN
+    assert data["choices"][0]["message"]["content"].endswith("\ud800")
+    assert data["ttc"]["expected_accuracy"] is None

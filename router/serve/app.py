@@ -11,7 +11,9 @@ no failure of an upstream, stops the process.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -122,6 +124,7 @@ def create_app(
                 batch_size=solved.batch_size,
                 prompt_tokens=solved.prompt_tokens,
             )
+            return AsciiJSONResponse(payload)
         except ApiError as error:
             if error.status >= 500:
                 LOG.warning("chat request failed (%d): %s", error.status, error.message)
@@ -130,7 +133,6 @@ def create_app(
             LOG.exception("chat request crashed")
             crash = ApiError(500, f"internal error: {describe_error(exc)}", type="server_error")
             return _error_response(crash)
-        return JSONResponse(payload)
 
     return app
 
@@ -154,5 +156,29 @@ def _too_large(size: int, limit: int) -> ApiError:
     )
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped. Why: Starlette's JSONResponse encodes
+    UTF-8, which fails on a lone surrogate (a model's text or an error message quoting a
+    request can hold one) and turns the answer into a bare 500; escaped, any str is
+    valid JSON that every client decodes to the same text."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            text = json.dumps(content, ensure_ascii=True, allow_nan=False)
+        except ValueError:  # NaN or Infinity is not JSON: a figure that has none is null
+            text = json.dumps(_finite_only(content), ensure_ascii=True, allow_nan=False)
+        return text.encode("ascii")
+
+
+def _finite_only(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_only(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_only(item) for item in value]
+    return value
+
+
 def _error_response(error: ApiError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
+    return AsciiJSONResponse(error.body(), status_code=error.status, headers=error.headers())
