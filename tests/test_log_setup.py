@@ -161,7 +161,7 @@ def test_vllm_engine_processes_inherit_the_quiet_logging_configuration(tmp_path)
     again: dict[str, str] = {"VLLM_LOGGING_LEVEL": "WARNING"}
     quiet_vllm_children(again, tmp_path)
     assert again[VLLM_CONFIG_ENV] == env[VLLM_CONFIG_ENV]
-    assert len(list(tmp_path.iterdir())) == 1
+    assert len(list(tmp_path.iterdir())) == 2  # the configuration and the start-up hook
 
 
 def test_a_users_vllm_logging_configuration_or_switch_wins(tmp_path):

@@ -17,7 +17,10 @@ from router.setup import DEFAULT_CALIBRATION, build_engines, calibrated_settings
 from strategies.backends.chat import render_prompt_ids
 from strategies.backends.vllm_backend import (
     CONTEXT_ROUNDING,
+    IN_PROCESS_ENV,
+    WORKER_EXIT_ENV,
     context_length,
+    engine_environment,
     engine_options,
     job_context_length,
 )
@@ -48,6 +51,12 @@ def test_cpu_engine_runs_eager_without_chunked_prefill_and_the_caller_wins():
     assert overridden["enforce_eager"] is False and overridden["max_model_len"] == 8192
     assert overridden["distributed_executor_backend"] == "uni"
     assert overridden["use_tqdm_on_load"] is True
+
+
+def test_engine_processes_get_time_to_exit_unless_the_user_chose_and_a_core_here():
+    assert engine_environment(False, {}) == {WORKER_EXIT_ENV: "60"}
+    assert engine_environment(False, {WORKER_EXIT_ENV: "3"}) == {}
+    assert engine_environment(True, {}) == {WORKER_EXIT_ENV: "60", IN_PROCESS_ENV: "0"}
 
 
 def test_gpu_engine_keeps_vllms_defaults_and_the_models_context_without_a_job():

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from router.commands.child_hook import prepend_path, write_hook
+
 LEVEL_ENV = "TTC_LOG_LEVEL"
 LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LEVEL = logging.WARNING
@@ -181,14 +183,26 @@ def write_vllm_logging_config(level_name: str, folder: Path | None = None) -> Pa
 
 
 def quiet_vllm_children(env: MutableMapping[str, str], folder: Path | None = None) -> None:
-    """Point ``VLLM_CONFIG_ENV`` at ``write_vllm_logging_config`` unless the user set it
-    or switched vLLM's logging set-up off (``VLLM_CONFIGURE_LOGGING=0``)."""
+    """Point ``VLLM_CONFIG_ENV`` at ``write_vllm_logging_config`` and put the start-up
+    hook of ``child_hook`` on the children's ``PYTHONPATH``, unless the user set their
+    own vLLM logging configuration or switched vLLM's set-up off
+    (``VLLM_CONFIGURE_LOGGING=0``)."""
     if env.get(VLLM_CONFIG_ENV) or env.get("VLLM_CONFIGURE_LOGGING", "1") == "0":
         return
     level_name = env.get("VLLM_LOGGING_LEVEL", logging.getLevelName(DEFAULT_LEVEL)).upper()
+    folder = folder or Path(tempfile.gettempdir())
     # An unwritable temp folder costs only the quiet engine processes.
     with contextlib.suppress(OSError):
         env[VLLM_CONFIG_ENV] = str(write_vllm_logging_config(level_name, folder))
+        prepend_path(env, write_hook(quiet_by_logger(), folder))
+
+
+def quiet_by_logger() -> dict[str, tuple[str, ...]]:
+    """``QUIET_MESSAGES`` as logger name -> the starts of its dropped messages."""
+    by_logger: dict[str, tuple[str, ...]] = {}
+    for quiet in QUIET_MESSAGES:
+        by_logger[quiet.logger] = (*by_logger.get(quiet.logger, ()), quiet.starts)
+    return by_logger
 
 
 class _DropQuiet(logging.Filter):
@@ -232,13 +246,10 @@ def configure_logging(level: int) -> None:
             logging.getLogger(package).setLevel(level)
     if level < DEFAULT_LEVEL:
         return
-    by_logger: dict[str, list[str]] = {}
-    for quiet in QUIET_MESSAGES:
-        by_logger.setdefault(quiet.logger, []).append(quiet.starts)
-    for logger_name, starts in by_logger.items():
+    for logger_name, starts in quiet_by_logger().items():
         logger = logging.getLogger(logger_name)
         if not any(isinstance(f, _DropQuiet) for f in logger.filters):
-            logger.addFilter(_DropQuiet(tuple(starts)))
+            logger.addFilter(_DropQuiet(starts))
     for package in ENGINE_PACKAGES:
         for category in (DeprecationWarning, FutureWarning):
             warnings.filterwarnings("ignore", category=category, module=rf"{package}(\.|$)")

@@ -255,21 +255,36 @@ def engine_options(
     return chosen
 
 
+# vLLM gives its worker process this many seconds to exit before a SIGTERM and a warning
+# ("workers still running after grace period"); its default, 5, is less than the worker
+# takes to exit on a busy 2-core machine, so an orderly close printed that warning.
+WORKER_EXIT_ENV = "VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS"
+WORKER_EXIT_SECONDS = "60"
+
+
+def engine_environment(in_process: bool, environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables to set while vLLM builds the engine (its processes inherit them):
+    ``IN_PROCESS_ENV`` for an engine core in this process, and a worker exit grace of
+    ``WORKER_EXIT_SECONDS`` unless the user set one."""
+    chosen = {} if WORKER_EXIT_ENV in environ else {WORKER_EXIT_ENV: WORKER_EXIT_SECONDS}
+    if in_process:
+        chosen[IN_PROCESS_ENV] = "0"
+    return chosen
+
+
 @contextlib.contextmanager
-def _engine_core_here(enabled: bool) -> Iterator[None]:
-    """vLLM reads ``IN_PROCESS_ENV`` while it builds the engine; set it for that only."""
-    if not enabled:
-        yield
-        return
-    saved = os.environ.get(IN_PROCESS_ENV)
-    os.environ[IN_PROCESS_ENV] = "0"
+def _engine_variables(chosen: Mapping[str, str]) -> Iterator[None]:
+    """Set ``chosen`` while vLLM builds the engine, and restore what was there."""
+    saved = {key: os.environ.get(key) for key in chosen}
+    os.environ.update(chosen)
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop(IN_PROCESS_ENV, None)
-        else:
-            os.environ[IN_PROCESS_ENV] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def model_context_limit(location: str) -> int | None:
@@ -331,7 +346,7 @@ class VLLMGenerator:
         on_cpu = not _cuda_available()
         if max_model_len is None and context is not None:
             max_model_len = job_context_length(location, context)
-        with _engine_core_here(in_process):
+        with _engine_variables(engine_environment(in_process, os.environ)):
             from vllm import LLM
 
             options = engine_options(
