@@ -38,6 +38,7 @@ def test_a_child_drops_the_quiet_messages_from_its_first_line(tmp_path):
     assert "a warning that asks something of the user" in done.stderr
     assert QUIET_MESSAGES[0].starts not in done.stderr
     assert "TORCH_CPP_LOG_LEVEL ERROR" in done.stdout
+    assert "Error in sitecustomize" not in done.stderr
     # Without the hook the same child prints both (Python's last-resort handler).
     bare = run_child("")
     assert QUIET_MESSAGES[0].starts in bare.stderr
@@ -52,6 +53,7 @@ def test_the_users_torch_log_level_and_own_sitecustomize_are_kept(tmp_path):
     done = run_child(os.pathsep.join([str(home), str(other)]), TORCH_CPP_LOG_LEVEL="INFO")
     assert "their sitecustomize ran" in done.stdout
     assert "TORCH_CPP_LOG_LEVEL INFO" in done.stdout
+    assert "Error in sitecustomize" not in done.stderr
     assert QUIET_MESSAGES[0].starts not in done.stderr
 
 

@@ -48,7 +48,7 @@ _os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
 _here = _os.path.dirname(_os.path.abspath(__file__))
 _path = list(_sys.path)
 _sys.path[:] = [p for p in _path if _os.path.abspath(p or ".") != _here]
-_sys.modules.pop("sitecustomize", None)
+_me = _sys.modules.pop("sitecustomize", None)
 try:
     import sitecustomize  # noqa: F401
 except ModuleNotFoundError as _missing:
@@ -56,6 +56,8 @@ except ModuleNotFoundError as _missing:
         raise
 finally:
     _sys.path[:] = _path
+    # site.py's own import of this module reads it back from sys.modules.
+    _sys.modules.setdefault("sitecustomize", _me)
 '''
 
 
