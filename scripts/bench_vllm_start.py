@@ -4,8 +4,10 @@ Measured back to back in one run, each in a fresh process, so a loaded machine's
 hits every variant alike (the load average is printed beside each figure):
 
 1. engine start: ``VLLMGenerator`` as it was built before (torch.compile, context = the
-   model's maximum) against now (eager, context sized for the job), then the first
-   batched ``generate`` of the 8 example problems (8 samples each);
+   model's maximum) against now (eager, context sized for the job), now with the worker
+   inside the engine process ("uni" executor: one process fewer to start), and
+   ``TransformersGenerator`` (the model ``ttc solve`` loads by default), each then with
+   the first batched ``generate`` of the 8 example problems (8 samples each);
 2. the whole `ttc solve scripts/examples/arithmetic.jsonl` on vLLM before and after,
    and on transformers (the calibration's own engine).
 
@@ -28,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 EXAMPLES = Path("scripts/examples/arithmetic.jsonl")
 ROUNDS_KEY = "RESULT "
@@ -46,13 +49,20 @@ def _engine_child(variant: str, model_limit: int) -> None:
     settings = calibrated_settings(artifact.manifest)
     problems = load_problems(str(EXAMPLES))
     context = engine_context(settings, artifact.table.strategies, [p.text for p in problems])
-    options: dict = (
-        {"enforce_eager": False, "max_model_len": model_limit}
-        if variant == "before"
-        else {"context": context}
-    )
+    variants: dict[str, dict[str, Any]] = {
+        "before": {"enforce_eager": False, "max_model_len": model_limit},
+        "after": {"context": context},
+        "uni": {"context": context, "distributed_executor_backend": "uni"},
+    }
+    options = variants.get(variant, {})
     started = time.perf_counter()
-    generator = VLLMGenerator(settings.model, **options)
+    generator: Any
+    if variant == "transformers":
+        from strategies.backends.transformers_backend import TransformersGenerator
+
+        generator = TransformersGenerator(settings.model)
+    else:
+        generator = VLLMGenerator(settings.model, **options)
     ready = time.perf_counter() - started
     prompt = get_prompt_config(settings.prompt_config)
     prompts = [prompt.prompt(p.text, key=p.id) for p in problems]
@@ -64,10 +74,12 @@ def _engine_child(variant: str, model_limit: int) -> None:
         "ready_s": ready,
         "generate_s": generate_s,
         "tokens": tokens,
-        "max_model_len": generator.max_model_len,
-        "enforce_eager": generator.engine_options.get("enforce_eager", False),
+        "max_model_len": getattr(generator, "max_model_len", None),
+        "enforce_eager": getattr(generator, "engine_options", {}).get("enforce_eager"),
     }
-    generator.close()
+    close = getattr(generator, "close", None)
+    if close is not None:
+        close()
     print(ROUNDS_KEY + json.dumps(result), flush=True)
 
 
@@ -147,9 +159,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.skip_engine:
         before = engine_round("before", limit, logs)
         after = engine_round("after", limit, logs)
+        uni = engine_round("uni", limit, logs)
+        loaded = engine_round("transformers", limit, logs)
         ratios.append(f"engine ready: {before['ready_s'] / after['ready_s']:.2f}x faster after")
         ratios.append(
             f"first generate: {before['generate_s'] / after['generate_s']:.2f}x (before/after)"
+        )
+        ratios.append(
+            f"engine ready, vLLM after {after['ready_s']:.1f} s, worker in the engine process "
+            f"{uni['ready_s']:.1f} s, transformers {loaded['ready_s']:.1f} s"
         )
     if not args.skip_solve:
         old = [
