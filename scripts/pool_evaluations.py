@@ -22,8 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from calibration.store.evaluation_records import MethodSummary, SweepPoint
 from router.evaluation.harness import compute_to_match
+from router.evaluation.oracle import expected_oracle_compute
 from router.execution import reuses_samples
 
 
@@ -80,6 +83,36 @@ def pool_sweep(reports: Sequence[Mapping[str, Any]]) -> list[SweepPoint]:
     return points
 
 
+def expected_outcomes(
+    reports: Sequence[Mapping[str, Any]],
+) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """Fixed run names, and per (problem, run) the mean accuracy and generations over the
+    draws: each problem's expected outcome of each action. None when a report predates
+    the per-problem outcomes or the reports disagree on the problems or runs."""
+    if any(not r.get("fixed_correct") for r in reports):
+        return None
+    ids = {tuple(r.get("problem_ids", ())) for r in reports}
+    names = {tuple(sorted(r["fixed_correct"])) for r in reports}
+    if len(ids) != 1 or len(names) != 1:
+        return None
+    order = list(next(iter(names)))
+    correct = np.mean([[r["fixed_correct"][n] for n in order] for r in reports], axis=0).T
+    spent = np.mean([[r["fixed_generations"][n] for n in order] for r in reports], axis=0).T
+    return order, correct, spent
+
+
+def expected_oracle(
+    outcomes: tuple[list[str], np.ndarray, np.ndarray], budget: int, target: float
+) -> float | None:
+    """The expected oracle's generations per problem to reach ``target`` with the fixed
+    runs up to ``budget`` (``router.evaluation.oracle.expected_oracle_compute``)."""
+    names, correct, spent = outcomes
+    columns = [i for i, n in enumerate(names) if int(n.rpartition("@")[2]) <= budget]
+    if not columns:
+        return None
+    return expected_oracle_compute(correct[:, columns], spent[:, columns], target)
+
+
 def check_poolable(reports: Sequence[Mapping[str, Any]], paths: Sequence[Path]) -> None:
     for key in ("problems", "calibration", "num_problems"):
         values = {str(r[key]) for r in reports}
@@ -100,10 +133,12 @@ def format_pooled(reports: Sequence[Mapping[str, Any]]) -> str:
         [m for m in fixed if m.strategy is not None and reuses_samples(m.strategy)], sweep
     )
     seeds = ", ".join(str(r["seed"]) for r in reports)
+    outcomes = expected_outcomes(reports)
     lines = [
         f"{len(reports)} draws (seeds {seeds}) of {reports[0]['problems']}, "
         f"calibration {reports[0]['calibration']}",
-        "  N     best fixed (pooled)      target  router gens  saving   per draw",
+        "  N     best fixed (pooled)      target  router gens  saving   per draw"
+        + ("   expected oracle  gap closed" if outcomes else ""),
     ]
     for index, match in enumerate(pooled):
         per_draw = []
@@ -114,9 +149,13 @@ def format_pooled(reports: Sequence[Mapping[str, Any]]) -> str:
             "not reached" if match.router_generations is None else f"{match.router_generations:.2f}"
         )
         saving = "-" if match.ratio is None else f"{match.ratio:.2f}x"
+        limit = ""
+        if outcomes:
+            oracle = expected_oracle(outcomes, match.budget, match.target_accuracy)
+            limit = "   " + _limit_text(match, oracle)
         lines.append(
             f"  {match.budget:<4}  {match.fixed:<23}  {100 * match.target_accuracy:5.1f}%  "
-            f"{needed:>11}  {saving:>6}   {' / '.join(per_draw)}"
+            f"{needed:>11}  {saving:>6}   {' / '.join(per_draw)}{limit}"
         )
     top = max(pooled, key=lambda m: m.budget)
     top_sampling = max(sampling, key=lambda m: m.budget) if sampling else None
@@ -128,6 +167,22 @@ def format_pooled(reports: Sequence[Mapping[str, Any]]) -> str:
     if top.ratio is not None:
         lines.append(f"Pooled headline at N={top.budget}: {top.ratio:.2f}x less compute.")
     return "\n".join(lines)
+
+
+def gap_closed(fixed: float, oracle: float | None, router: float | None) -> float | None:
+    """The router's share of the compute gap between the fixed strategy and the oracle."""
+    if oracle is None or router is None or fixed <= oracle:
+        return None
+    return (fixed - router) / (fixed - oracle)
+
+
+def _limit_text(match: Any, oracle: float | None) -> str:
+    if oracle is None:
+        return f"{'-':>15}  {'-':>10}"
+    ratio = match.fixed_generations / oracle if oracle > 0 else float("inf")
+    gap = gap_closed(match.fixed_generations, oracle, match.router_generations)
+    gap_text = "-" if gap is None else f"{100 * gap:.0f}%"
+    return f"{oracle:6.2f} ({ratio:5.2f}x)  {gap_text:>10}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

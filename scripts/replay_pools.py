@@ -26,9 +26,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from calibration.store.evaluation_records import MethodSummary
 from router.evaluation.harness import compute_to_match
-from scripts.pool_evaluations import pool_fixed, pool_sweep
+from scripts.pool_evaluations import (
+    expected_oracle,
+    expected_outcomes,
+    gap_closed,
+    pool_fixed,
+    pool_sweep,
+)
 
 
 def _ttc(*args: str, log: Path) -> None:
@@ -148,12 +156,22 @@ def table(pool: Path, directions: Sequence[Sequence[Mapping[str, Any]]]) -> str:
     matches = compute_to_match(fixed, sweep)
     router = combine_router(directions)
     top = max(m.budget for m in matches)
+    halves = [expected_outcomes(reports) for reports in directions]
+    outcomes = None
+    if all(h is not None and h[0] == halves[0][0] for h in halves):  # type: ignore[index]
+        names = halves[0][0]  # type: ignore[index]
+        outcomes = (
+            names,
+            np.vstack([h[1] for h in halves]),  # type: ignore[index]
+            np.vstack([h[2] for h in halves]),  # type: ignore[index]
+        )
     lines = [
         f"{pool.name}: {problems} problems held out ({problems // 2} per half, both ways), "
         f"{len(directions[0])} draws each",
         "",
-        "| N | best fixed | acc % | router `--budget N` acc % (gens) | compute to match (`total:B`) |",
-        "|---|---|---|---|---|",
+        "| N | best fixed | acc % | router `--budget N` acc % (gens) "
+        "| compute to match (`total:B`) | expected oracle (gap closed) |",
+        "|---|---|---|---|---|---|",
     ]
     for match in matches:
         best = next(m for m in fixed if m.name == match.fixed)
@@ -168,9 +186,16 @@ def table(pool: Path, directions: Sequence[Sequence[Mapping[str, Any]]]) -> str:
             if match.ratio is None
             else (f"{match.ratio:.2f}x ({match.router_generations:.2f} gens)")
         )
+        limit = "-"
+        if outcomes is not None:
+            oracle = expected_oracle(outcomes, match.budget, match.target_accuracy)
+            gap = gap_closed(match.fixed_generations, oracle, match.router_generations)
+            if oracle is not None and oracle > 0:
+                limit = f"{match.fixed_generations / oracle:.2f}x ({oracle:.2f} gens)"
+                limit += "" if gap is None else f", {100 * gap:.0f} %"
         lines.append(
             f"| {match.budget} | {match.fixed} | {100 * best.accuracy:.1f} "
-            f"{interval(best.accuracy, problems)} | {capped_text} | {saving} |"
+            f"{interval(best.accuracy, problems)} | {capped_text} | {saving} | {limit} |"
         )
     lines.append("")
     for policy in (str(top), f"beta:{top}", f"esc:{top}", f"margin:{top}", "auto"):

@@ -324,11 +324,12 @@ class SequentialModel:
         acc = np.vstack(accuracy)
         spend = np.vstack(cost)
         net = np.where(np.vstack(allowed), acc - price * spend, -np.inf)
-        if step is not None and budget is not None and self.capped is not None:
+        if step is not None and stop is not None and budget is not None and self.capped:
             # a capped problem stops early only where sampling on looks worse than its
             # cap's threshold (held out: never below spending the whole cap); "never"
-            # (-inf) is a bonus no action value can overcome
-            net[-1] += min(-self.capped.threshold_for(budget), 10.0)
+            # (-inf) is a handicap no stop can overcome. Searches are not touched: they
+            # compete with sampling on as before.
+            net[0] -= min(-self.capped.threshold_for(budget), 10.0)
         # ties: the cheaper action (subtract a hair per unit of cost)
         best = np.argmax(net - 1e-12 * spend, axis=0)
         out = []

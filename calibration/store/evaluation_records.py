@@ -119,6 +119,12 @@ class EvaluationReport:
     oracle: list[OracleLimit] = field(default_factory=list)
     overlap_with_calibration: int | None = None
     wall_time_s: float = 0.0
+    # per fixed run ("strategy@N"), per problem in ``problem_ids`` order: whether it was
+    # right and what it spent, so that several draws give each problem's *expected*
+    # accuracy per action (``scripts.pool_evaluations``: the expected oracle)
+    problem_ids: list[str] = field(default_factory=list)
+    fixed_correct: dict[str, list[float]] = field(default_factory=dict)
+    fixed_generations: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

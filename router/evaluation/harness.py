@@ -272,6 +272,13 @@ class Evaluation:
             ),
             oracle=oracle_limits(self._fixed_runs, fixed, to_match),
             wall_time_s=time.perf_counter() - started,
+            problem_ids=[p.id for p in self.problems],
+            fixed_correct={
+                f"{r.strategy}@{r.budget}": r.scores.correct.tolist() for r in self._fixed_runs
+            },
+            fixed_generations={
+                f"{r.strategy}@{r.budget}": r.scores.generations.tolist() for r in self._fixed_runs
+            },
         )
 
 

@@ -94,7 +94,9 @@ def _matched_rows(report: EvaluationReport, unit: str, names: LabelNames) -> lis
 
 def _oracle_rows(rows: Sequence[OracleLimit]) -> list[str]:
     out = [
-        "The limit: a per-problem oracle (the cheapest fixed run that solves each problem)",
+        "One-draw oracle (the cheapest fixed run that happened to solve each problem in this "
+        "draw: it credits luck, so it overstates the limit; the expected oracle over several "
+        "draws is python -m scripts.pool_evaluations REPORTS)",
         "  N     target  fixed gens  oracle gens  oracle saving  router gens  gap closed",
     ]
     for o in rows:
