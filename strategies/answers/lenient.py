@@ -75,7 +75,8 @@ def _equal(first: Any, second: Any, decimals: list[str], depth: int) -> bool:
         solution = _solution_set(relation)
         if solution is not None and isinstance(other, Set):
             return bool(solution == other)
-    return _leaf_equal(first, second, decimals)
+    # At the top, math-verify has just compared these two: no need to ask it again.
+    return _leaf_equal(first, second, decimals, compare=depth > 0)
 
 
 def _solution_set(node: Any) -> Any:
@@ -138,13 +139,13 @@ def _same_set(first: list[Any], second: list[Any], decimals: list[str], depth: i
     return True
 
 
-def _leaf_equal(first: Any, second: Any, decimals: list[str]) -> bool:
+def _leaf_equal(first: Any, second: Any, decimals: list[str], compare: bool) -> bool:
     from math_verify import verify
     from sympy import Basic, Float
 
     if not (isinstance(first, Basic) and isinstance(second, Basic)):
         return False
-    if verify([first], [second], timeout_seconds=None):  # type: ignore[arg-type]
+    if compare and verify([first], [second], timeout_seconds=None):  # type: ignore[arg-type]
         return True
     first_i, second_i = with_imaginary_unit(first), with_imaginary_unit(second)
     if (first_i is not first or second_i is not second) and _difference_is_zero(first_i, second_i):
