@@ -1,0 +1,52 @@
+"""Write a calibration's samples shard back to a committed, compressed pool snapshot.
+
+Why a script and not ``gzip``: the snapshot must hold complete lines only (a run killed
+mid-write leaves a torn last line), and its header must name the problems file by the
+repository-relative path the snapshot is replayed with, not the path of the machine that
+sampled it, so that a replay on any checkout reads the problem texts.
+
+    python -m scripts.snapshot_pool SHARD SNAPSHOT.jsonl.gz --problems artifacts/.../problems.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def snapshot(shard: Path, target: Path, problems: str) -> int:
+    """Problems written (header excluded); the target is replaced atomically."""
+    lines = shard.read_bytes().split(b"\n")
+    complete = lines[:-1]  # what follows the last newline is torn or empty
+    if not complete:
+        raise SystemExit(f"{shard}: no complete line to snapshot")
+    header = json.loads(complete[0])
+    header["header"]["settings"]["problems"] = problems
+    body = [json.dumps(header, separators=(",", ":")).encode()] + complete[1:]
+    partial = target.with_name(target.name + ".partial")
+    with gzip.GzipFile(partial, "wb", compresslevel=9, mtime=0) as out:
+        out.write(b"\n".join(body) + b"\n")
+    os.replace(partial, target)
+    return len(body) - 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("shard", type=Path)
+    parser.add_argument("target", type=Path)
+    parser.add_argument("--problems", required=True, help="the problems file, repo-relative")
+    args = parser.parse_args(argv)
+    if not args.shard.exists():
+        print(f"{args.shard}: no shard yet, nothing to snapshot")
+        return 0
+    count = snapshot(args.shard, args.target, args.problems)
+    print(f"{args.target}: {count} problems")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
