@@ -26,7 +26,7 @@ def snapshot(shard: Path, target: Path, problems: str) -> int:
         raise SystemExit(f"{shard}: no complete line to snapshot")
     header = json.loads(complete[0])
     header["header"]["settings"]["problems"] = problems
-    body = [json.dumps(header, separators=(",", ":")).encode()] + complete[1:]
+    body = [json.dumps(header, separators=(",", ":")).encode(), *complete[1:]]
     partial = target.with_name(target.name + ".partial")
     with gzip.GzipFile(partial, "wb", compresslevel=9, mtime=0) as out:
         out.write(b"\n".join(body) + b"\n")

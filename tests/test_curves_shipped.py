@@ -60,16 +60,27 @@ def test_strategy_names_are_whole_and_the_legend_gives_their_parameters(report):
     assert "beam = beam_search:depth=6,step_tokens=48,max_tokens=128" in text  # level grid
 
 
-def test_every_strategy_is_drawn_above_the_envelope_and_apart_from_the_others(report, artifact):
+def test_the_router_is_the_headline_over_the_baseline_the_limit_and_thin_strategies(
+    report, artifact
+):
+    """The router's held-out curve on top, the best fixed strategy per budget (with its
+    interval) and the expected oracle under it, every strategy a thin line with its own
+    marker, side by side where their figures are equal, and no other interval band."""
     figure = _figure("accuracy")
     assert draw_accuracy(figure, report, artifact) is None
     (ax,) = figure.axes
     lines = {line.get_label(): line for line in ax.get_lines()}
-    envelope = next(line for label, line in lines.items() if label.startswith("compute-optimal"))
-    assert envelope.get_zorder() == ENVELOPE_Z and envelope.get_alpha() < 0.5
+    baseline = lines["best fixed strategy at each N"]
+    assert baseline.get_zorder() == ENVELOPE_Z
+    if report.decision is not None:
+        headline = next(line for label, line in lines.items() if label.startswith("router"))
+        assert headline.get_zorder() > STRATEGY_Z and headline.get_linewidth() >= 3
+        assert report.limit is not None and report.limit.label in lines
     strategies = report.group(STRATEGY)
     drawn = [line for line in ax.get_lines() if line.get_zorder() == STRATEGY_Z]
     assert len(drawn) == len(strategies) > 0
+    assert all(line.get_linewidth() < 1.0 for line in drawn)
+    assert len(ax.collections) == 1  # one band: the baseline's interval
     assert len({line.get_marker() for line in drawn}) == len(drawn)
     assert STRATEGY_Z > ENVELOPE_Z
     assert any("depth=6, step_tokens=48" in line.get_label() for line in drawn)

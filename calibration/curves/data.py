@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.analysis.evaluations import COST_COLUMNS
+from calibration.analysis.expected_oracle import expected_oracle_curve, expected_outcome_matrix
 from calibration.analysis.table import BinningTable, PredictorMetrics, StrategyStats
 from calibration.curves.coverage_law import CoverageFit, CoverageFitError, fit_coverage_law
 from calibration.curves.routing import RoutingReplayError, replay_heldout_routing
@@ -48,6 +49,8 @@ X_AXES: tuple[str, ...] = ("generations", "tokens", "flops")
 STRATEGY = "strategy"
 OPTIMAL = "compute-optimal"
 ROUTER = "router"
+DECISION = "decision model"
+LIMIT = "limit"
 BASELINES: tuple[str, ...] = ("best_of_n", "weighted_best_of_n")
 OPTIMAL_BINNINGS: tuple[str, ...] = ("oracle", "verifier", "predicted", "absolute")
 
@@ -171,6 +174,10 @@ class CurvesReport:
     measure: str
     predictor: PredictorMetrics | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # the router ``ttc solve`` runs: the decision model's two-fold held-out price curve
+    decision: Curve | None = None
+    # the expected per-problem oracle over the calibration's draws and seeds (the limit)
+    limit: Curve | None = None
 
     def group(self, name: str) -> list[Curve]:
         return [c for c in self.curves if c.group == name]
@@ -284,6 +291,40 @@ def optimal_curves(artifact: Artifact) -> tuple[list[Curve], list[str]]:
         if points:
             curves.append(Curve(f"optimal:{name}", BINNING_LABELS[name], OPTIMAL, tuple(points)))
     return curves, notes
+
+
+def decision_curve(artifact: Artifact) -> Curve | None:
+    """The decision model's held-out price curve (``ttc calibrate`` fits and measures it
+    two-fold by problem): accuracy against generations per problem, cheapest first."""
+    model = artifact.sequential
+    if model is None or not model.price_curve:
+        return None
+    points = sorted(
+        {(p.mean_cost, p.accuracy) for p in model.price_curve}, key=lambda point: point[0]
+    )
+    nan = math.nan
+    return Curve(
+        "router:decision-model",
+        "router (decision model, held out)",
+        DECISION,
+        tuple(CurvePoint(cost, accuracy, nan, nan, nan, nan) for cost, accuracy in points),
+    )
+
+
+def limit_curve(artifact: Artifact) -> Curve | None:
+    """The expected oracle: each calibration problem's mean accuracy per action over the
+    recorded draws and seeds, the cheapest mix reaching each accuracy."""
+    if artifact.evaluations.empty:
+        return None
+    _, accuracy, costs = expected_outcome_matrix(artifact.evaluations)
+    nan = math.nan
+    points = tuple(
+        CurvePoint(cost, value, nan, nan, nan, nan)
+        for cost, value in expected_oracle_curve(accuracy, costs)
+    )
+    if not points:
+        return None
+    return Curve("limit:expected-oracle", "expected per-problem oracle (limit)", LIMIT, points)
 
 
 def reach(points: Sequence[CurvePoint], target: float, axis: str) -> Reach:
@@ -409,6 +450,8 @@ def build_report(
         measure=chosen.measure,
         predictor=artifact.table.predictor,
         notes=(*notes, *replay_notes),
+        decision=decision_curve(artifact),
+        limit=limit_curve(artifact),
     )
 
 

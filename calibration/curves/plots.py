@@ -33,6 +33,8 @@ from calibration.curves.data import (
     OPTIMAL,
     ROUTER,
     STRATEGY,
+    Curve,
+    CurvePoint,
     CurvesReport,
     coverage_by_level,
     strategy_label,
@@ -189,10 +191,21 @@ def dodge_factors(count: int) -> list[float]:
     return [2 ** (DODGE * (i - (count - 1) / 2)) for i in range(count)]
 
 
+def best_fixed_points(report: CurvesReport) -> list[tuple[Curve, CurvePoint]]:
+    """Per budget, the most accurate fixed strategy's point (the baseline to beat)."""
+    out = []
+    for budget in report.budgets:
+        at = [(c, p) for c in report.group(STRATEGY) if (p := c.at_budget(budget)) is not None]
+        if at:
+            out.append(max(at, key=lambda pair: pair[1].accuracy))
+    return out
+
+
 def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> str | None:
-    """Strategies on top of the envelope: the envelope is a wide translucent band under
-    them (it follows some strategy at every budget, and used to hide it), and each
-    strategy has its own marker and dash so overlapping ones stay apart."""
+    """The router's held-out curve is the headline, the expected oracle the limit, and the
+    best fixed strategy per budget the baseline: only those three carry intervals or
+    weight. Every strategy is a thin line with its own marker (seven interval bands used
+    to overlap into one blur)."""
     ax = container.add_subplot()
     strategies = report.group(STRATEGY)
     names = text_names(report)
@@ -207,42 +220,73 @@ def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> s
             [100 * p.accuracy for p in points],
             marker=MARKERS[i % len(MARKERS)],
             linestyle=LINESTYLES[i % len(LINESTYLES)],
-            markersize=6,
-            markeredgecolor="white",
-            markeredgewidth=0.6,
-            linewidth=1.6,
+            markersize=4,
+            linewidth=0.8,
+            alpha=0.7,
             color=color,
             label=strategy_legend_label(curve.key, names[curve.key]),
             zorder=STRATEGY_Z,
         )
+    baseline = [(c, p) for c, p in best_fixed_points(report) if math.isfinite(p.x(report.axis))]
+    if baseline:
+        x = [p.x(report.axis) for _, p in baseline]
+        ax.plot(
+            x,
+            [100 * p.accuracy for _, p in baseline],
+            color="black",
+            linewidth=2.2,
+            marker="s",
+            markersize=5,
+            label="best fixed strategy at each N",
+            zorder=ENVELOPE_Z,
+        )
         ax.fill_between(
             x,
-            [100 * p.ci_low for p in points],
-            [100 * p.ci_high for p in points],
-            color=color,
-            alpha=0.06,
+            [100 * p.ci_low for _, p in baseline],
+            [100 * p.ci_high for _, p in baseline],
+            color="black",
+            alpha=0.08,
             linewidth=0,
             zorder=1,
         )
-    optimal = [c for c in report.group(OPTIMAL) if c.key == f"optimal:{report.binning}"]
-    for curve in optimal:
-        points = _finite_points(curve.points, report.axis)
-        if points:
-            x = [p.x(report.axis) for p in points]
-            ax.plot(
-                x,
-                [100 * p.accuracy for p in points],
-                color="black",
-                alpha=0.25,
-                linewidth=9,
-                solid_capstyle="round",
-                label=f"compute-optimal by {curve.label} (held out)",
-                zorder=ENVELOPE_Z,
-            )
-            low = [100 * p.ci_low for p in points]
-            high = [100 * p.ci_high for p in points]
-            if all(math.isfinite(v) for v in low + high):
-                ax.fill_between(x, low, high, color="black", alpha=0.05, linewidth=0, zorder=1)
+    headline_drawn = False
+    if report.decision is not None and report.axis == "generations":
+        points = report.decision.points
+        ax.plot(
+            [p.budget for p in points],
+            [100 * p.accuracy for p in points],
+            color="deeppink",
+            linewidth=3.0,
+            marker="o",
+            markersize=4,
+            label=f"{report.decision.label}: ttc solve, two-fold by problem",
+            zorder=STRATEGY_Z + 1,
+        )
+        headline_drawn = True
+    if report.limit is not None and report.axis == "generations":
+        points = report.limit.points
+        ax.plot(
+            [p.budget for p in points],
+            [100 * p.accuracy for p in points],
+            color="dimgrey",
+            linestyle="--",
+            linewidth=1.6,
+            label=report.limit.label,
+            zorder=ENVELOPE_Z,
+        )
+    if not headline_drawn:
+        optimal = [c for c in report.group(OPTIMAL) if c.key == f"optimal:{report.binning}"]
+        for curve in optimal:
+            points = _finite_points(curve.points, report.axis)
+            if points:
+                ax.plot(
+                    [p.x(report.axis) for p in points],
+                    [100 * p.accuracy for p in points],
+                    color="deeppink",
+                    linewidth=3.0,
+                    label=f"compute-optimal by {curve.label} (held out)",
+                    zorder=STRATEGY_Z + 1,
+                )
     _draw_router(ax, report)
     if math.isfinite(report.target):
         ax.axhline(100 * report.target, color="grey", linestyle="--", linewidth=0.8)
@@ -259,7 +303,7 @@ def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> s
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(*accuracy_limits(report))
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", ncols=2 if report.group(ROUTER) else 1)
+    ax.legend(fontsize=8, loc="lower right", ncols=2 if report.group(ROUTER) else 1)
     return None
 
 
@@ -434,6 +478,8 @@ def draw_difficulty(container: Any, report: CurvesReport, artifact: Artifact) ->
 
 def heading(name: str, report: CurvesReport, artifact: Artifact) -> str:
     if name == "accuracy":
+        if report.decision is not None and report.axis == "generations":
+            return f"{TITLES[name]} ({report.axis}): the router, the best fixed strategy, the limit"
         return f"{TITLES[name]} ({report.axis}), compute-optimal by {report.binning} bins"
     if name == "bins":
         binning = artifact.table.binnings.get(report.binning)
