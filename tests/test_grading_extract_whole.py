@@ -66,6 +66,9 @@ def test_a_string_that_already_is_an_answer_comes_back_unchanged(answer: str) ->
         ("The roots are $x = 2$ and $x = 3$.", "2, 3", "3, 2"),
         ("so x = 2 or y = 3", "y = 3", None),  # two unknowns: not one list
         ("The speed is 8 km/h.", "8", "8"),
+        ("Final Answer: The largest $n$ is 34.", "34", "34"),
+        ("The final answer is indeed $25$.", "25", "25"),
+        ("Final Answer: Jane started growing Sphere 3 hours ago. I hope it is correct.", "3", "3"),
         ("Bobbi arrives at 4:30 p.m. that day", "4:30 p.m", "16:30"),
     ],
 )

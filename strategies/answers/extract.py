@@ -164,7 +164,8 @@ def _phrase_content(text: str, start: int) -> str | None:
 
 
 def _first_statement(line: str) -> str:
-    """The answer a phrase states: its first math span, else the words up to the sentence end."""
+    """The answer a phrase states: its first math span, else the final expression of the
+    words up to the sentence end (the whole sentence when it has none)."""
     line = line.strip().strip("*").strip()
     span = _leading_math_span(line)
     if span is not None:
@@ -178,7 +179,8 @@ def _first_statement(line: str) -> str:
     while line != previous:  # peel markdown bold, sentence stops and math delimiters
         previous = line
         line = strip_math_delimiters(line.strip().strip("*").rstrip("."))
-    return line
+    # "The largest $n$ is 34", "indeed $25$": the sentence's final expression.
+    return last_expression(line) or line
 
 
 def _leading_math_span(line: str) -> str | None:
