@@ -288,14 +288,19 @@ def _runs(items: list[_Item]) -> list[tuple[list[_Item], list[_Item]]]:
 
 def _with_alternatives(runs: list[tuple[list[_Item], list[_Item]]], index: int, answer: str) -> str:
     """ "x = -1 or x = 1" -> "-1, 1": assignments to one name joined by "or" / "and" are
-    the list of its values (all solutions), not the last of them."""
+    the list of its values (all solutions), not the last of them; so is a written list
+    ("1, 2, and 3", "-2, 1 and 4")."""
+    joined_by_word = index > 0 and _joined_by_word(runs[index][1])
     assignment = _ASSIGNMENT.fullmatch(answer)
     if assignment is None:
+        before = "".join(item.text for item in runs[index - 1][0]).rstrip() if index else ""
+        listed = "," in before and "=" not in before and _is_candidate(runs[index - 1][0])
+        if joined_by_word and listed:
+            return final_side(_join(runs[index - 1][0])) + ", " + answer
         return answer
     name, values = assignment["name"], [assignment["value"]]
     while index > 0:
-        gap = runs[index][1]
-        if len(gap) != 1 or gap[0].text.lower() not in ("or", "and"):
+        if not _joined_by_word(runs[index][1]):
             break
         previous = _ASSIGNMENT.fullmatch(final_side(_join(runs[index - 1][0])))
         if previous is None or previous["name"] != name:
@@ -303,6 +308,10 @@ def _with_alternatives(runs: list[tuple[list[_Item], list[_Item]]], index: int, 
         values.insert(0, previous["value"])
         index -= 1
     return answer if len(values) == 1 else ", ".join(values)
+
+
+def _joined_by_word(gap: list[_Item]) -> bool:
+    return len(gap) == 1 and gap[0].text.lower() in ("or", "and")
 
 
 def _is_candidate(run: list[_Item]) -> bool:
