@@ -68,6 +68,7 @@ def test_a_string_that_already_is_an_answer_comes_back_unchanged(answer: str) ->
         ("The solutions are 1, 2, and 3.", "1, 2, 3", "3, 2, 1"),
         ("so the roots are -2, 1 and 4", "-2, 1, 4", "\\{4, 1, -2\\}"),
         ("I multiply 3 and 4", "4", None),  # no list before the "and"
+        ("1 and 2", "1, 2", "\\{2, 1\\}"),  # a whole text of values joined by "and"
         ("The speed is 8 km/h.", "8", "8"),
         ("Final Answer: The largest $n$ is 34.", "34", "34"),
         ("The final answer is indeed $25$.", "25", "25"),

@@ -114,6 +114,10 @@ def last_expression(text: str, whole: bool = True) -> str | None:
         if bare is not None:
             return bare
     runs = _runs(items)
+    if whole and len(text) <= MAX_BARE_CHARS:
+        listed = _word_list(runs)
+        if listed is not None:
+            return listed
     for index in range(len(runs) - 1, -1, -1):
         if _is_candidate(runs[index][0]):
             return _with_alternatives(runs, index, final_side(_join(runs[index][0])))
@@ -308,6 +312,16 @@ def _with_alternatives(runs: list[tuple[list[_Item], list[_Item]]], index: int, 
         values.insert(0, previous["value"])
         index -= 1
     return answer if len(values) == 1 else ", ".join(values)
+
+
+def _word_list(runs: list[tuple[list[_Item], list[_Item]]]) -> str | None:
+    """ "1 and 2", "-1 or 3": a whole text of values joined by "and" / "or" is their list."""
+    if len(runs) < 2 or runs[0][1] or not all(_joined_by_word(gap) for _, gap in runs[1:]):
+        return None
+    values = [final_side(_join(run)) for run, _ in runs]
+    if not all(_is_candidate(run) for run, _ in runs) or any("=" in value for value in values):
+        return None  # assignments go through _with_alternatives
+    return ", ".join(values)
 
 
 def _joined_by_word(gap: list[_Item]) -> bool:

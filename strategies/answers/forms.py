@@ -3,7 +3,8 @@
 Each rule looks at the whole (cleaned, space-free) answer and applies only when all of
 it has the shape the rule names, so it cannot touch a piece of a larger expression:
 
-- ``time_of_day``: ``8:34 PM``, ``8:34pm``, ``8:34 p.m.``, ``20:34`` -> ``20:34``
+- ``time_of_day``: ``8:34 PM``, ``8:34pm``, ``8:34 p.m.``, ``20:34`` -> ``20:34``;
+  ``3pm`` -> ``15:00``
   (math-verify reads ``20:34`` as the ratio 10/17 and ``PM`` as a product of letters);
 - ``glued_unit``: ``10weeks``, ``12cm`` -> ``10``, ``12`` (a number with a unit word
   glued on; "3xy" keeps its letters, "2pi" and "5sin" are mathematics);
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 
 _TIME = re.compile(
-    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::\d{2})?"
+    r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::\d{2})?)?"
     r"(?P<half>am|pm|a\.m\.?|p\.m\.?)?",
     re.IGNORECASE,
 )
@@ -54,8 +55,10 @@ def time_of_day(text: str) -> str | None:
     match = _TIME.fullmatch(text)
     if match is None:
         return None
-    hour, minute = int(match["hour"]), int(match["minute"])
     half = (match["half"] or "").lower()
+    if match["minute"] is None and not half:
+        return None  # "12" is a number; "3pm" is a time
+    hour, minute = int(match["hour"]), int(match["minute"] or 0)
     if minute > 59:
         return None
     if half:
