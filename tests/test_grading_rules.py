@@ -60,6 +60,7 @@ EQUAL = {
         ("-1 < x \\le 4", "(-1, 4]"),
     ],
     "words": [("East", "\\text{east}"), ("\\text{Monday}", "monday")],
+    "empty set": [("\\emptyset", "\\varnothing"), ("\u2205", "\\emptyset")],
     "complex numbers": [
         ("i", "\\sqrt{-1}"),
         ("1+2i", "i(2-i)"),

@@ -146,6 +146,7 @@ def clean_answer(answer: str) -> str:
     text = strip_math_delimiters(text)
     text = _UNESCAPED_DOLLAR.sub("", text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    text = text.replace("\\varnothing", "\\emptyset").replace("\u2205", "\\emptyset")
     text = _SPACING_COMMANDS.sub(lambda match: match.group(1) or " ", text)
     text = _MERIDIEM_TEXT.sub(lambda match: " " + match.group(1), text)  # kept for forms
     text = _strip_trailing_text(text)
