@@ -300,9 +300,7 @@ def test_a_second_opinion_borrows_from_later_rounds_only_where_it_pays_well_over
 def test_total_budget_searches_the_price_that_spends_what_is_left():
     # continuations are advantages over the best action forgone: sampling on loses to the
     # search (-0.3), so money no object means searching
-    model = hand_model(
-        stop=[0.0, 0.5, 0.6, 0.7], tree=0.95, continuation=[0.6, -0.3, -0.25, 0.0]
-    )
+    model = hand_model(stop=[0.0, 0.5, 0.6, 0.7], tree=0.95, continuation=[0.6, -0.3, -0.25, 0.0])
     problems = [live(1, spent=1.0, pid=f"p{i}") for i in range(4)]
     rich = TotalPolicy(100.0).decide(view(model, problems, spent=4.0))
     poor = TotalPolicy(5.0).decide(view(model, problems, spent=4.0))

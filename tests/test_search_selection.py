@@ -37,8 +37,9 @@ def test_reductions():
     assert reduce_scores((0.9, 0.2, 0.7), "min") == 0.2
     assert reduce_scores((0.5, 0.5), "prod") == 0.25
     assert reduce_scores((), "prod") == 0.0
-    with pytest.raises(ValueError, match="unknown score reduction 'mean'"):
-        reduce_scores((0.1,), "mean")
+    assert reduce_scores((0.9, 0.2, 0.7), "mean") == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="unknown score reduction 'median'"):
+        reduce_scores((0.1,), "median")
 
 
 def test_the_three_selections_disagree_where_they_should():
