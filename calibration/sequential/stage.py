@@ -36,12 +36,11 @@ from calibration.sequential.trajectories import (
 )
 from calibration.store.records import ProblemSamples, TreeRecord
 
-# Random orders of each problem's pool replayed as separate trajectories: the regression
-# targets of the decision model are means over them, so more orders mean less Monte
-# Carlo noise in what sampling on is fitted to be worth (the problems themselves stay
-# the evidence: ``fit.repeats`` scales the regularisation with the orders). 16 left the
-# real pools' held-out ratios swinging by +-0.3x between two fits of the same halves.
-ORDERS = 48
+# Random orders of each problem's pool replayed as separate trajectories (the problems
+# stay the evidence: ``fit.repeats`` scales the regularisation with the orders). 48
+# instead of 16 moved the held-out ratios on real pools and the simulator by +-0.2x in
+# both directions (Router v3's note): within the noise of the evaluations, at 3x the cost.
+ORDERS = 16
 # A per-problem cap (``--budget N``) routes at price 0: it spends up to N wherever more
 # compute is still worth anything, and stops early only where it is not (a unanimous
 # vote, a search already sure). Priced higher it would save compute by giving up
