@@ -301,18 +301,22 @@ class SequentialModel:
             allowed.append(most_generations(key) <= caps + 1e-9)
         step = self.next_step(rung_index)
         if step is not None:
-            advantage, expected = self.continuation_rows(
-                rung_index, rows, price, predictions, budget
-            )
             # sampling on is valued against the best action it forgoes here (its
             # continuation was fitted on exactly that difference: ``fit.Ladder``)
+            forgone_cost = np.zeros(count)
             if allowed:
-                fixed = np.where(
+                nets = np.where(
                     np.vstack(allowed), np.vstack(accuracy) - price * np.vstack(cost), -np.inf
-                ).max(axis=0)
+                )
+                fixed = nets.max(axis=0)
                 baseline = np.where(np.isfinite(fixed), fixed, 0.0)
+                forgone = np.vstack(cost)[nets.argmax(axis=0), np.arange(count)]
+                forgone_cost = np.where(np.isfinite(fixed), forgone, 0.0)
             else:
                 baseline = np.zeros(count)
+            advantage, expected = self.continuation_rows(
+                rung_index, rows, price, predictions, budget, forgone_cost
+            )
             labels.append(("sample", None, self.rungs[rung_index + 1]))
             accuracy.append(baseline + advantage + price * expected)
             cost.append(expected)
@@ -361,10 +365,13 @@ class SequentialModel:
         price: float,
         predictions: Predictions | None = None,
         budget: float | None = None,
+        forgone_cost: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per row: what sampling on is worth at ``price`` over the best of stopping and
         the tree searches allowed now (accuracy minus price x generations; positive: sample
-        on), and the further generations it expects to spend."""
+        on), and the further generations it expects to spend. ``forgone_cost``: what that
+        best action costs, so that a price off the fitted grid (a generous ``total:B``
+        goes below zero) moves both sides of the difference."""
         model = self.rung_models[rung_index]
         if not model.continuation:
             raise ValueError(f"rung {self.rungs[rung_index]} is the top rung: nothing to continue")
@@ -382,8 +389,9 @@ class SequentialModel:
             cost = cost + share * model.continuation[high].cost.predict(inputs)
         fitted_price = (1 - share) * self.prices[low] + share * self.prices[high]
         cost = np.maximum(cost, step)
-        # past the grid: the same plan, priced at the price asked
-        return value - (price - fitted_price) * cost, cost
+        # off the grid: the same plans, priced at the price asked
+        spent_more = cost if forgone_cost is None else cost - forgone_cost
+        return value - (price - fitted_price) * spent_more, cost
 
     def capped_continuation(
         self, rung_index: int, price: float, budget: float | None
