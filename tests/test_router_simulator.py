@@ -161,8 +161,11 @@ def test_cli_evaluate_writes_a_table_and_json(artifact_dir, tmp_path, capsys):
     assert counts and [int(done) for done, _ in counts] == list(range(1, len(counts) + 1))
     assert {int(total) for _, total in counts} == {len(counts)}
     assert "Matched compute" in text and "Compute to match" in text and "Headline" in text
-    assert "The limit: a per-problem oracle" in text
+    assert "One-draw oracle" in text and "credits luck" in text
     report = json.loads(out.read_text())
+    # every problem's fixed outcomes are kept, for the expected oracle over draws
+    assert len(report["problem_ids"]) == report["num_problems"]
+    assert all(len(v) == report["num_problems"] for v in report["fixed_correct"].values())
     assert {m["name"] for m in report["router"]} == {"router auto", "router price:0.02"}
     assert [o["budget"] for o in report["oracle"]] == [8]
     assert {m["budget"] for m in report["fixed"]} == {8}

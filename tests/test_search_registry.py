@@ -75,7 +75,7 @@ def test_spec_parameters_aliases_and_canonical_form():
         ("beam_search:dedupe=maybe", "bad value 'maybe' for dedupe"),
         ("beam_search:m=4,m=8", "given twice"),
         ("beam_search:m", "needs the form name=value"),
-        ("best_of_n:reduction=mean", "unknown score reduction 'mean'"),
+        ("best_of_n:reduction=median", "unknown score reduction 'median'"),
         ("dvts:depth=0", "depth must be >= 1"),
         ("dvts:k=-1", "lookahead must be >= 0"),
     ],
