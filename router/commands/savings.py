@@ -119,7 +119,7 @@ def savings_lines(artifact: Artifact, policy: BudgetPolicy) -> list[str]:
             else f"costs      {100 * -saved:.0f}% more generations than"
         )
         lines.append(
-            f"  {verdict} the cheapest fixed strategy as accurate: "
+            f"  {verdict} the cheapest fixed strategy at least as accurate: "
             f"{match.label}, {100 * match.accuracy:.1f}% at {match.generations:.1f}"
         )
     elif fixed:
