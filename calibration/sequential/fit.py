@@ -362,8 +362,23 @@ def cap_baseline(data: Trajectories, cap: int) -> np.ndarray:
     return max(options, key=lambda values: float(values.mean()))
 
 
+def capped_fold_models(
+    folds: Sequence[Fold], caps: Sequence[int], price: float
+) -> list[SequentialModel]:
+    """Each fold's model with its capped continuations, fitted on that fold's half: the
+    thresholds and the capped held-out figures replay the same ones."""
+    return [
+        replace(fold.model, capped=fit_capped_continuations(fold.model, fold.fitted, caps, price))
+        for fold in folds
+    ]
+
+
 def fit_cap_thresholds(
-    data: Trajectories, folds: Sequence[Fold], caps: Sequence[int], price: float
+    data: Trajectories,
+    folds: Sequence[Fold],
+    caps: Sequence[int],
+    price: float,
+    fitted: Sequence[SequentialModel] | None = None,
 ) -> dict[int, float]:
     """Per cap: the threshold that spends least while the capped router, held out, is at
     least as accurate as spending the whole cap (``cap_baseline``) on the same rows.
@@ -372,11 +387,11 @@ def fit_cap_thresholds(
     saving only where it costs nothing. The fitted advantage of sampling on is noisy near
     zero, so each cap gets the smallest margin below zero that its held-out replays
     (two folds, paired on the same random orders) show to lose nothing; -inf (never stop
-    early) always qualifies."""
-    fitted = [
-        replace(fold.model, capped=fit_capped_continuations(fold.model, fold.fitted, caps, price))
-        for fold in folds
-    ]
+    early) always qualifies. ``fitted``: ``capped_fold_models`` of the same folds, when
+    the caller has them."""
+    if fitted is None:
+        fitted = capped_fold_models(folds, caps, price)
+    held = [data.subset(np.flatnonzero(fold.test)) for fold in folds]
     tested = np.zeros(len(data), dtype=bool)
     for fold in folds:
         tested |= fold.test
@@ -389,11 +404,10 @@ def fit_cap_thresholds(
         # from the least cautious on: the first that loses nothing spends least
         for threshold in CAP_THRESHOLDS[:-1]:
             accuracy = np.zeros(len(data))
-            for fold, model in zip(folds, fitted, strict=True):
+            for fold, model, rows in zip(folds, fitted, held, strict=True):
                 assert model.capped is not None
                 trial = replace(model, capped=replace(model.capped, thresholds={cap: threshold}))
-                held = data.subset(np.flatnonzero(fold.test))
-                accuracy[fold.test] = replay(trial, held, price, budget=cap).accuracy
+                accuracy[fold.test] = replay(trial, rows, price, budget=cap).accuracy
             if accuracy[tested].mean() + 1e-9 >= wanted:
                 out[cap] = threshold
                 break
@@ -406,18 +420,20 @@ def heldout_capped(
     caps: Sequence[int],
     price: float,
     thresholds: Mapping[int, float] | None = None,
+    fitted: Sequence[SequentialModel] | None = None,
 ) -> dict[int, PricePoint]:
     """What ``--budget N`` scores at ``price`` for each cap N, on the same two folds as
     the price curve: accuracy and mean generations on the half not fitted, its capped
-    continuations fitted on the other."""
+    continuations fitted on the other (``fitted``: ``capped_fold_models``, when the
+    caller has them)."""
+    if fitted is None:
+        fitted = capped_fold_models(folds, caps, price)
     accuracy = {c: np.zeros(len(data)) for c in caps}
     cost = {c: np.zeros(len(data)) for c in caps}
-    for fold in folds:
-        capped = replace(
-            fit_capped_continuations(fold.model, fold.fitted, caps, price),
-            thresholds=dict(thresholds or {}),
-        )
-        model = replace(fold.model, capped=capped)
+    for fold, fold_model in zip(folds, fitted, strict=True):
+        assert fold_model.capped is not None
+        capped = replace(fold_model.capped, thresholds=dict(thresholds or {}))
+        model = replace(fold_model, capped=capped)
         held = data.subset(np.flatnonzero(fold.test))
         for cap in caps:
             outcome = replay(model, held, price, budget=cap)

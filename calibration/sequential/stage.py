@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.sequential.fit import (
+    capped_fold_models,
     fit_cap_thresholds,
     fit_capped_continuations,
     fit_folds,
@@ -105,10 +106,11 @@ def build_sequential_model(
         second_opinions=second_opinion_report(data),
     )
     price = CAP_PRICE
-    thresholds = fit_cap_thresholds(data, folds, budgets, price)
+    fitted = capped_fold_models(folds, budgets, price)
+    thresholds = fit_cap_thresholds(data, folds, budgets, price, fitted)
     capped = replace(
         fit_capped_continuations(model, data, budgets, price),
-        heldout=heldout_capped(data, folds, budgets, price, thresholds),
+        heldout=heldout_capped(data, folds, budgets, price, thresholds, fitted),
         thresholds=thresholds,
     )
     progress(1)
