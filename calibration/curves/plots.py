@@ -249,20 +249,19 @@ def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> s
             linewidth=0,
             zorder=1,
         )
-    headline_drawn = False
-    if report.decision is not None and report.axis == "generations":
-        points = report.decision.points
+    # the decision model's curve is in generations only; elsewhere the bins' envelope leads
+    headline = report.decision if report.axis == "generations" else None
+    if headline is not None:
         ax.plot(
-            [p.budget for p in points],
-            [100 * p.accuracy for p in points],
+            [p.budget for p in headline.points],
+            [100 * p.accuracy for p in headline.points],
             color="deeppink",
             linewidth=3.0,
             marker="o",
             markersize=4,
-            label=f"{report.decision.label}: ttc solve, two-fold by problem",
+            label=f"{headline.label}: ttc solve, two-fold by problem",
             zorder=STRATEGY_Z + 1,
         )
-        headline_drawn = True
     if report.limit is not None and report.axis == "generations":
         points = report.limit.points
         ax.plot(
@@ -274,7 +273,7 @@ def draw_accuracy(container: Any, report: CurvesReport, artifact: Artifact) -> s
             label=report.limit.label,
             zorder=ENVELOPE_Z,
         )
-    if not headline_drawn:
+    if headline is None:
         optimal = [c for c in report.group(OPTIMAL) if c.key == f"optimal:{report.binning}"]
         for curve in optimal:
             points = _finite_points(curve.points, report.axis)
