@@ -66,6 +66,16 @@ def feature_names(rung: int) -> tuple[str, ...]:
     return PROMPT_FEATURE_NAMES + FEATURE_NAMES + STOPPING_FEATURE_NAMES
 
 
+def leader_confidence(leader: float, runner_up: float) -> float:
+    """P(the leading answer's share beats the runner-up's), ``leader`` and ``runner_up``
+    votes, under a uniform Beta prior on their split: Adaptive-Consistency's statistic,
+    for its stopping rule and the decision model's state alike. 0 with no vote."""
+    if leader <= 0:
+        return 0.0
+    # P(p > 1/2) for p ~ Beta(leader + 1, runner_up + 1)
+    return 1.0 - float(betainc(leader + 1.0, runner_up + 1.0, 0.5))
+
+
 def stopping_features(candidates: Sequence[Candidate], reduction: str) -> np.ndarray:
     """``vote_confidence``: P(the leading answer's share beats the runner-up's) under a
     uniform Beta prior on their split, the Adaptive-Consistency statistic;
@@ -82,8 +92,7 @@ def stopping_features(candidates: Sequence[Candidate], reduction: str) -> np.nda
         np.bincount(pool.codes[answered], weights=scores[answered], minlength=max(classes, 2))
     )[::-1]
     leader, runner_up = float(votes[0]), float(votes[1])
-    # P(p > 1/2) for p ~ Beta(leader + 1, runner_up + 1)
-    confidence = 1.0 - float(betainc(leader + 1.0, runner_up + 1.0, 0.5)) if leader else 0.0
+    confidence = leader_confidence(leader, runner_up)
     window = pool.codes[-ESC_WINDOW:]
     unanimous = float(len(window) >= 2 and window[0] >= 0 and bool(np.all(window == window[0])))
     total = float(np.abs(scores[answered]).sum())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from calibration.sequential.states import leader_confidence
 from router.policies.base import POLICIES, RoundView
 from router.policies.sampling_rules import MajorityRule, vote_counts
 from strategies.search.result import Candidate
@@ -25,12 +26,8 @@ class AdaptiveConsistencyPolicy(MajorityRule):
         return 1
 
     def settled(self, candidates: Sequence[Candidate], view: RoundView) -> bool:
-        from scipy.stats import beta
-
         counts = vote_counts(candidates)
         if not counts:
             return False
-        leader = counts[0]
         runner_up = counts[1] if len(counts) > 1 else 0
-        # P(leader's share > runner-up's) with a uniform prior on their split
-        return float(beta.sf(0.5, leader + 1, runner_up + 1)) >= self.parameter
+        return leader_confidence(counts[0], runner_up) >= self.parameter
