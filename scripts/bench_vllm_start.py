@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     from calibration.store.artifact import load_artifact
     from router.setup import DEFAULT_CALIBRATION, calibrated_settings
-    from strategies.backends.vllm_backend import model_context_limit, prepare_model_location
+    from strategies.backends.model_files import model_context_limit, prepare_model_location
     from strategies.models import resolve_model
 
     model = calibrated_settings(load_artifact(DEFAULT_CALIBRATION).manifest).model

@@ -16,13 +16,10 @@ from pathlib import Path
 import pytest
 from vllm_helpers import FAST_ENGINE_KWARGS, build_vllm_test_model
 
-from strategies.backends import vllm_backend
+from strategies.backends import model_files
+from strategies.backends.model_files import count_parameters, prepare_model_location
 from strategies.backends.seeds import request_seed, request_seeds
-from strategies.backends.vllm_backend import (
-    VLLMGenerator,
-    count_parameters,
-    prepare_model_location,
-)
+from strategies.backends.vllm_backend import VLLMGenerator
 from strategies.generation import ChatMessage, Generator, Prompt, SamplingParams
 from strategies.models import ResolvedModel, resolve_model
 
@@ -216,7 +213,7 @@ def test_gguf_folder_is_made_once_and_reused(tmp_path, monkeypatch):
         calls.append(out_dir)
         (out_dir / "config.json").write_text("{}")
 
-    monkeypatch.setattr(vllm_backend, "_dequantize_gguf", dequantize)
+    monkeypatch.setattr(model_files, "_dequantize_gguf", dequantize)
     resolved = _fake_gguf(tmp_path)
     first = prepare_model_location(resolved, tmp_path / "cache")
     second = prepare_model_location(resolved, tmp_path / "cache")
@@ -231,7 +228,7 @@ def test_interrupted_dequantization_leaves_nothing_behind(tmp_path, monkeypatch)
         (out_dir / "model.safetensors").write_bytes(b"half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(vllm_backend, "_dequantize_gguf", dequantize)
+    monkeypatch.setattr(model_files, "_dequantize_gguf", dequantize)
     with pytest.raises(KeyboardInterrupt):
         prepare_model_location(_fake_gguf(tmp_path), tmp_path / "cache")
     assert list((tmp_path / "cache").iterdir()) == []

