@@ -22,7 +22,6 @@ from calibration.config import CalibrationConfig, ShardSpec
 from calibration.progress import stage_reporter
 from calibration.sampling.engines import build_generator, build_tree_generator, build_verifier
 from calibration.sampling.sampling_stage import SamplingJob, run_sampling
-from calibration.sampling.sources import ProblemSource, load_source, shard_problems
 from calibration.sampling.strategy_plan import StrategyPlan, plan_strategies, pool_sampler
 from calibration.sampling.tree_stage import run_tree_searches, search_work, tree_units
 from calibration.sequential.stage import build_sequential_model
@@ -47,6 +46,7 @@ from calibration.store.work_state import (
     shards_folder,
     tree_shard,
 )
+from runtime.sources import ProblemSource, load_source, shard_problems
 from strategies.generation import GenerationSettings
 from strategies.prompts import PromptConfig, get_prompt_config
 

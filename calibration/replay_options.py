@@ -14,7 +14,7 @@ import warnings
 from typing import Any
 
 from calibration.config import DEFAULT_BUDGETS
-from calibration.sampling.sources import pool_spec
+from runtime.sources import pool_spec
 from strategies.generation import DEFAULT_GENERATION
 from strategies.search.registry import get_strategy
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from calibration.sequential.second_opinion import SUFFIX, base_strategy, is_checked
+from runtime.actions import CHECK_SUFFIX, base_strategy, is_checked, split_label
 from strategies.search.base import display_names
 
 
@@ -64,20 +64,15 @@ class LabelNames:
     behind each name. Labels it was not built from come back unchanged."""
 
     def __init__(self, labels: Iterable[str]) -> None:
-        keys = {base_strategy(self._split(label)[0]) for label in labels if "@" in label}
+        keys = {base_strategy(split_label(label)[0]) for label in labels if "@" in label}
         self.names = unique_names(keys, lambda name: name)
 
-    @staticmethod
-    def _split(label: str) -> tuple[str, str]:
-        key, at, budget = label.rpartition("@")
-        return (key, at + budget) if at else (label, "")
-
     def __call__(self, label: str) -> str:
-        key, budget = self._split(label)
+        key, budget = split_label(label)
         base = base_strategy(key)
         if base not in self.names:
             return label
-        return self.names[base] + (SUFFIX if is_checked(key) else "") + budget
+        return self.names[base] + (CHECK_SUFFIX if is_checked(key) else "") + budget
 
     def legend(self) -> list[str]:
         return name_legend(self.names, parameters_only=True)

@@ -9,9 +9,9 @@ import numpy as np
 from calibration.analysis.table import BinningTable, CalibrationTable
 from calibration.config import CalibrationConfig
 from calibration.pipeline import CalibrationOutcome
-from calibration.sequential.model import SequentialModel
-from calibration.sequential.second_opinion import SUFFIX
 from calibration.strategy_names import LabelNames, grid_tags, name_legend
+from runtime.actions import CHECK_SUFFIX
+from runtime.decision_model import SequentialModel
 
 BINNING_LABELS = {
     "oracle": "oracle bins",
@@ -142,7 +142,7 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
     if model.second_opinions:
         names = LabelNames(model.second_opinions)
         parts = [
-            f"{names(key).replace(SUFFIX, '')} {entry['plain_accuracy']:.3f} -> "
+            f"{names(key).replace(CHECK_SUFFIX, '')} {entry['plain_accuracy']:.3f} -> "
             f"{entry['accuracy']:.3f} at {entry['generations']:.2f}"
             for key, entry in model.second_opinions.items()
             if entry["accuracy"] > entry["plain_accuracy"]

@@ -29,7 +29,7 @@ class ProblemSet:
     def stem(self) -> str:
         """A short name for default output paths."""
         if self.spec.startswith("pool:"):
-            from calibration.sampling.sources import parse_pool_spec
+            from runtime.sources import parse_pool_spec
 
             paths, split = parse_pool_spec(self.spec)
             part = "" if split is None else "-" + split.replace("/", "of")
@@ -49,7 +49,7 @@ def load_problem_set(
     if spec is None:
         raise ValueError("no problems given: pass PROBLEMS (a JSONL file or a generated set)")
     if spec.startswith(GENERATED_PREFIXES) and not Path(spec).is_file():
-        from calibration.sampling.sources import load_source
+        from runtime.sources import load_source
 
         source = load_source(spec)
         return ProblemSet(spec, list(source.problems), source.world)
@@ -63,13 +63,13 @@ def load_problem_set(
 
 
 def _pool_args(spec: str) -> tuple[list[str], str | None]:
-    from calibration.sampling.sources import parse_pool_spec
+    from runtime.sources import parse_pool_spec
 
     return parse_pool_spec(spec)
 
 
 def _pool_problem_set(spec: str | None, pools: list[str], split: str | None) -> ProblemSet:
-    from calibration.sampling.sources import pool_spec
+    from runtime.sources import pool_spec
     from strategies.pools.loading import parse_split
     from strategies.pools.replay import ReplayWorld
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from runtime.actions import action_key
 from strategies.cost import CostLedger
 
 Status = Literal["ok", "no_answer", "failed"]
@@ -63,6 +64,13 @@ class AnswerRecord:
     @property
     def finished(self) -> bool:
         return self.status != "failed"
+
+    @property
+    def choice(self) -> str | None:
+        """The fixed run that answered (``rebase+check@8``, ``majority@4``), if any."""
+        if self.strategy is None or self.budget is None:
+            return self.strategy
+        return action_key(self.strategy, self.budget)
 
     def to_json(self) -> dict[str, Any]:
         return {

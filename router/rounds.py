@@ -21,17 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibration.sequential.model import Decision, SequentialModel
-from calibration.sequential.second_opinion import (
-    MAX_RUNS,
-    Run,
-    base_strategy,
-    final_run,
-    is_checked,
-    needs_another,
-    run_seed,
-)
-from calibration.sequential.states import prompt_features, state_features
 from router.execution import (
     ExecutionContext,
     answer_sampler,
@@ -39,6 +28,10 @@ from router.execution import (
     runnable_strategy,
 )
 from router.policies.base import BudgetPolicy, LiveProblem, RoundView, SecondOpinionRoom
+from runtime.actions import MAX_RUNS, Decision, action_key, base_strategy, is_checked
+from runtime.decision_model import SequentialModel
+from runtime.second_opinion import Run, final_run, needs_another, run_seed
+from runtime.states import prompt_features, state_features
 from strategies.cost import CostLedger
 from strategies.problems import Problem
 from strategies.search.base import SearchStrategy
@@ -233,7 +226,7 @@ class RoundRunner:
         for attempt in range(MAX_RUNS):
             if attempt > 0 and room is not None:
                 pending.sort(key=lambda run: results[id(run)][-1][1].agreement)
-                paid = room.admit(f"{key}@{budget}", len(pending), view.run_cost(key, budget))
+                paid = room.admit(action_key(key, budget), len(pending), view.run_cost(key, budget))
                 pending, refused = pending[:paid], pending[paid:]
                 out.extend(settled(run, results[id(run)], key, budget) for run in refused)
             if not pending:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from calibration.sampling.engines import REPLAY, SIMULATOR, make_generator, make_verifier
 from calibration.store.artifact import Manifest
+from runtime.engines import REPLAY, SIMULATOR, make_generator, make_verifier
 from strategies.engine_context import EngineContext, job_context
 from strategies.generation import GenerationSettings, Generator
 from strategies.prompts import PromptConfig, get_prompt_config

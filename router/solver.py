@@ -13,8 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 
-from calibration.sequential.model import SequentialModel
-from calibration.sequential.states import state_features
 from calibration.store.artifact import Artifact
 from router.execution import ExecutionContext
 from router.policies import BudgetPolicy, parse_policy
@@ -22,6 +20,8 @@ from router.policies.total import TotalPolicy
 from router.records import AnswerRecord, Compute
 from router.rounds import ProblemRun, RoundRunner, RunOutcome
 from router.setup import EngineSettings, prompt_config_of
+from runtime.decision_model import SequentialModel
+from runtime.states import state_features
 from strategies.answers import grade
 from strategies.generation import Generator
 from strategies.problems import Problem

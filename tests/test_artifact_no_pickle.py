@@ -17,7 +17,6 @@ import pytest
 from sim_calibration import calibrate_simulator
 
 from calibration.predictor import plain_models
-from calibration.predictor.features import FEATURE_NAMES
 from calibration.predictor.model import new_classifier, new_regressor
 from calibration.store.artifact import (
     LEGACY_PREDICTOR,
@@ -29,6 +28,7 @@ from calibration.store.artifact import (
     sha256_file,
 )
 from router.cli import main
+from runtime.sample_features import FEATURE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "artifacts" / "smollm2-arithmetic"

@@ -10,7 +10,6 @@ import pytest
 
 from calibration.config import CalibrationConfig
 from calibration.pipeline import run_calibration
-from calibration.predictor.features import FEATURE_NAMES, probe_features
 from calibration.store.artifact import (
     MANIFEST,
     PREDICTOR,
@@ -20,6 +19,7 @@ from calibration.store.artifact import (
     sha256_file,
 )
 from calibration.store.work_state import read_samples, shards_folder
+from runtime.sample_features import FEATURE_NAMES, sample_features
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_predictor_serves_probes_with_the_training_feature_function(artifact_dir
     assert artifact.predictor is not None
     features = artifact.predictor.features(probe)
     assert features.shape == (len(FEATURE_NAMES),)
-    assert np.array_equal(features, probe_features(probe))
+    assert np.array_equal(features, sample_features(probe))
     distribution = artifact.predictor.bin_distribution(probe)
     assert sorted(distribution) == [1, 2, 3, 4, 5]
     assert sum(distribution.values()) == pytest.approx(1.0)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from calibration.command import add_arguments, config_from_args, split_strategy_specs
-from calibration.sampling.sources import load_source
 from calibration.store.shards import read_shard
 from router.cli import main
+from runtime.sources import load_source
 from strategies.generation import GenerationError, GenerationSettings
 from strategies.search import strategy_names
 from strategies.simulation.generator import SimulatorGenerator

@@ -16,15 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calibration.sequential.fit import fit_capped_continuations, fit_model, replay
-from calibration.sequential.linear import LinearModel
-from calibration.sequential.model import (
-    Continuation,
-    Decision,
-    PricePoint,
-    RungModel,
-    SequentialModel,
-    most_generations,
-)
 from calibration.sequential.trajectories import Trajectories
 from router.policies import (
     AutoPolicy,
@@ -41,6 +32,9 @@ from router.policies.base import SecondOpinionRoom
 from router.policies.early_stopping import EarlyStoppingPolicy
 from router.policies.total import borrowing_keys, reserved
 from router.policies.verifier_margin import VerifierMarginPolicy
+from runtime.actions import Decision
+from runtime.decision_model import Continuation, PricePoint, RungModel, SequentialModel
+from runtime.linear import LinearModel
 from strategies.search.result import Candidate
 
 # ---------------------------------------------------------------- parsing
@@ -206,7 +200,7 @@ def test_fixed_budget_never_plans_past_its_cap():
         (decision,) = policy.decide(view(model, [live(rung_index, spent)]))
         # at its most: a checked search's every run
         start = (
-            most_generations(f"{decision.strategy}@{decision.budget}")
+            decision.key.most_generations
             if decision.kind == "tree"
             else view(model, [live(rung_index, spent)]).first_run_cost(
                 decision, live(rung_index, spent)

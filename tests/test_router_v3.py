@@ -13,12 +13,6 @@ import pytest
 from scipy.optimize import linprog
 from scipy.stats import beta
 
-from calibration.sequential.answer_rule import (
-    MAJORITY_RULE,
-    AnswerRule,
-    candidate_rules,
-    choose_answer_rules,
-)
 from calibration.sequential.fit import (
     cap_baseline,
     fit_cap_thresholds,
@@ -27,8 +21,7 @@ from calibration.sequential.fit import (
     heldout_capped,
     replay,
 )
-from calibration.sequential.model import SequentialModel
-from calibration.sequential.states import STOPPING_FEATURE_NAMES, stopping_features
+from calibration.sequential.rule_choice import choose_answer_rules
 from calibration.sequential.trajectories import TrainingPool, build_trajectories, order_rng
 from router.cli import main
 from router.evaluation.oracle import expected_oracle_compute
@@ -36,6 +29,9 @@ from router.policies import AutoPolicy, PolicyError, TotalPolicy
 from router.policies.adaptive_consistency import AdaptiveConsistencyPolicy
 from router.policies.base import LiveProblem, RoundView
 from router.policies.verifier_margin import VerifierMarginPolicy
+from runtime.answer_rule import MAJORITY_RULE, AnswerRule, candidate_rules
+from runtime.decision_model import SequentialModel
+from runtime.states import STOPPING_FEATURE_NAMES, stopping_features
 from strategies.score_transforms import TransformedVerifier, detect_transform, transform_scores
 from strategies.search.result import Candidate
 from strategies.verification import ScoreRequest, StepScores
@@ -101,7 +97,7 @@ def test_a_scored_pool_picks_the_verifier_where_it_knows_better():
 
 
 def model_with_rules(rules: dict[int, AnswerRule]) -> SequentialModel:
-    from calibration.sequential.model import RungModel
+    from runtime.decision_model import RungModel
 
     return SequentialModel(
         "last", (0, 1, 4), (), tuple(RungModel(r, None, {}) for r in (0, 1, 4)),
@@ -198,8 +194,8 @@ def test_a_generous_total_budget_is_spent_where_votes_are_least_settled():
     at its best price the router stops, spending nothing of a generous B. Under total:B
     the price goes below zero until B is used, so the batch is never answered on less
     than the budget could have drawn."""
-    from calibration.sequential.linear import LinearModel
-    from calibration.sequential.model import Continuation, RungModel
+    from runtime.decision_model import Continuation, RungModel
+    from runtime.linear import LinearModel
 
     def constant(value: float, width: int, logistic: bool) -> LinearModel:
         intercept = math.log(value / (1 - value)) if logistic else value

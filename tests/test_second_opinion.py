@@ -6,22 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.sequential.linear import LinearModel
-from calibration.sequential.model import Decision, RungModel, SequentialModel
-from calibration.sequential.second_opinion import (
-    Run,
-    final_run,
-    needs_another,
-    recorded_outcome,
-    run_seed,
-)
-from calibration.sequential.states import prompt_features
 from calibration.sequential.trajectories import second_opinions
 from calibration.store.records import TreeRecord
 from router.execution import ExecutionContext
 from router.policies.base import BudgetPolicy, RoundView
 from router.policies.total import TotalPolicy
 from router.rounds import RoundRunner
+from runtime.actions import Decision
+from runtime.decision_model import RungModel, SequentialModel
+from runtime.linear import LinearModel
+from runtime.second_opinion import Run, final_run, needs_another, recorded_outcome, run_seed
+from runtime.states import prompt_features
 from strategies.answers.keys import grade
 from strategies.backends.seeds import request_seeds
 from strategies.cost import CostLedger

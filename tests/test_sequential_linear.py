@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from calibration.sequential.linear import LinearModel, fit_logistic
+from calibration.sequential.regression import fit_logistic
+from runtime.linear import LinearModel
 
 # Router states (9 of the 17 features) at rung 4 of the 640-problem SmolLM2 pool, labelled
 # "pass@1 >= 0.5": nearly separable with 6 % positives. An undamped Newton step from the

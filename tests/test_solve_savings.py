@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from calibration.sequential.model import PricePoint
 from router.commands.savings import (
     Fixed,
     cheapest_reaching,
@@ -20,6 +19,7 @@ from router.commands.savings import (
     short_label,
 )
 from router.policies import parse_policy
+from runtime.decision_model import PricePoint
 
 CURVE = (PricePoint(0.0, 0.44, 14.0), PricePoint(0.01, 0.42, 8.0), PricePoint(0.1, 0.30, 2.0))
 

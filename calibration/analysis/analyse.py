@@ -28,8 +28,8 @@ from calibration.analysis.table_builder import build_table
 from calibration.predictor.model import DifficultyPredictor
 from calibration.predictor.stage import build_predictor
 from calibration.sampling.strategy_plan import StrategyPlan
-from calibration.sequential.model import SequentialModel
 from calibration.store.records import ProblemSamples, TreeRecord
+from runtime.decision_model import SequentialModel
 
 # A stage reporter: ``stage(name, total)`` returns a context whose value is ``advance(n)``.
 StageReporter = Callable[[str, int], AbstractContextManager[Callable[[int], object]]]

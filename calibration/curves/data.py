@@ -205,7 +205,7 @@ def artifact_info(artifact: Artifact) -> ArtifactInfo:
     dataset = manifest.dataset
     source = str(dataset.get("source") or dataset.get("path") or "unknown data")
     if source.startswith("pool:"):
-        from calibration.sampling.sources import parse_pool_spec
+        from runtime.sources import parse_pool_spec
 
         paths, split = parse_pool_spec(source)
         source = "pool " + "+".join(Path(p).name for p in paths) + (f" {split}" if split else "")

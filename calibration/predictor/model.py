@@ -1,10 +1,12 @@
-"""Stage 5: the difficulty predictor the router uses on its probe samples.
+"""Stage 5: the difficulty predictor, which guesses a problem's difficulty level from a
+few of its samples. The router does not route by it (its decision model reads the same
+sample features in its state); ``ttc curves --bins predicted`` shows what it can tell.
 
-Training rows are simulated probes: for every problem, several random k-subsets of its
-K-sample pool, turned into features by ``calibration.predictor.features.probe_features`` (the
-function the router calls). Targets are the problem's oracle level (a classifier, whose
-``predict_proba`` gives the router a distribution over levels), its absolute level, and
-its pass@1 (a regressor).
+Training rows are simulated draws: for every problem, several random k-subsets of its
+K-sample pool, turned into features by ``runtime.sample_features.sample_features`` (the
+function the decision model's states use too). Targets are the problem's oracle level (a
+classifier, whose ``predict_proba`` gives a distribution over levels), its absolute
+level, and its pass@1 (a regressor).
 
 Quality is measured by cross-validation grouped by problem (all probes of a problem
 fall in the same fold, so no problem is ever predicted by a model that saw it): level
@@ -24,7 +26,7 @@ import numpy as np
 
 from calibration.analysis.table import PredictorMetrics
 from calibration.predictor import plain_models
-from calibration.predictor.features import FEATURE_NAMES, probe_features
+from runtime.sample_features import FEATURE_NAMES, sample_features
 from strategies.search.result import Candidate
 
 PREDICTED_BINNINGS: tuple[str, ...] = ("oracle", "absolute")
@@ -61,7 +63,7 @@ class DifficultyPredictor:
 
     def features(self, candidates: Sequence[Candidate]) -> np.ndarray:
         """The feature vector of one probe (the same function training used)."""
-        return probe_features(candidates, self.reduction)
+        return sample_features(candidates, self.reduction)
 
     def distribution_from_features(
         self, features: np.ndarray, binning: str = "oracle"
@@ -224,7 +226,7 @@ def simulate_probes(
         rng = probe_rng(problem_id, k, seed)
         for d in range(draws):
             subset = rng.choice(len(pool), size=k, replace=False)
-            rows.append(probe_features([pool[i] for i in subset], reduction))
+            rows.append(sample_features([pool[i] for i in subset], reduction))
             owners.append(index)
             draw_ids.append(d)
     return ProbeTrainingSet(

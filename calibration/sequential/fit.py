@@ -19,18 +19,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from calibration.sequential.linear import RidgeDesign, fit_logistic
-from calibration.sequential.model import (
+from calibration.sequential.regression import RidgeDesign, fit_logistic
+from calibration.sequential.trajectories import Trajectories
+from runtime.actions import ActionKey
+from runtime.decision_model import (
     CappedContinuations,
     Continuation,
     PricePoint,
     RungModel,
     SequentialModel,
-    most_generations,
-    split_tree_key,
 )
-from calibration.sequential.second_opinion import is_checked
-from calibration.sequential.trajectories import Trajectories
 
 DEFAULT_PRICES: tuple[float, ...] = (
     0.0,
@@ -115,7 +113,7 @@ class ActionValues:
 
     def affordable(self, left: float) -> np.ndarray:
         """Per tree action: whether it fits ``left`` generations at its most."""
-        most = [most_generations(k) for k in self.keys]
+        most = [ActionKey.parse(k).most_generations for k in self.keys]
         return np.array(most, dtype=np.float64) <= left + 1e-9
 
     def best_fixed(
@@ -153,7 +151,7 @@ def expected_costs(data: Trajectories) -> dict[str, float]:
     out = {}
     for key in data.trees:
         spent = data.cost_of(key)
-        out[key] = float(spent.mean()) if len(spent) else float(split_tree_key(key)[1])
+        out[key] = float(spent.mean()) if len(spent) else float(ActionKey.parse(key).budget)
     return out
 
 
@@ -254,7 +252,7 @@ def replay(
             if decision.kind == "stop":
                 accuracy[row] = data.stop[r][row]
             elif decision.kind == "tree":
-                key = f"{decision.strategy}@{decision.budget}"
+                key = str(decision.key)
                 accuracy[row] = data.trees[key][row]
                 cost[row] += spent[key][row]
             else:
@@ -282,7 +280,7 @@ def fit_model(
         rung_models=tuple(rung_models),
         sample_flops=sample_flops,
         tree_flops=dict(tree_flops or {}),
-        action_costs={k: v for k, v in costs.items() if is_checked(split_tree_key(k)[0])},
+        action_costs={k: v for k, v in costs.items() if ActionKey.parse(k).checked},
         answer_rules=dict(data.answer_rules),
     )
 
@@ -356,7 +354,7 @@ def cap_baseline(data: Trajectories, cap: int) -> np.ndarray:
     search the cap can pay for at its most."""
     rung = max(r for r, size in enumerate(data.rungs) if size <= cap)
     options = [data.stop[rung]] if rung > 0 else []
-    options += [v for k, v in data.trees.items() if most_generations(k) <= cap]
+    options += [v for k, v in data.trees.items() if ActionKey.parse(k).most_generations <= cap]
     if not options:
         return np.zeros(len(data))
     return max(options, key=lambda values: float(values.mean()))

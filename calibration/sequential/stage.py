@@ -24,10 +24,7 @@ from calibration.sequential.fit import (
     heldout_capped,
     heldout_price_curve,
 )
-from calibration.sequential.linear import fit_logistic
-from calibration.sequential.model import SequentialModel, split_tree_key
-from calibration.sequential.second_opinion import base_strategy, is_checked
-from calibration.sequential.states import rung_ladder
+from calibration.sequential.regression import fit_logistic
 from calibration.sequential.trajectories import (
     Trajectories,
     build_trajectories,
@@ -36,6 +33,9 @@ from calibration.sequential.trajectories import (
     tree_accuracies,
 )
 from calibration.store.records import ProblemSamples, TreeRecord
+from runtime.actions import ActionKey, action_key
+from runtime.decision_model import SequentialModel
+from runtime.states import rung_ladder
 
 # Random orders of each problem's pool replayed as separate trajectories (the problems
 # stay the evidence: ``fit.repeats`` scales the regularisation with the orders). 48
@@ -69,7 +69,7 @@ def build_sequential_model(
     a second time as ``strategy+check@B``: run again when unsure."""
     searched = evaluations[evaluations["strategy"].isin(list(tree_strategies))]
     pairs = zip(searched["strategy"], searched["budget"], strict=True)
-    tree_keys = sorted({f"{s}@{int(b)}" for s, b in pairs})
+    tree_keys = sorted({action_key(s, int(b)) for s, b in pairs})
     accuracies = tree_accuracies(searched, tree_keys)
     checked, costs = second_opinions(tree_records, tree_keys)
     for pid, per in checked.items():
@@ -121,9 +121,9 @@ def second_opinion_report(data: Trajectories) -> dict[str, dict[str, float]]:
     """Each checked search against its plain twin, over the calibration problems."""
     report = {}
     for key in sorted(data.trees):
-        strategy, budget = split_tree_key(key)
-        plain = f"{base_strategy(strategy)}@{budget}"
-        if is_checked(strategy) and plain in data.trees:
+        action = ActionKey.parse(key)
+        plain = str(action.plain())
+        if action.checked and plain in data.trees:
             report[key] = {
                 "accuracy": round(float(data.trees[key].mean()), 4),
                 "generations": round(float(data.cost_of(key).mean()), 3),
@@ -144,7 +144,7 @@ def _tree_flops(evaluations: pd.DataFrame, keys: Sequence[str]) -> dict[str, flo
         return out
     means = evaluations.groupby(["strategy", "budget"])["flops"].mean().reset_index()
     for strategy, budget, value in means.itertuples(index=False):
-        key = f"{strategy}@{int(budget)}"
+        key = action_key(strategy, int(budget))
         if key in keys:
             out[key] = float(value)
     return out

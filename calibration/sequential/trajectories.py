@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from calibration.sequential.answer_rule import AnswerRule, choose_answer_rules, rule_hits
-from calibration.sequential.model import split_tree_key
-from calibration.sequential.second_opinion import Run, checked_key, recorded_outcome
-from calibration.sequential.states import prompt_features, state_features
+from calibration.sequential.rule_choice import choose_answer_rules, rule_hits
+from runtime.actions import ActionKey, action_key
+from runtime.answer_rule import AnswerRule
+from runtime.second_opinion import Run, recorded_outcome
+from runtime.states import prompt_features, state_features
 from strategies.search.result import Candidate
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class Trajectories:
     def cost_of(self, key: str) -> np.ndarray:
         spent = self.tree_costs.get(key)
         if spent is None:
-            return np.full(len(self.problem), float(split_tree_key(key)[1]))
+            return np.full(len(self.problem), float(ActionKey.parse(key).budget))
         return spent
 
     def subset(self, rows: np.ndarray) -> Trajectories:
@@ -129,7 +130,7 @@ def build_trajectories(
         owners.extend([index] * orders)
         for key in tree_keys:
             trees[key].extend([float(pool.tree_accuracy.get(key, 0.0))] * orders)
-            budget = float(split_tree_key(key)[1])
+            budget = float(ActionKey.parse(key).budget)
             costs[key].extend([float(pool.tree_cost.get(key, budget))] * orders)
     return Trajectories(
         rungs=tuple(rungs),
@@ -156,7 +157,7 @@ def tree_accuracies(
         .reset_index()
     )
     for pid, strategy, budget, value in means.itertuples(index=False):
-        key = f"{strategy}@{int(budget)}"
+        key = action_key(strategy, int(budget))
         if key in wanted:
             out.setdefault(str(pid), {})[key] = float(value)
     return out
@@ -198,7 +199,7 @@ def second_opinions(
     wanted = set(tree_keys)
     runs: dict[tuple[str, str], list[tuple[Run, bool]]] = {}
     for record in records:
-        key = f"{record.strategy}@{record.budget}"
+        key = action_key(record.strategy, record.budget)
         if key in wanted and record.agreement is not None and record.error is None:
             runs.setdefault((record.problem_id, key), []).append(
                 (Run(record.answer, record.agreement), record.correct)
@@ -206,15 +207,15 @@ def second_opinions(
     outcomes = {
         (pid, key): outcome
         for (pid, key), recorded in runs.items()
-        if (outcome := recorded_outcome(recorded, split_tree_key(key)[1])) is not None
+        if (outcome := recorded_outcome(recorded, ActionKey.parse(key).budget)) is not None
     }
     # a search that is always sure of itself (one leaf: beam search at small N) never
     # asks again: its checked twin would only be a duplicate action
-    asking = {key for (_, key), (_, cost) in outcomes.items() if cost > split_tree_key(key)[1]}
+    asking = {key for (_, key), (_, cost) in outcomes.items() if cost > ActionKey.parse(key).budget}
     accuracies: dict[str, dict[str, float]] = {}
     costs: dict[str, dict[str, float]] = {}
     for (pid, key), (accuracy, cost) in outcomes.items():
         if key in asking:
-            accuracies.setdefault(pid, {})[checked_key(key)] = accuracy
-            costs.setdefault(pid, {})[checked_key(key)] = cost
+            accuracies.setdefault(pid, {})[str(ActionKey.parse(key).with_check())] = accuracy
+            costs.setdefault(pid, {})[str(ActionKey.parse(key).with_check())] = cost
     return accuracies, costs

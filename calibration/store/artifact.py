@@ -39,7 +39,7 @@ import pandas as pd
 from calibration.analysis.table import TABLE_SCHEMA_VERSION, CalibrationTable
 from calibration.predictor.model import DifficultyPredictor, models_from_json
 from calibration.predictor.plain_models import PlainModelError, from_sklearn
-from calibration.sequential.model import SequentialModel
+from runtime.decision_model import SequentialModel
 
 ARTIFACT_SCHEMA_VERSION = 2
 # version 1: identical but for the predictor, stored as a pickle (LEGACY_PREDICTOR)

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
-from calibration.sequential.model import SequentialModel
 from calibration.store.artifact import Artifact
 from router.policies import BudgetPolicy, FixedPolicy
+from runtime.decision_model import SequentialModel
 
 
 @dataclass(frozen=True)

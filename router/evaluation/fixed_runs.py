@@ -18,6 +18,7 @@ import numpy as np
 from calibration.analysis.table import CalibrationTable
 from calibration.sampling.strategy_plan import pool_sampler
 from router.execution import ExecutionContext, reuses_samples, runnable_strategy
+from runtime.actions import action_key
 from strategies.answers import grade
 from strategies.problems import Problem
 from strategies.search.result import SearchResult
@@ -38,6 +39,10 @@ class FixedRun:
     strategy: str
     budget: int
     scores: RunScores
+
+    @property
+    def key(self) -> str:
+        return action_key(self.strategy, self.budget)
 
 
 def grade_results(problems: Sequence[Problem], results: Sequence[SearchResult]) -> np.ndarray:

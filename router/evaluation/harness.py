@@ -148,7 +148,7 @@ class Evaluation:
         self._fixed_runs = runs
         summaries = []
         for run in runs:
-            name = f"{run.strategy}@{run.budget}"
+            name = run.key
             self._fixed_correct[name] = run.scores.correct
             summaries.append(
                 summarize_scores(
@@ -175,7 +175,7 @@ class Evaluation:
         finally:
             self.router.cost_unit = saved
         scores = record_scores(records, self.problems)
-        mix = Counter(f"{r.strategy}@{r.budget}" for r in records if r.strategy is not None)
+        mix = Counter(r.choice for r in records if r.choice is not None)
         name = f"router {policy}" + (" (FLOPs)" if cost_unit == "flops" else "")
         summary = summarize_scores(
             name,
@@ -273,12 +273,8 @@ class Evaluation:
             oracle=oracle_limits(self._fixed_runs, fixed, to_match),
             wall_time_s=time.perf_counter() - started,
             problem_ids=[p.id for p in self.problems],
-            fixed_correct={
-                f"{r.strategy}@{r.budget}": r.scores.correct.tolist() for r in self._fixed_runs
-            },
-            fixed_generations={
-                f"{r.strategy}@{r.budget}": r.scores.generations.tolist() for r in self._fixed_runs
-            },
+            fixed_correct={r.key: r.scores.correct.tolist() for r in self._fixed_runs},
+            fixed_generations={r.key: r.scores.generations.tolist() for r in self._fixed_runs},
         )
 
 

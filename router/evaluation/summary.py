@@ -44,7 +44,7 @@ def summarize(
     """
     finished = [r for r in records if r.finished]
     graded = [r for r in finished if r.correct is not None]
-    choices = Counter(f"{r.strategy}@{r.budget}" for r in finished if r.strategy is not None)
+    choices = Counter(r.choice for r in finished if r.choice is not None)
     return SolveSummary(
         problems=len(records),
         ok=sum(r.status == "ok" for r in records),

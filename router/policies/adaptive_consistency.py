@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from calibration.sequential.states import leader_confidence
 from router.policies.base import POLICIES, RoundView
 from router.policies.sampling_rules import MajorityRule, vote_counts
+from runtime.states import leader_confidence
 from strategies.search.result import Candidate
 
 

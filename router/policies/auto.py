@@ -5,9 +5,10 @@ of the best the router reaches there: where extra compute stops paying.
 
 from __future__ import annotations
 
-from calibration.sequential.model import Decision, SequentialModel
 from router.policies.base import POLICIES, BudgetPolicy, PolicyError, RoundView
 from router.policies.pricing import decide_at_price
+from runtime.actions import Decision
+from runtime.decision_model import SequentialModel
 
 
 @POLICIES.register("auto", summary="the price the calibration recommends")

@@ -17,9 +17,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from calibration.sequential.answer_rule import AnswerRule
-from calibration.sequential.model import Decision, SequentialModel
-from calibration.sequential.second_opinion import MAX_RUNS, base_strategy, is_checked
+from runtime.actions import MAX_RUNS, ActionKey, Decision, is_checked
+from runtime.answer_rule import AnswerRule
+from runtime.decision_model import SequentialModel
 from strategies.registry import Registry
 from strategies.search.result import Candidate
 
@@ -83,7 +83,7 @@ class RoundView:
         """One run of tree search ``strategy`` at ``budget``, in the router's unit."""
         if self.cost_unit == "generations":
             return float(budget)
-        return self.model.tree_flops.get(f"{base_strategy(strategy)}@{budget}", 0.0)
+        return self.model.tree_flops.get(str(ActionKey.of(strategy, budget).plain()), 0.0)
 
 
 class SecondOpinionRoom:

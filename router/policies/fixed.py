@@ -11,9 +11,10 @@ calibrated one below it).
 
 from __future__ import annotations
 
-from calibration.sequential.model import Decision, SequentialModel
 from router.policies.base import POLICIES, BudgetPolicy, PolicyError, RoundView, parse_count
 from router.policies.pricing import decide_at_price
+from runtime.actions import Decision
+from runtime.decision_model import SequentialModel
 
 
 @POLICIES.register("fixed", summary="at most N generations per problem")

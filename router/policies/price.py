@@ -5,9 +5,10 @@ expected accuracy per unit of compute (per generation, or per FLOP with
 
 from __future__ import annotations
 
-from calibration.sequential.model import Decision, SequentialModel
 from router.policies.base import POLICIES, BudgetPolicy, RoundView, format_number, parse_number
 from router.policies.pricing import decide_at_price, generation_price
+from runtime.actions import Decision
+from runtime.decision_model import SequentialModel
 
 
 @POLICIES.register("price", summary="per problem, spend while the gain pays LAMBDA per unit")

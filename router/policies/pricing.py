@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from calibration.sequential.model import Decision
 from router.policies.base import RoundView
+from runtime.actions import Decision
 
 
 def generation_price(view: RoundView, price: float) -> float:

@@ -9,9 +9,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import ClassVar
 
-from calibration.sequential.answer_rule import MAJORITY_RULE, AnswerRule
-from calibration.sequential.model import Decision, SequentialModel
 from router.policies.base import BudgetPolicy, PolicyError, RoundView, parse_count, parse_number
+from runtime.actions import Decision
+from runtime.answer_rule import MAJORITY_RULE, AnswerRule
+from runtime.decision_model import SequentialModel
 from strategies.answers import canonical_key
 from strategies.search.result import Candidate
 from strategies.search.selection import answer_mass

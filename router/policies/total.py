@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from calibration.sequential.model import Decision, SequentialModel
 from router.policies.base import (
     POLICIES,
     BudgetPolicy,
@@ -38,6 +37,8 @@ from router.policies.base import (
     parse_number,
 )
 from router.policies.pricing import decide_at_price, expected_spend, generation_amount
+from runtime.actions import Decision
+from runtime.decision_model import SequentialModel
 
 BISECTION_STEPS = 40
 # A second opinion may borrow from later rounds only where its further runs buy at least

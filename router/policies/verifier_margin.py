@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from calibration.sequential.answer_rule import AnswerRule
-from calibration.sequential.model import SequentialModel
 from router.policies.base import POLICIES, PolicyError, RoundView
 from router.policies.sampling_rules import SamplingRule, score_mass
+from runtime.answer_rule import AnswerRule
+from runtime.decision_model import SequentialModel
 from strategies.search.result import Candidate
 
 

@@ -20,7 +20,6 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from calibration.sampling.engines import SIMULATOR
 from router.commands.common import (
     CommandError,
     Loaded,
@@ -30,6 +29,7 @@ from router.commands.common import (
     shout,
 )
 from router.problem_source import ProblemSet, load_problem_set
+from runtime.engines import SIMULATOR
 from strategies.problems import ProblemSourceError
 
 if TYPE_CHECKING:

@@ -18,7 +18,6 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from calibration.sampling.engines import SIMULATOR
 from router.serve.app import ServeLimits, create_app
 from router.serve.batcher import MicroBatcher, WindowBudget
 from router.serve.budgets import BudgetPolicy, is_total, server_policy, total_budget
@@ -26,6 +25,7 @@ from router.serve.metrics import ServeMetrics
 from router.serve.protocol import RequestRules
 from router.setup import EngineSettings
 from router.solver import Router
+from runtime.engines import SIMULATOR
 
 # How long an idle client connection stays open. Longer than the clients' own expiry
 # (httpx and the openai client drop idle connections after 5 s): with uvicorn's default

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.special import betainc
 
-from calibration.predictor.features import FEATURE_NAMES, probe_features
+from runtime.sample_features import FEATURE_NAMES, sample_features
 from strategies.search.result import Candidate
 from strategies.search.selection import EncodedPool, solution_score
 
@@ -110,7 +110,7 @@ def state_features(
     if not candidates:
         return base
     return np.concatenate(
-        [base, probe_features(candidates, reduction), stopping_features(candidates, reduction)]
+        [base, sample_features(candidates, reduction), stopping_features(candidates, reduction)]
     )
 
 

@@ -18,34 +18,15 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from runtime.actions import MAX_RUNS
 from strategies.answers import canonical_key
 
-SUFFIX = "+check"
-MAX_RUNS = 3
 AGREEMENT = 0.9  # below this verifier-weighted share of agreeing leaves, run again
-
-
-def is_checked(strategy: str | None) -> bool:
-    return bool(strategy) and str(strategy).endswith(SUFFIX)
-
-
-def base_strategy(strategy: str) -> str:
-    return strategy[: -len(SUFFIX)] if is_checked(strategy) else strategy
-
-
-def checked_key(key: str) -> str:
-    """``rebase@8`` -> ``rebase+check@8``."""
-    strategy, _, budget = key.rpartition("@")
-    return f"{strategy}{SUFFIX}@{budget}"
 
 
 def run_seed(seed: int, attempt: int) -> int:
     """The seed of a search's ``attempt``-th run (0: the plain search's own seed)."""
     return seed if attempt == 0 else (seed * 1_000_003 + 104_729 * attempt + 17) % (2**31 - 1)
-
-
-def runs_at_most(strategy: str | None) -> int:
-    return MAX_RUNS if is_checked(strategy) else 1
 
 
 @dataclass(frozen=True)

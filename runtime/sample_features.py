@@ -1,12 +1,13 @@
-"""Cheap difficulty signals from a handful of probe samples.
+"""Cheap difficulty signals from the samples a problem has drawn so far.
 
-The router calls ``probe_features`` on the k probe Candidates it has just sampled and
-scored; calibration calls the very same function on k-sample subsets of each pool to
-build the predictor's training set. One code path, so training and serving cannot drift.
+The decision model's state (``runtime.states``) holds them for the samples the router
+has drawn; calibration computes the very same function on prefixes of each pool to fit
+it, and on k-sample subsets for the difficulty predictor behind ``ttc curves --bins
+predicted``. One code path, so training and serving cannot drift.
 
 Every feature is a rate or a mean, so its scale does not depend on k, except
-``distinct_answers`` (a count: with k samples it is at most k, which is exactly why the
-predictor is trained for one probe size).
+``distinct_answers`` (a count: with k samples it is at most k, which is why the
+predictor is trained for one subset size).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
-def probe_features(candidates: Sequence[Candidate], reduction: str = "last") -> np.ndarray:
-    """The feature vector (ordered as FEATURE_NAMES) of one problem's probe samples.
+def sample_features(candidates: Sequence[Candidate], reduction: str = "last") -> np.ndarray:
+    """The feature vector (ordered as FEATURE_NAMES) of one problem's samples.
 
     ``agreement`` is the share of samples giving the modal answer (samples without an
     answer count in the denominator); ``weighted_agreement`` the share of total score
@@ -45,7 +46,7 @@ def probe_features(candidates: Sequence[Candidate], reduction: str = "last") -> 
     selection rules group them.
     """
     if not candidates:
-        raise ValueError("probe_features needs at least one probe sample")
+        raise ValueError("sample_features needs at least one sample")
     count = len(candidates)
     scores = np.array([solution_score(c, reduction) for c in candidates], dtype=np.float64)
     min_steps = np.array([min(c.step_scores) if c.step_scores else 0.0 for c in candidates])

@@ -22,41 +22,19 @@ import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from calibration.sequential.answer_rule import MAJORITY_RULE, AnswerRule
-from calibration.sequential.linear import LinearModel
-from calibration.sequential.second_opinion import runs_at_most
+from runtime.actions import ActionKey, ActionKind, Decision
+from runtime.answer_rule import MAJORITY_RULE, AnswerRule
+from runtime.linear import LinearModel
 
 # 2: calibrated answer rules and the stopping rules' state features (format 1 models
 # were fitted on a verifier-weighted vote and fewer features: refit them)
 MODEL_FORMAT = 2
-ActionKind = Literal["stop", "sample", "tree"]
 # P(right) of stopping (None at rung 0) and of each tree search, per row of features
 Predictions = tuple[np.ndarray | None, dict[str, np.ndarray]]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One action for one problem. ``budget``: the tree's N, or the rung to sample up to.
-
-    ``expected_accuracy`` is the model's P(final answer right) under this action (and the
-    policy after it); ``expected_cost`` the further generations it expects to spend.
-    """
-
-    kind: ActionKind
-    expected_accuracy: float
-    expected_cost: float
-    strategy: str | None = None
-    budget: int | None = None
-
-    @property
-    def label(self) -> str:
-        if self.kind == "tree":
-            return f"{self.strategy}@{self.budget}"
-        return "stop" if self.kind == "stop" else f"sample to {self.budget}"
 
 
 @dataclass(frozen=True)
@@ -204,19 +182,6 @@ class RungModel:
         )
 
 
-def split_tree_key(key: str) -> tuple[str, int]:
-    strategy, _, budget = key.rpartition("@")
-    return strategy, int(budget)
-
-
-def most_generations(key: str) -> int:
-    """The most tree action ``key`` may spend: its budget, three times over for a search
-    that may ask for a second opinion. Every cap admits an action at this, so none is
-    ever overspent."""
-    strategy, budget = split_tree_key(key)
-    return budget * runs_at_most(strategy)
-
-
 @dataclass(frozen=True)
 class SequentialModel:
     reduction: str
@@ -294,11 +259,11 @@ class SequentialModel:
             cost.append(np.zeros(count))
             allowed.append(np.ones(count, dtype=bool))
         for key, values in trees.items():
-            strategy, tree_budget = split_tree_key(key)
-            labels.append(("tree", strategy, tree_budget))
+            action = ActionKey.parse(key)
+            labels.append(("tree", action.strategy, action.budget))
             accuracy.append(values)
-            cost.append(np.full(count, self.action_costs.get(key, float(tree_budget))))
-            allowed.append(most_generations(key) <= caps + 1e-9)
+            cost.append(np.full(count, self.action_costs.get(key, float(action.budget))))
+            allowed.append(action.most_generations <= caps + 1e-9)
         step = self.next_step(rung_index)
         if step is not None:
             # sampling on is valued against the best action it forgoes here (its
@@ -413,7 +378,7 @@ class SequentialModel:
         report = self.second_opinions.get(key)
         if not report:
             return None
-        extra = report["generations"] - split_tree_key(key)[1]
+        extra = report["generations"] - ActionKey.parse(key).budget
         if extra <= 1e-9:
             return None
         return (report["accuracy"] - report["plain_accuracy"]) / extra
@@ -421,7 +386,9 @@ class SequentialModel:
     def most_spent(self) -> float:
         """The most one problem can spend with no cap: all the samples, then the dearest
         search at its most (a second opinion's three runs)."""
-        dearest = max((most_generations(k) for k in self.rung_models[-1].trees), default=0)
+        dearest = max(
+            (ActionKey.parse(k).most_generations for k in self.rung_models[-1].trees), default=0
+        )
         return float(self.rungs[-1] + dearest)
 
     def _bracket(self, price: float) -> tuple[int, int, float]:
