@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from calibration.store.artifact import Artifact
 from router.execution import ExecutionContext
 from router.policies import BudgetPolicy, parse_policy
-from router.policies.total import TotalPolicy
 from router.records import AnswerRecord, Compute
 from router.rounds import ProblemRun, RoundRunner, RunOutcome
 from router.setup import EngineSettings, prompt_config_of
@@ -83,7 +82,7 @@ class Router:
         """Refuse a policy this batch cannot honour, before any compute is spent."""
         policy.check(self.artifact.table.budgets, num_problems)
         policy.check_model(self.model)
-        if isinstance(policy, TotalPolicy):
+        if policy.batch_wide:
             one = 1.0 if self.cost_unit == "generations" else self.model.sample_flops
             policy.check_batch(num_problems, one, self.cost_unit, budget_left)
 
@@ -104,8 +103,8 @@ class Router:
         try:
             if policy.batch_wide:
                 spent_before = 0.0
-                if isinstance(policy, TotalPolicy) and budget_left is not None:
-                    spent_before = policy.value - budget_left
+                if policy.shared_budget is not None and budget_left is not None:
+                    spent_before = policy.shared_budget - budget_left
                 for outcome in runner.run(problems, policy, spent_before=spent_before):
                     yield self.record(outcome, policy)
                 return

@@ -38,7 +38,7 @@ from router.commands.output import AnswersFileError, AnswersWriter
 from router.commands.pool_check import check_pool_covers, pool_model_warning
 from router.commands.savings import savings_lines
 from router.evaluation.summary import format_summary, summarize
-from router.policies import BudgetPolicy, PolicyError, TotalPolicy, parse_policy
+from router.policies import BudgetPolicy, PolicyError, parse_policy
 from router.problem_source import ProblemSet, load_problem_set
 from router.recording import CallLog, RecordingGenerator, RecordingVerifier
 from router.records import AnswerRecord
@@ -171,8 +171,8 @@ def run(args: argparse.Namespace) -> int:
     earlier = [existing[p.id] for p in problems.problems if p.id in existing]
     pending = [p for p in problems.problems if p.id not in existing]
     budget_left = None
-    if isinstance(policy, TotalPolicy):
-        budget_left = policy.value - spent_in(earlier, policy, args.cost_unit)
+    if policy.shared_budget is not None:
+        budget_left = policy.shared_budget - spent_in(earlier, policy, args.cost_unit)
     records: list[AnswerRecord] = list(earlier)
     if pending:
         try:

@@ -116,8 +116,6 @@ class BudgetPolicy(ABC):
 
     name: ClassVar[str]
     forms: ClassVar[str]
-    #: True when the whole batch must be decided together (a shared budget).
-    batch_wide: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -135,6 +133,23 @@ class BudgetPolicy(ABC):
     def check(self, budgets: Sequence[int], num_problems: int | None = None) -> None:  # noqa: B027
         """Refuse settings the calibration cannot serve, before any compute is spent (a
         hook: most policies can serve any calibration)."""
+
+    @property
+    def shared_budget(self) -> float | None:
+        """What the whole batch may spend together (``total:B``); None where each problem
+        is routed on its own."""
+        return None
+
+    @property
+    def batch_wide(self) -> bool:
+        """Whether the whole batch must be decided together: it shares one budget."""
+        return self.shared_budget is not None
+
+    def check_batch(  # noqa: B027
+        self, num_problems: int, one_sample: float, unit: str, available: float | None = None
+    ) -> None:
+        """Refuse a shared budget this batch cannot honour (a hook: only policies with a
+        ``shared_budget`` have one to check)."""
 
     def check_model(self, model: SequentialModel) -> None:  # noqa: B027
         """Refuse a decision model this policy cannot use (a hook, like ``check``)."""

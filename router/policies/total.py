@@ -61,7 +61,6 @@ SPEND_DOWN_PRICE = -1.0
 class TotalPolicy(BudgetPolicy):
     name = "total"
     forms = "total:B (e.g. total:800)"
-    batch_wide = True
 
     def __init__(self, value: float) -> None:
         self.value = float(value)
@@ -73,6 +72,10 @@ class TotalPolicy(BudgetPolicy):
 
     def __str__(self) -> str:
         return f"total:{format_number(self.value)}"
+
+    @property
+    def shared_budget(self) -> float:
+        return self.value
 
     def check_batch(
         self, num_problems: int, one_sample: float, unit: str, available: float | None = None

@@ -33,7 +33,7 @@ from typing import Any
 
 from router.execution import describe_error
 from router.records import AnswerRecord
-from router.serve.budgets import BudgetPolicy, PolicyError, is_total, metric_label, spent
+from router.serve.budgets import BudgetPolicy, PolicyError, metric_label, spent
 from router.serve.metrics import ServeMetrics
 from router.serve.protocol import ApiError, batch_problems
 from router.serve.usage import PromptCounter
@@ -225,7 +225,7 @@ class MicroBatcher:
     def _solve(self, tickets: Sequence[_Ticket]) -> None:
         """Runs on the worker thread: one ``Router.solve`` for the whole group."""
         policy = tickets[0].policy
-        window = self.window_budget if is_total(policy) else None
+        window = self.window_budget if policy.batch_wide else None
         waiting: dict[str, _Ticket] = {}
         try:
             problems = batch_problems([ticket.text for ticket in tickets])

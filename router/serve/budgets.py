@@ -13,19 +13,16 @@ from collections.abc import Sequence
 from router.budget_checks import check_request, check_syntax
 from router.commands.solve import spent_in
 from router.policies import BudgetPolicy, PolicyError, parse_policy
-from router.policies.total import TotalPolicy
 from router.records import AnswerRecord
 from router.solver import Router
 
 __all__ = [
     "BudgetPolicy",
     "PolicyError",
-    "is_total",
     "metric_label",
     "request_policy",
     "server_policy",
     "spent",
-    "total_budget",
 ]
 
 
@@ -41,7 +38,7 @@ def request_policy(
     """A request's ``ttc.budget`` (a string or a whole number, never a bool) as a policy
     the server may run, or a PolicyError that says why not."""
     policy = parse_policy(check_syntax(text))
-    if is_total(policy):
+    if policy.batch_wide:
         raise PolicyError(
             "total:B shares B over many problems and a request is one problem; send "
             "auto, N or price:LAMBDA (a server-wide total is `ttc serve --budget total:B`)"
@@ -55,15 +52,6 @@ def metric_label(policy: BudgetPolicy) -> str:
     """The policy's name (auto, fixed, price, ...): a bounded set of metric labels,
     whatever budget strings clients send."""
     return policy.name
-
-
-def is_total(policy: BudgetPolicy) -> bool:
-    return isinstance(policy, TotalPolicy)
-
-
-def total_budget(policy: BudgetPolicy) -> float:
-    assert isinstance(policy, TotalPolicy)
-    return policy.value
 
 
 def spent(record: AnswerRecord, policy: BudgetPolicy, router: Router) -> float:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from router.serve.app import ServeLimits, create_app
 from router.serve.batcher import MicroBatcher, WindowBudget
-from router.serve.budgets import BudgetPolicy, is_total, server_policy, total_budget
+from router.serve.budgets import BudgetPolicy, server_policy
 from router.serve.metrics import ServeMetrics
 from router.serve.protocol import RequestRules
 from router.setup import EngineSettings
@@ -67,8 +67,8 @@ def build_app(router: Router, settings: ServeSettings, world: Any = None) -> Fas
         check_problem=simulator_check(router.settings, world),
     )
     window_budget = None
-    if is_total(policy):
-        window_budget = WindowBudget(total_budget(policy), settings.budget_window_s)
+    if policy.shared_budget is not None:
+        window_budget = WindowBudget(policy.shared_budget, settings.budget_window_s)
     metrics = ServeMetrics()
     batcher = MicroBatcher(
         router,
