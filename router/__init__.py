@@ -1,1 +1,2 @@
-"""The online half of ttc-router: probe, budget policy, solve, and the ``ttc`` command line."""
+"""The online half of ttc-router: routing in rounds, budget policies, solve / evaluate /
+serve, and the ``ttc`` command line."""

@@ -20,17 +20,19 @@ from router.commands.log_setup import LEVEL_ENV, LogLevelError, configure_loggin
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "calibrate": (
         "calibration.command",
-        "sample, grade and score solutions; build the strategy table and difficulty predictor",
+        "sample, grade and score solutions; fit the router's decision model",
         "Offline calibration: samples K solutions per problem, grades and scores them, bins "
-        "problems by difficulty, evaluates every strategy at every budget and writes an "
-        "artifact folder (table.json, per-problem results, predictor, manifest.json).",
+        "problems by difficulty, evaluates every strategy at every budget, fits the decision "
+        "model the router runs, and writes an artifact folder (table.json, per-problem "
+        "results, sequential_model.json, manifest.json).",
     ),
     "solve": (
         "router.commands.solve",
-        "solve problems with the strategy and budget the calibration table picks",
-        "Online routing: probes each problem, predicts its difficulty, picks strategy and "
-        "budget under a policy (auto, N, total:B, price:LAMBDA), runs it and writes one JSON "
-        "line per problem with the answer and its cost.",
+        "solve problems in rounds, by the calibration's decision model",
+        "Online routing in rounds: from each problem's text and the samples drawn so far, the "
+        "decision model stops, samples more or runs a tree search, under a policy (auto, N, "
+        "total:B, price:LAMBDA), and writes one JSON line per problem with the answer and "
+        "every generation it cost.",
     ),
     "evaluate": (
         "router.commands.evaluate",

@@ -8,16 +8,20 @@ from typing import Any, Literal
 from runtime.actions import action_key
 from strategies.cost import CostLedger
 
+# 2: no ``reused_probe_samples`` (always 0 since the router routes in rounds) and a
+# ``schema`` field on every line; lines without one are version 1 and read the same way
+ANSWER_SCHEMA = 2
 Status = Literal["ok", "no_answer", "failed"]
 STATUSES: tuple[str, ...] = ("ok", "no_answer", "failed")
 
 
 @dataclass(frozen=True)
 class Compute:
-    """What a problem cost, probe included, in the units the policies and evaluation use.
+    """What a problem cost, every round included, in the units the policies and evaluation
+    use.
 
-    ``generations`` counts full-solution equivalents: the probe's k samples, the new
-    samples a sampling strategy drew, and N for a tree search at budget N (whose ledger
+    ``generations`` counts full-solution equivalents: each sample drawn, and N for a
+    tree search at budget N (whose ledger
     counts single steps as generations; its tokens match N full solutions).
     """
 
@@ -53,7 +57,6 @@ class AnswerRecord:
     difficulty: dict[str, Any] | None = None
     expected_accuracy: float | None = None
     expected_cost: float | None = None
-    reused_probe_samples: int = 0
     compute: Compute = field(default_factory=lambda: Compute(0.0, 0, 0.0))
     cost: CostLedger = field(default_factory=CostLedger)
     error: str | None = None
@@ -73,9 +76,10 @@ class AnswerRecord:
         return action_key(self.strategy, self.budget)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        return {  # "id" and "status" first: a torn last line is recognised by them
             "id": self.id,
             "status": self.status,
+            "schema": ANSWER_SCHEMA,
             "answer": self.answer,
             "correct": self.correct,
             "reference": self.reference,
@@ -85,7 +89,6 @@ class AnswerRecord:
             "difficulty": self.difficulty,
             "expected_accuracy": self.expected_accuracy,
             "expected_cost": self.expected_cost,
-            "reused_probe_samples": self.reused_probe_samples,
             "compute": self.compute.to_json(),
             "cost": self.cost.to_dict(),
             "error": self.error,
@@ -97,6 +100,12 @@ class AnswerRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AnswerRecord:
+        schema = data.get("schema", 1)
+        if not isinstance(schema, int) or not 1 <= schema <= ANSWER_SCHEMA:
+            raise ValueError(
+                f"answer schema {schema!r}; this version reads 1 to {ANSWER_SCHEMA} (a newer ttc "
+                "wrote it?)"
+            )
         status = data["status"]
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -113,7 +122,6 @@ class AnswerRecord:
             difficulty=data.get("difficulty"),
             expected_accuracy=data.get("expected_accuracy"),
             expected_cost=data.get("expected_cost"),
-            reused_probe_samples=int(data.get("reused_probe_samples", 0)),
             compute=Compute.from_json(data["compute"]),
             cost=CostLedger.from_dict(data.get("cost", {})),
             error=data.get("error"),

@@ -126,7 +126,7 @@ def engine_context(
     settings: EngineSettings, strategies: Sequence[str], problem_texts: Sequence[str]
 ) -> EngineContext | None:
     """What the router will ask of its engine (vLLM sizes its context by it): the
-    problems under the prompt configuration, answered by the probe or any ``strategies``
+    problems under the prompt configuration, answered by sampling or any ``strategies``
     of the table; None when a strategy is unknown here (the engine keeps its default)."""
     try:
         return job_context(

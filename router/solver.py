@@ -70,7 +70,7 @@ class Router:
 
     @property
     def first_rung(self) -> int:
-        """The fewest samples a problem that samples at all draws (the old probe size)."""
+        """The fewest samples a problem that samples at all draws (the first rung)."""
         return self.model.rungs[1] if len(self.model.rungs) > 1 else 1
 
     def price_for(self, policy: BudgetPolicy | str) -> float | None:

@@ -20,8 +20,6 @@ class CostLedger:
     verifier_tokens: int = 0
     generator_flops: float = 0.0
     verifier_flops: float = 0.0
-    probe_generations: int = 0
-    probe_tokens: int = 0
     wall_time_s: float = 0.0
 
     def record_generation(self, num_completions: int, tokens: int, num_parameters: int) -> None:
@@ -50,5 +48,7 @@ class CostLedger:
 
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> CostLedger:
+        """Fields it does not know are dropped: older files also held ``probe_generations``
+        and ``probe_tokens``, always zero since the router stopped probing."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]

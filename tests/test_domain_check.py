@@ -59,7 +59,7 @@ def test_the_shipped_calibration_describes_its_problems(domain):
     assert domain.source == "arithmetic:100" and domain.name == "arithmetic"
     assert domain.answer_kinds == frozenset({"integer"})
     assert domain.longest is not None and 100 < domain.longest < 200
-    assert domain.probe_k == 4
+    assert domain.samples_k == 4
     # the extraction cascade reads an answer from nearly every SmolLM2 sample (issue 11)
     assert domain.unanswered_rate is not None and 0.0 <= domain.unanswered_rate < 0.05
 
@@ -107,9 +107,9 @@ def record(i: int, status: str) -> AnswerRecord:
 
 
 def test_unanswered_share_far_above_the_calibrations_warns(domain):
-    domain = replace(domain, unanswered_rate=0.2)  # a calibration where 1 in 5 probes miss
+    domain = replace(domain, unanswered_rate=0.2)  # a calibration where 1 in 5 draws of 4 miss
     assert answer_differences(domain, [record(i, "no_answer") for i in range(3)]) == [
-        f"3 of 3 problems without any answer, where its 4 probe samples all missed one on "
+        f"3 of 3 problems without any answer, where its 4 samples all missed one on "
         f"{100 * domain.unanswered_rate:.0f}% of its own"
     ]
     usual = [record(i, "ok") for i in range(6)] + [record(6, "no_answer"), record(7, "no_answer")]

@@ -29,7 +29,7 @@ def record(pid: str, status: str = "ok", answer: str | None = "4") -> AnswerReco
             "source": "predictor",
         },
         compute=Compute(4.0, 120, 3.5e11),
-        cost=CostLedger(generations=4, generated_tokens=120, probe_generations=4),
+        cost=CostLedger(generations=4, generated_tokens=120),
         error="GenerationError: down" if status == "failed" else None,
     )
 
@@ -38,6 +38,28 @@ def test_records_round_trip_through_json():
     original = record("a")
     again = AnswerRecord.from_json(json.loads(json.dumps(original.to_json())))
     assert again == original
+
+
+def test_answer_files_of_schema_1_still_resume(tmp_path):
+    """Schema 1 lines (before the router routed in rounds) have no ``schema`` field and
+    carry always-zero probe fields; they read as the same records."""
+    line = record("a").to_json()
+    del line["schema"]
+    line["reused_probe_samples"] = 0
+    line["cost"] = {**line["cost"], "probe_generations": 0, "probe_tokens": 0}
+    path = tmp_path / "answers.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    assert read_answers(path).finished["a"] == record("a")
+    assert record("a").to_json()["schema"] == 2
+    assert "probe_generations" not in record("a").to_json()["cost"]
+
+
+def test_an_answer_line_from_a_newer_schema_is_refused_by_line(tmp_path):
+    path = tmp_path / "answers.jsonl"
+    lines = [record("a").to_json(), {**record("b").to_json(), "schema": 3}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(AnswersFileError, match=r"answers.jsonl, line 2: .*answer schema 3"):
+        read_answers(path)
 
 
 def test_a_line_cut_by_a_kill_is_dropped_and_the_rest_kept(tmp_path):

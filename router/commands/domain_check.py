@@ -13,9 +13,10 @@ what both sides know without running a model, and `ttc solve` once more on its a
 - the length: half or more of the problems longer than the calibration's longest;
 - after the run, the share of problems left without any answer: more than the
   calibration's own rate makes likely (binomial tail below 1 %). That rate is how often
-  ``probe_k`` of its samples all lacked an answer (from each calibration problem's
-  answered share); a record without an answer drew at least the probe's samples, all
-  unanswered, so this expectation errs towards silence.
+  k of its samples all lacked an answer (k: the calibration's ``probe_k`` setting, 4 by
+  default; from each calibration problem's answered share); a record without an answer
+  drew at least that many samples, all unanswered, so this expectation errs towards
+  silence.
 
 The warning names what differs and the command that calibrates on the user's problems.
 """
@@ -89,7 +90,7 @@ class CalibrationDomain:
     name: str | None
     answer_kinds: frozenset[str]
     longest: int | None
-    probe_k: int | None
+    samples_k: int | None
     unanswered_rate: float | None
 
     @classmethod
@@ -104,18 +105,18 @@ class CalibrationDomain:
             if "gold" in frame.columns
             else frozenset()
         )
-        probe_k = artifact.probe_k or artifact.manifest.settings.get("probe_k")
+        samples_k = artifact.manifest.settings.get("probe_k")
         rate = None
-        if probe_k and "answered_share" in frame.columns:
+        if samples_k and "answered_share" in frame.columns:
             shares = frame["answered_share"].dropna().clip(0.0, 1.0)
             if len(shares):
-                rate = float(((1.0 - shares) ** int(probe_k)).mean())
+                rate = float(((1.0 - shares) ** int(samples_k)).mean())
         return cls(
             source=source,
             name=name,
             answer_kinds=kinds,
             longest=max((len(t) for t in texts), default=None) if texts else None,
-            probe_k=int(probe_k) if probe_k else None,
+            samples_k=int(samples_k) if samples_k else None,
             unanswered_rate=rate,
         )
 
@@ -158,7 +159,7 @@ def answer_differences(domain: CalibrationDomain, records: Sequence[AnswerRecord
         return []
     return [
         f"{unanswered} of {len(finished)} problems without any answer, where its "
-        f"{domain.probe_k} probe samples all missed one on "
+        f"{domain.samples_k} samples all missed one on "
         f"{100 * domain.unanswered_rate:.0f}% of its own"
     ]
 

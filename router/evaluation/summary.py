@@ -19,7 +19,6 @@ class SolveSummary:
     graded: int
     correct: int
     generations: float
-    probe_generations: int
     tokens: int
     flops: float
     wall_time_s: float
@@ -53,7 +52,6 @@ def summarize(
         graded=len(graded),
         correct=sum(bool(r.correct) for r in graded),
         generations=sum(r.compute.generations for r in records),
-        probe_generations=sum(r.cost.probe_generations for r in records),
         tokens=sum(r.compute.tokens for r in records),
         flops=sum(r.compute.flops for r in records),
         wall_time_s=wall_time_s,

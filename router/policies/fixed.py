@@ -1,4 +1,4 @@
-"""``N`` (e.g. ``--budget 8``): at most N generations per problem, probe included.
+"""``N`` (e.g. ``--budget 8``): at most N generations per problem, every round included.
 
 Within that cap the router routes at price 0 (``SequentialModel.cap_price``): it
 spends up to N wherever the decision model expects more compute to still gain accuracy,

@@ -1,6 +1,6 @@
 """The server's Prometheus metrics, in a registry of its own (none at import time).
 
-Compute is counted from each answer's cost ledger (probe included), so the counters
+Compute is counted from each answer's cost ledger (every round included), so the counters
 add up to what the router spent, per request; batches are counted separately, which
 shows how much the micro-batcher shares.
 """
@@ -47,7 +47,7 @@ class ServeMetrics:
             registry=r,
         )
         self.generations = Counter(
-            "ttc_generations", "Full-solution generations spent, probe included", registry=r
+            "ttc_generations", "Full-solution generations spent, every round included", registry=r
         )
         self.tokens = Counter("ttc_generated_tokens", "Tokens generated", registry=r)
         self.prompt_tokens = Counter(

@@ -354,7 +354,7 @@ def chat_completion(
                 "logprobs": None,
             }
         ],
-        # every token generated for this request, probe and all samples included, and
+        # every token generated for this request, every round's samples and searches, and
         # the prompt tokens those generations read
         "usage": usage(record, prompt_tokens),
         "ttc": ttc_object(record, batch_size),

@@ -82,7 +82,7 @@ def build_app(router: Router, settings: ServeSettings, world: Any = None) -> Fas
 
 def simulator_check(settings: EngineSettings, world: Any) -> Any:
     """The simulator solves only its own world's problems: refuse other texts up front
-    (a 400) instead of failing them in the probe (which would read as an upstream error)."""
+    (a 400) instead of failing them in the first round (which would read as an upstream error)."""
     if SIMULATOR not in (settings.backend, settings.verifier):
         return None
     if world is None:

@@ -44,7 +44,7 @@ class SearchStrategy(ABC):
     #: it judges partial solutions step by step, so it needs a step-level verifier (PRM)
     needs_step_verifier: ClassVar[bool] = False
     #: it selects among N independent full solutions, so earlier samples (the router's
-    #: probe, calibration's pool) can stand in for new ones (``run(reuse=...)``)
+    #: earlier rounds, calibration's pool) can stand in for new ones (``run(reuse=...)``)
     reuses_samples: ClassVar[bool] = False
     #: how the final answer is chosen from the pool (strategies.search.selection)
     method: ClassVar[str] = "weighted_best_of_n"

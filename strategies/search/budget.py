@@ -6,7 +6,7 @@ cost about the same tokens. Each strategy's ``plan(N)`` says exactly how it spen
 
 - Strategies over N independent full solutions (majority, best-of-N, weighted
   best-of-N): N samples to EOS, one generator call, one verifier call when they score.
-  Those that reuse R earlier samples (the router's probe) generate only N - R new ones.
+  Those that reuse R earlier samples (the router's earlier rounds) generate only N - R new ones.
 - Step-level searches (beam search, DVTS, particle filtering, REBASE): at most N step
   generations per search step ("beams"), plus N x k greedy look-ahead steps (none at
   the last step), for at most ``depth`` steps. A "generation" in the ledger is one

@@ -61,12 +61,12 @@ class SamplingStrategy(SearchStrategy):
         seed: int = 0,
         reuse: Sequence[Sequence[Candidate]] | None = None,
     ) -> list[SearchResult]:
-        """``reuse[i]`` are earlier samples of problem i (the router's probe): up to N of
+        """``reuse[i]`` are earlier samples of problem i (drawn in the router's earlier rounds): up to N of
         them are used, and only the rest are generated. Their generation cost is not in
         this result's ledger (the caller counted it); scoring any unscored ones is.
 
         With reuse, new samples are drawn under a seed derived from ``seed`` and the
-        number reused, so a probe taken with the same seed is not drawn twice (backends
+        number reused, so samples drawn earlier with the same seed are not drawn twice (backends
         derive per-sample randomness from the seed and the sample's index)."""
         check_budget(budget)
         self._check_verifier(verifier)

@@ -2,8 +2,8 @@
 
 Every selection here is a pure function of the pool, so the same code serves three
 callers: the sampling strategies, calibration (which estimates majority and best-of-N at
-budget N by drawing many random subsets of a large pool) and the router (which reuses its
-probe samples). Calibration needs thousands of draws per problem, so the one
+budget N by drawing many random subsets of a large pool) and the router (which answers a
+stopped problem from the samples it drew). Calibration needs thousands of draws per problem, so the one
 implementation is vectorised over draws: ``choose`` takes an encoded pool (answers as
 integer codes, solution scores as floats, both computed once) and a matrix of draws. The
 candidate-level helpers (``majority``, ``best_of_n``, ``weighted_best_of_n``) are that
