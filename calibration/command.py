@@ -23,8 +23,6 @@ so beam search can be added to a sampling-only calibration later.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import re
 import sys
@@ -41,6 +39,7 @@ from calibration.config import (
     default_strategies,
 )
 from calibration.field_flags import add_field_flags, field_values
+from runtime.arguments import add_pool_arguments, parse_options
 from strategies.generation import DEFAULT_GENERATION, GenerationSettings
 from strategies.search.selection import REDUCTIONS
 
@@ -187,25 +186,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_pool_arguments(group: argparse._ArgumentGroup) -> None:
-    """``--pool`` and ``--pool-split``, shared with `ttc solve` and `ttc evaluate`."""
-    group.add_argument(
-        "--pool",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="recorded samples to replay (--backend replay): calibration shards or their "
-        "folder, the generic pool JSONL, or search-and-learn's layout (JSONL or Parquet); "
-        "repeatable",
-    )
-    group.add_argument(
-        "--pool-split",
-        metavar="I/N",
-        help="use part I of N of the pool's problems (positions I, I+N, ... in file order), "
-        "e.g. calibrate on 0/2 and evaluate held out on 1/2",
-    )
-
-
 def split_strategy_specs(text: str) -> tuple[str, ...]:
     """Split at commas, re-attaching ``key=value`` pieces to the spec they belong to."""
     specs: list[str] = []
@@ -236,46 +216,6 @@ def parse_budgets(text: str, flag: str = "--budgets") -> tuple[int, ...]:
         return tuple(int(b) for b in text.split(",") if b.strip())
     except ValueError:
         raise ValueError(f"{flag} {text!r}: expected integers such as 1,2,4,8") from None
-
-
-def parse_options(items: list[str], flag: str) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs (``--backend-option`` and the like, for every command); values
-    are read as JSON when they parse, else as strings."""
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{flag} {item!r}: expected KEY=VALUE")
-        try:
-            value: Any = json.loads(raw, parse_constant=_not_finite, parse_float=_finite_float)
-        except json.JSONDecodeError:
-            value = raw
-            if _reads_as_non_finite(raw):  # float() would read "nan" or "inf" later
-                raise ValueError(f"{flag} {item!r}: {raw} is not a finite number") from None
-        except ValueError:
-            raise ValueError(f"{flag} {item!r}: {raw} is not a finite number") from None
-        options[key.strip()] = value
-    return options
-
-
-def _reads_as_non_finite(text: str) -> bool:
-    try:
-        return not math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def _not_finite(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _finite_float(text: str) -> float:
-    """Why: ``timeout_s=nan`` passed every ``<= 0`` check an engine makes, and
-    ``1e999`` reads as infinity; a number in an option must be finite."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
 
 
 def _slug(text: str) -> str:

@@ -9,7 +9,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from calibration.command import add_pool_arguments, parse_options
 from calibration.store.artifact import TRUST_PICKLE_FLAG, Artifact, ArtifactError, load_artifact
 from router.problem_source import ProblemSet
 from router.setup import (
@@ -22,6 +21,7 @@ from router.setup import (
     resolve_settings,
 )
 from router.solver import Router
+from runtime.arguments import add_pool_arguments, parse_options
 
 
 class CommandError(ValueError):
