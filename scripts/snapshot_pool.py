@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
+
+from strategies.safe_files import atomic_write
 
 
 def snapshot(shard: Path, target: Path, problems: str) -> int:
@@ -27,10 +28,19 @@ def snapshot(shard: Path, target: Path, problems: str) -> int:
     header = json.loads(complete[0])
     header["header"]["settings"]["problems"] = problems
     body = [json.dumps(header, separators=(",", ":")).encode(), *complete[1:]]
-    partial = target.with_name(target.name + ".partial")
-    with gzip.GzipFile(partial, "wb", compresslevel=9, mtime=0) as out:
-        out.write(b"\n".join(body) + b"\n")
-    os.replace(partial, target)
+
+    def write(temporary: Path) -> None:
+        # The gzip header records a file name: the one snapshots always recorded, not the
+        # temporary's random one, so that the same shard gives the same bytes.
+        with (
+            temporary.open("wb") as stream,
+            gzip.GzipFile(
+                target.name + ".partial", "wb", compresslevel=9, fileobj=stream, mtime=0
+            ) as out,
+        ):
+            out.write(b"\n".join(body) + b"\n")
+
+    atomic_write(target, write)
     return len(body) - 1
 
 

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+from strategies.safe_files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -235,16 +235,7 @@ def write_problems_jsonl(problems: Iterable[Problem], path: str | Path) -> Path:
             lines.append(json.dumps(record, ensure_ascii=False))
         except (TypeError, ValueError) as error:
             raise ValueError(f"problem {problem.id!r}: metadata is not JSON: {error}") from error
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.writelines(line + "\n" for line in lines)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, "".join(line + "\n" for line in lines))
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:

@@ -178,7 +178,7 @@ def test_regrade_keeps_every_recorded_field(tmp_path: Path) -> None:
 def test_a_writer_locking_a_shard_just_replaced_locks_the_new_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import calibration.store.shards as shards
+    import strategies.safe_files as safe_files
 
     _write_recorded_calibration(tmp_path)
     path = sample_shard(shards_folder(tmp_path), 0, 1)
@@ -186,7 +186,7 @@ def test_a_writer_locking_a_shard_just_replaced_locks_the_new_file(
     assert header is not None
     replacement = path.with_name("replacement")
     replacement.write_bytes(path.read_bytes())
-    real_flock = shards.fcntl.flock
+    real_flock = safe_files.fcntl.flock
     moves = [replacement]
 
     def replaced_between_open_and_lock(fd: int, operation: int) -> None:
@@ -194,7 +194,7 @@ def test_a_writer_locking_a_shard_just_replaced_locks_the_new_file(
             os.replace(moves.pop(), path)  # what regrade's rewrite does
         real_flock(fd, operation)
 
-    monkeypatch.setattr(shards.fcntl, "flock", replaced_between_open_and_lock)
+    monkeypatch.setattr(safe_files.fcntl, "flock", replaced_between_open_and_lock)
     with ShardWriter(path, header) as writer:
         writer.append([ProblemSamples("p9", "1", (_sample("1", "1", True),)).to_json()])
     assert "p9" in read_samples(shards_folder(tmp_path))

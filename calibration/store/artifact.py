@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from calibration.analysis.table import TABLE_SCHEMA_VERSION, CalibrationTable
 from calibration.predictor.model import DifficultyPredictor, models_from_json
 from calibration.predictor.plain_models import PlainModelError, from_sklearn
 from runtime.decision_model import SequentialModel
+from strategies import safe_files
 
 ARTIFACT_SCHEMA_VERSION = 2
 # version 1: identical but for the predictor, stored as a pickle (LEGACY_PREDICTOR)
@@ -55,6 +54,7 @@ LEGACY_PREDICTOR = "predictor.joblib"
 TRUST_PICKLE_FLAG = "--trust-pickle"
 SEQUENTIAL = "sequential_model.json"
 SHARDS = "shards"
+ARTIFACT_FILE_MODE = 0o644  # artifacts are for sharing, whatever the files they replace
 
 
 class ArtifactError(ValueError):
@@ -147,26 +147,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; artifacts are for sharing
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=1) + "\n"
-    _atomic_write(path, lambda tmp: _write_text(tmp, text))
+    safe_files.atomic_write(path, json.dumps(data, indent=1) + "\n", mode=ARTIFACT_FILE_MODE)
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    safe_files.atomic_write(
+        path, lambda tmp: frame.to_parquet(tmp, index=False), mode=ARTIFACT_FILE_MODE
+    )
 
 
 def write_artifact(
@@ -183,8 +171,8 @@ def write_artifact(
     (folder / MANIFEST).unlink(missing_ok=True)  # the folder is unfinished until the end
     remove_stale_temporaries(folder)
     _write_json(folder / TABLE, table.to_json())
-    _atomic_write(folder / PROBLEMS, lambda tmp: problems.to_parquet(tmp, index=False))
-    _atomic_write(folder / EVALUATIONS, lambda tmp: evaluations.to_parquet(tmp, index=False))
+    _write_parquet(folder / PROBLEMS, problems)
+    _write_parquet(folder / EVALUATIONS, evaluations)
     names = [TABLE, PROBLEMS, EVALUATIONS]
     predictor_metadata = None
     (folder / LEGACY_PREDICTOR).unlink(missing_ok=True)
@@ -224,16 +212,8 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     Only names this module writes are touched; callers hold the artifact lock, so no
     other writer can be half-way through one of them.
     """
-    names = (MANIFEST, TABLE, PROBLEMS, EVALUATIONS, PREDICTOR, LEGACY_PREDICTOR)
-    removed = [
-        stale
-        for name in names
-        for stale in folder.glob(f".{name}.*.tmp")
-        if stale.is_file() and not stale.is_symlink()
-    ]
-    for stale in removed:
-        stale.unlink(missing_ok=True)
-    return removed
+    names = (MANIFEST, TABLE, PROBLEMS, EVALUATIONS, PREDICTOR, LEGACY_PREDICTOR, SEQUENTIAL)
+    return safe_files.remove_stale_temporaries(*(folder / name for name in names))
 
 
 def load_artifact(folder: str | Path, *, trust_pickle: bool = False) -> Artifact:

@@ -19,7 +19,6 @@ then rebuilds the tables from the shards like ``--merge``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
@@ -43,6 +42,7 @@ from calibration.store.work_state import (
 )
 from strategies.answers import extract_answer
 from strategies.prompts import get_prompt_config
+from strategies.safe_files import atomic_write_locked, remove_stale_temporaries
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,9 @@ def regrade_shards(
     with artifact_lock(folder), ExitStack() as held:
         for path in sample_paths + tree_paths:  # all of them, before the first read
             held.enter_context(shard_lock(path))
+            # what a kill during an earlier re-grade left (this name before safe_files)
+            path.with_name(path.name + ".regrade.tmp").unlink(missing_ok=True)
+        remove_stale_temporaries(*sample_paths, *tree_paths)
         for path in sample_paths:
             header, records = _read_whole(path)
             extraction = _extraction_of(path, header)
@@ -233,15 +236,9 @@ def _rewrite(
     """Replace ``path`` atomically (its lock is held by the caller); the new file is
     locked before the move and stays locked in ``held``, so no writer can append to
     it until the whole re-grade is done."""
-    temporary = path.with_name(path.name + ".regrade.tmp")
     lines = [{"header": header}, *records]
     payload = b"".join(
         json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         for line in lines
     )
-    stream = held.enter_context(open(temporary, "wb"))  # noqa: SIM115 (held closes it)
-    fcntl.flock(stream.fileno(), fcntl.LOCK_EX)  # nobody else can know this file yet
-    stream.write(payload)
-    stream.flush()
-    os.fsync(stream.fileno())
-    os.replace(temporary, path)
+    held.callback(os.close, atomic_write_locked(path, payload))

@@ -13,7 +13,6 @@ from several machines can be checked against each other before they are merged.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -22,10 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from strategies.safe_files import LockHeldError, PathKeptChangingError, open_locked
+
 HEADER_KEY = "header"
 # On every record: the sha256 of the problem's text and reference (strategies.problems.
 # problem_sha256), checked against the problems of a run that resumes or merges.
 PROBLEM_HASH = "problem_sha256"
+# ``open`` modes as ``os.open`` flags (a writer appends, creating; a holder only reads).
+_OPEN_FLAGS = {"ab+": os.O_RDWR | os.O_APPEND | os.O_CREAT, "rb": os.O_RDONLY}
 
 
 class ShardError(RuntimeError):
@@ -150,32 +153,22 @@ class ShardWriter:
 
 
 def locked_handle(path: Path, mode: str) -> IO[bytes]:
-    """``path`` opened with its exclusive writer lock, or a ShardError while another run
-    holds it. Why the inode check: a shard rewritten whole (``--regrade``) is a new file
-    moved over the old one, and a lock taken on the old one after the move guards
-    nothing; so the lock must be on the file the path names once it is held."""
-    for _ in range(100):
-        handle = open(path, mode)  # noqa: SIM115 (returned open, or closed here)
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise ShardError(
-                f"{path} is being written by another calibration run; "
-                "wait for it to finish or give this run another --out folder"
-            ) from None
-        held, named = os.fstat(handle.fileno()), _stat_or_none(path)
-        if named is not None and (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino):
-            return handle
-        handle.close()  # replaced between open and lock: lock the file there now
-    raise ShardError(f"{path} keeps being replaced by another run; try again when it is done")
-
-
-def _stat_or_none(path: Path) -> os.stat_result | None:
+    """``path`` opened (``mode`` "ab+" or "rb") with its exclusive writer lock, or a
+    ShardError while another run holds it. The lock is on the file the path names once it
+    is held: a shard rewritten whole (``--regrade``) is a new file moved over the old one,
+    and a lock taken on the old one after the move guards nothing (strategies.safe_files)."""
     try:
-        return os.stat(path)
-    except FileNotFoundError:
-        return None
+        fd = open_locked(path, _OPEN_FLAGS[mode])
+    except LockHeldError:
+        raise ShardError(
+            f"{path} is being written by another calibration run; "
+            "wait for it to finish or give this run another --out folder"
+        ) from None
+    except PathKeptChangingError:
+        raise ShardError(
+            f"{path} keeps being replaced by another run; try again when it is done"
+        ) from None
+    return os.fdopen(fd, mode)
 
 
 @contextmanager

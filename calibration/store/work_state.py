@@ -10,11 +10,10 @@ and gaps detected.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from calibration.store.shards import (
     shard_path,
 )
 from strategies.problems import Problem, problem_sha256
+from strategies.safe_files import exclusive_lock
 
 SAMPLES = "samples"
 TREE = "tree"
@@ -205,17 +205,10 @@ def read_sessions(folder: Path) -> list[SessionLog]:
     return sessions
 
 
-@contextmanager
-def artifact_lock(folder: Path) -> Iterator[None]:
+def artifact_lock(folder: Path) -> AbstractContextManager[None]:
     """Serialise artifact writing: two shards finishing at once would otherwise
     interleave their writes of the same files (the second simply writes them again)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ARTIFACT_LOCK, "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return exclusive_lock(folder / ARTIFACT_LOCK)
 
 
 def sample_shard(folder: Path, index: int, count: int) -> Path:

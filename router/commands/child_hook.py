@@ -21,6 +21,8 @@ import os
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
+from strategies.safe_files import atomic_write
+
 HOOK_MODULE = "sitecustomize.py"
 
 _TEMPLATE = '''"""Written by ttc (router/commands/child_hook.py): quiets vLLM's engine processes."""
@@ -74,10 +76,7 @@ def write_hook(quiet: Mapping[str, tuple[str, ...]], folder: Path) -> Path:
     home = folder / f"ttc-child-hook-{digest}"
     module = home / HOOK_MODULE
     if not module.is_file() or module.read_text(errors="replace") != source:
-        home.mkdir(parents=True, exist_ok=True)
-        partial = home / f"{HOOK_MODULE}.{os.getpid()}.partial"
-        partial.write_text(source)
-        partial.replace(module)
+        atomic_write(module, source)
     return home
 
 

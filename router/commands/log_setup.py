@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from router.commands.child_hook import prepend_path, write_hook
+from strategies.safe_files import atomic_write
 
 LEVEL_ENV = "TTC_LOG_LEVEL"
 LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -176,9 +177,7 @@ def write_vllm_logging_config(level_name: str, folder: Path | None = None) -> Pa
     folder = folder or Path(tempfile.gettempdir())
     path = folder / f"ttc-vllm-logging-{digest}.json"
     if not path.is_file() or path.read_text(errors="replace") != text:
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        partial.write_text(text)
-        partial.replace(path)
+        atomic_write(path, text)
     return path
 
 

@@ -28,13 +28,10 @@ Why each safeguard:
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +40,14 @@ from typing import Any
 
 from router.records import AnswerRecord
 from strategies.problems import Problem, problem_sha256
+from strategies.safe_files import (
+    LockHeldError,
+    PathKeptChangingError,
+    atomic_write_locked,
+    non_regular_kind,
+    open_locked,
+    remove_stale_temporaries,
+)
 
 RUN_KEY = "run"
 PROBLEM_KEY = "problem_sha256"
@@ -260,24 +265,12 @@ class AnswersWriter:
         """Keep only the lines of the ``keep`` ids (their latest), via a locked temporary."""
         assert self._fd is not None
         lines = _latest_lines(_read_all(self._fd), set(keep))
-        folder = self.path.parent
-        handle, temporary = tempfile.mkstemp(
-            dir=folder, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            _write_all(handle, b"".join(lines))
-            os.fsync(handle)
-            os.fchmod(handle, stat.S_IMODE(os.fstat(self._fd).st_mode))
-            os.replace(temporary, self.path)
-        except BaseException:
-            os.close(handle)
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        mode = stat.S_IMODE(os.fstat(self._fd).st_mode)
+        handle = atomic_write_locked(self.path, b"".join(lines), mode=mode)
         os.close(self._fd)
         self._fd = handle
-        os.lseek(handle, 0, os.SEEK_END)
-        _remove_stale_temporaries(self.path)
+        # a kill in the middle of an earlier rewrite (we hold the lock, so none is live)
+        remove_stale_temporaries(self.path)
 
 
 def describe_run_difference(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
@@ -317,33 +310,14 @@ def _latest_lines(raw: bytes, keep: set[str]) -> list[bytes]:
     return list(chosen.values())
 
 
-def _remove_stale_temporaries(path: Path) -> None:
-    """Temporaries of this file left by a kill in the middle of a rewrite (we hold the
-    lock, so none of them belongs to a live writer)."""
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        if stale.is_file() and not stale.is_symlink():
-            with contextlib.suppress(OSError):
-                stale.unlink()
-
-
 # ---------------------------------------------------------------- the file itself
 
 
-def _describe_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a pipe"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
-
-
 def _require_regular(path: Path, status: os.stat_result) -> None:
-    if not stat.S_ISREG(status.st_mode):
+    kind = non_regular_kind(status.st_mode)
+    if kind is not None:
         raise AnswersFileError(
-            f"--out {path} is {_describe_kind(status.st_mode)}, not a regular file: `ttc solve` "
+            f"--out {path} is {kind}, not a regular file: `ttc solve` "
             "keeps a resumable answers file there (it reads it back to resume and appends "
             "to it). Pass a file path; print the answers with `cat` once it is written."
         )
@@ -378,44 +352,39 @@ def _refuse_standard_streams(path: Path, fd: int) -> None:
 
 
 def _open_locked(path: Path) -> int:
-    """Open (creating) ``path`` for reading and appending, locked; checks first."""
-    for _ in range(10):
-        if path.exists() or path.is_symlink():
-            try:
-                _require_regular(path, os.stat(path))
-            except FileNotFoundError:
-                raise AnswersFileError(f"--out {path} is a broken symbolic link") from None
-        else:
-            _check_creatable(path)
+    """Open (creating) ``path`` for reading and appending, locked; checks first. Opened
+    without blocking, so that a pipe is refused instead of waited on."""
+    if path.exists() or path.is_symlink():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, 0o644)
-        except OSError as exc:
-            raise AnswersFileError(
-                f"--out {path}: cannot open it for writing ({exc.strerror or exc})"
-            ) from None
-        try:
-            _require_regular(path, os.fstat(fd))
-            _refuse_standard_streams(path, fd)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise AnswersFileError(
-                f"{path} is being written by another `ttc solve` run; wait for it to finish "
-                "(a rerun then resumes where it stopped) or pass another --out"
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        try:
-            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            _require_regular(path, os.stat(path))
         except FileNotFoundError:
-            same = False
-        if same:
-            os.set_blocking(fd, True)
-            return fd
-        os.close(fd)  # replaced by a rewrite while we waited: lock the new file
-    raise AnswersFileError(f"{path} keeps being replaced by another run; pass another --out")
+            raise AnswersFileError(f"--out {path} is a broken symbolic link") from None
+    else:
+        _check_creatable(path)
+
+    def check(fd: int) -> None:
+        _require_regular(path, os.fstat(fd))
+        _refuse_standard_streams(path, fd)
+
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = open_locked(path, flags, create_mode=0o644, check=check, attempts=10)
+    except LockHeldError:
+        raise AnswersFileError(
+            f"{path} is being written by another `ttc solve` run; wait for it to finish "
+            "(a rerun then resumes where it stopped) or pass another --out"
+        ) from None
+    except PathKeptChangingError:
+        raise AnswersFileError(
+            f"{path} keeps being replaced by another run; pass another --out"
+        ) from None
+    except OSError as exc:
+        raise AnswersFileError(
+            f"--out {path}: cannot open it for writing ({exc.strerror or exc})"
+        ) from None
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _read_all(fd: int) -> bytes:

@@ -9,8 +9,9 @@ traceback and the finished work lost. ``ttc solve`` checks its ``--out`` the sam
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
+
+from strategies.safe_files import non_regular_kind
 
 
 class ReportPathError(ValueError):
@@ -34,9 +35,10 @@ def _check_one(path: Path, out: Path) -> None:
         return
     except OSError as exc:
         raise ReportPathError(f"--out {out}: cannot use {path} ({exc.strerror})") from None
-    if not stat.S_ISREG(status.st_mode):
+    kind = non_regular_kind(status.st_mode)
+    if kind is not None:
         raise ReportPathError(
-            f"--out {out}: {path} is {_kind(status.st_mode)}, not a regular file; the "
+            f"--out {out}: {path} is {kind}, not a regular file; the "
             "report is a JSON file (and a .txt beside it): pass a file path"
         )
     if not os.access(path, os.W_OK):
@@ -51,14 +53,3 @@ def _check_creatable(path: Path, out: Path) -> None:
         raise ReportPathError(f"--out {out}: {ancestor} is a file, so no folder can go there")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise ReportPathError(f"--out {out}: cannot create it, {ancestor} is not writable")
-
-
-def _kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a pipe"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
