@@ -453,8 +453,8 @@ class SequentialModel:
         if data.get("format") != MODEL_FORMAT:
             raise ValueError(
                 f"sequential model format {data.get('format')!r}; this version reads "
-                f"{MODEL_FORMAT} (rerun `ttc calibrate --out` on the artifact folder: it refits "
-                "the model from the recorded shards, without sampling)"
+                f"{MODEL_FORMAT} (rerun `ttc calibrate --merge --out` on the artifact folder: it "
+                "refits the model from the recorded shards, without sampling)"
             )
         model = cls(
             reduction=str(data["reduction"]),

@@ -1,6 +1,6 @@
-"""Artifacts never run code: the predictor is plain JSON data, old pickles are refused
-unless trusted, the converter, plain models against scikit-learn, and a scan of the
-product for pickle loaders."""
+"""Artifacts never run code: the predictor is plain JSON data, an old artifact's pickle is
+refused and never loaded (it is refitted from its shards instead), plain models against
+scikit-learn, and a scan of the product for pickle loaders."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from calibration.store.artifact import (
     MANIFEST,
     PREDICTOR,
     ArtifactError,
-    convert_pickled_predictor,
     load_artifact,
     sha256_file,
 )
@@ -90,7 +89,7 @@ def test_a_hostile_pickle_with_a_matching_hash_is_refused_without_running_it(
     shutil.copytree(artifact_dir, folder)
     marker = tmp_path / "code-ran"
     _as_schema_1(folder, _RunsCode(marker))  # manifest hashes fixed up, as an attacker would
-    with pytest.raises(ArtifactError, match=r"predictor\.joblib is a pickle.*--trust-pickle"):
+    with pytest.raises(ArtifactError, match=r"predictor\.joblib is a pickle.*never loads one"):
         load_artifact(folder)
     assert not marker.exists()
     out = tmp_path / "answers.jsonl"
@@ -98,52 +97,26 @@ def test_a_hostile_pickle_with_a_matching_hash_is_refused_without_running_it(
     assert code == 2 and not marker.exists() and not out.exists()
 
 
-def test_a_trusted_old_pickle_loads_and_converts_to_the_same_predictions(
-    artifact_dir, tmp_path, capsys
-):
+def test_an_old_artifact_is_refitted_from_its_shards_without_unpickling(artifact_dir, tmp_path):
+    """What replaces the pickle path: `ttc calibrate --merge --out` rebuilds a schema-1 artifact
+    from its recorded shards (no sampling) and writes the predictor as plain JSON; the
+    pickle, hostile here, is deleted unread."""
     folder = tmp_path / "old"
     shutil.copytree(artifact_dir, folder)
-    models = _fitted_sklearn_models()
-    _as_schema_1(folder, models)
-    trusted = load_artifact(folder, trust_pickle=True)
-    assert trusted.predictor is not None
-    rows = np.random.default_rng(1).normal(size=(7, len(FEATURE_NAMES)))
-    expected = models["classifiers"]["oracle"].predict_proba(rows)
-    np.testing.assert_allclose(
-        trusted.predictor.distribution_from_features(rows), expected, rtol=1e-12, atol=1e-12
-    )
-    from scripts.convert_predictor import main as convert
-
-    assert convert([str(folder)]) == 2  # not without saying the file is trusted
-    assert (folder / LEGACY_PREDICTOR).exists()
-    assert convert([str(folder), "--yes"]) == 0
-    assert "predictor.json written" in capsys.readouterr().out
-    assert not (folder / LEGACY_PREDICTOR).exists()
-    converted = load_artifact(folder)  # no flag needed any more
-    assert converted.manifest.schema_version == 2
-    assert converted.predictor is not None
-    np.testing.assert_allclose(
-        converted.predictor.distribution_from_features(rows), expected, rtol=1e-12, atol=1e-12
-    )
-    np.testing.assert_allclose(
-        converted.predictor.pass_at_1_from_features(rows),
-        np.clip(models["regressor"].predict(rows), 0, 1),
-        rtol=1e-12,
-        atol=1e-12,
-    )
-    with pytest.raises(ArtifactError, match=r"no predictor\.joblib to convert"):
-        convert_pickled_predictor(folder)
-
-
-def test_solve_takes_the_trust_flag_for_an_old_artifact(artifact_dir, tmp_path):
-    folder = tmp_path / "old"
-    shutil.copytree(artifact_dir, folder)
-    _as_schema_1(folder, _fitted_sklearn_models())
+    marker = tmp_path / "code-ran"
+    _as_schema_1(folder, _RunsCode(marker))
     out = tmp_path / "answers.jsonl"
     args = ["solve", "simulator:3:1", "--calibration", str(folder), "--out", str(out)]
     assert main([*args, "--no-progress"]) == 2
-    assert main([*args, "--no-progress", "--trust-pickle"]) == 0
-    assert len(out.read_text().splitlines()) == 3
+    with pytest.raises(ArtifactError, match=r"ttc calibrate --merge --out .*old`"):
+        load_artifact(folder)
+    assert main(["calibrate", "--merge", "--out", str(folder), "--no-progress"]) == 0
+    assert not marker.exists() and not (folder / LEGACY_PREDICTOR).exists()
+    refitted = load_artifact(folder)
+    assert refitted.manifest.schema_version == 2 and PREDICTOR in refitted.manifest.files
+    assert refitted.difficulty_predictor() is not None
+    assert main([*args, "--no-progress"]) == 0
+    assert len(out.read_text().splitlines()) == 3 and not marker.exists()
 
 
 def test_a_manifest_without_its_predictor_entry_is_refused(artifact_dir, tmp_path):
@@ -152,7 +125,7 @@ def test_a_manifest_without_its_predictor_entry_is_refused(artifact_dir, tmp_pat
     manifest = json.loads((folder / MANIFEST).read_text())
     del manifest["files"][PREDICTOR]
     (folder / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match=r"lists no predictor\.json.*uniform guess"):
+    with pytest.raises(ArtifactError, match=r"lists no predictor\.json.*entry was removed"):
         load_artifact(folder)
     manifest["predictor"] = None
     (folder / MANIFEST).write_text(json.dumps(manifest))
@@ -171,6 +144,7 @@ def test_a_manifest_without_its_predictor_entry_is_refused(artifact_dir, tmp_pat
     ],
 )
 def test_a_malformed_predictor_json_names_the_field(artifact_dir, tmp_path, edit, message):
+    """Parsed only when asked for (the router never reads it), and refused then."""
     folder = tmp_path / "bad"
     shutil.copytree(artifact_dir, folder)
     data = json.loads((folder / PREDICTOR).read_text())
@@ -179,8 +153,9 @@ def test_a_malformed_predictor_json_names_the_field(artifact_dir, tmp_path, edit
     manifest = json.loads((folder / MANIFEST).read_text())
     manifest["files"][PREDICTOR] = sha256_file(folder / PREDICTOR)
     (folder / MANIFEST).write_text(json.dumps(manifest))
+    artifact = load_artifact(folder)
     with pytest.raises(ArtifactError, match=re.escape(message)):
-        load_artifact(folder)
+        artifact.difficulty_predictor()
 
 
 @pytest.mark.parametrize("classes", [2, 3, 5])
@@ -221,18 +196,15 @@ PICKLE_LOADERS = re.compile(
 )
 
 
-def test_no_pickle_loader_in_the_product_except_the_trusted_legacy_path():
-    """A grep of the product code: the one pickle load sits behind trust_pickle."""
+def test_no_pickle_loader_in_the_product():
+    """A grep of the product code: nothing loads a pickle."""
     found = []
-    for package in ("strategies", "calibration", "router"):
+    for package in ("strategies", "runtime", "calibration", "router"):
         for path in sorted((ROOT / package).rglob("*.py")):
             for number, line in enumerate(path.read_text().splitlines(), start=1):
                 if PICKLE_LOADERS.search(line):
                     found.append(f"{path.relative_to(ROOT)}:{number}")
-    assert len(found) == 1 and found[0].startswith("calibration/store/artifact.py:"), found
-    source = (ROOT / "calibration" / "store" / "artifact.py").read_text()
-    guarded = source[source.index("def _load_pickled_models") :]
-    assert guarded.index("if not trust_pickle:") < guarded.index("joblib.load(")
+    assert found == []
 
 
 def test_loading_artifacts_and_solving_unpickle_nothing(artifact_dir, tmp_path):
@@ -259,4 +231,4 @@ def test_the_shipped_artifact_has_no_pickle():
     manifest = json.loads((SHIPPED / MANIFEST).read_text())
     assert manifest["schema_version"] == 2 and PREDICTOR in manifest["files"]
     assert not (SHIPPED / LEGACY_PREDICTOR).exists()
-    assert load_artifact(SHIPPED).predictor is not None
+    assert load_artifact(SHIPPED).difficulty_predictor() is not None

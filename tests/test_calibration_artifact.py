@@ -71,24 +71,25 @@ def test_load_gives_typed_verified_artifact(artifact_dir):
     assert artifact.table.budgets == (1, 2, 4)
     assert set(artifact.table.binnings) == {"oracle", "verifier", "absolute", "predicted"}
     assert len(artifact.problems) == 24
-    assert artifact.predictor is not None and artifact.probe_k == 3
+    predictor = artifact.difficulty_predictor()
+    assert predictor is not None and predictor.probe_k == 3
     assert artifact.manifest.settings["samples"] == 8
     assert artifact.manifest.wall_time_s > 0
 
 
-def test_predictor_serves_probes_with_the_training_feature_function(artifact_dir):
-    artifact = load_artifact(artifact_dir)
+def test_predictor_reads_samples_with_the_training_feature_function(artifact_dir):
+    predictor = load_artifact(artifact_dir).difficulty_predictor()
     samples = read_samples(shards_folder(artifact_dir))
     pool = next(iter(samples.values()))
     probe = [s.to_candidate() for s in pool.samples[:3]]
-    assert artifact.predictor is not None
-    features = artifact.predictor.features(probe)
+    assert predictor is not None
+    features = predictor.features(probe)
     assert features.shape == (len(FEATURE_NAMES),)
     assert np.array_equal(features, sample_features(probe))
-    distribution = artifact.predictor.bin_distribution(probe)
+    distribution = predictor.bin_distribution(probe)
     assert sorted(distribution) == [1, 2, 3, 4, 5]
     assert sum(distribution.values()) == pytest.approx(1.0)
-    prediction = artifact.predictor.predict(probe, binning="absolute")
+    prediction = predictor.predict(probe, binning="absolute")
     assert sorted(prediction.distribution) == [1, 2, 3]
     assert 0.0 <= prediction.pass_at_1 <= 1.0
 

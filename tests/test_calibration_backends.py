@@ -35,7 +35,7 @@ def test_transformers_backend_end_to_end(tiny_llama_dir, tmp_path, capsys):
     artifact = load_artifact(out)
     assert artifact.manifest.backend == "transformers"
     assert artifact.manifest.verifier == "arithmetic"
-    assert artifact.predictor is None  # four problems are too few to train one
+    assert artifact.difficulty_predictor() is None  # four problems are too few to train one
     assert "predictor: not trained" in capsys.readouterr().out
     samples = read_shard(out / "shards" / "samples-000-of-001.jsonl").records
     assert len(samples) == 4

@@ -273,7 +273,7 @@ def test_an_artifact_without_predictor_says_which_plot_it_cannot_draw(tmp_path, 
         cv_repeats=1,
     )
     artifact = load_artifact(small)
-    assert artifact.predictor is None
+    assert artifact.difficulty_predictor() is None
     report = build_report(artifact)
     text = render_text(report)
     assert "difficulty predictor: none in this artifact" in text

@@ -80,12 +80,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-bins, -coverage, -difficulty beside it; a folder gets overview.png, accuracy.png, ...",
     )
     parser.add_argument(
-        "--trust-pickle",
-        action="store_true",
-        help="load an old (schema 1) artifact whose predictor is a pickle, which runs its "
-        "author's code when loaded: only for artifacts you made or trust",
-    )
-    parser.add_argument(
         "--evaluation",
         metavar="FILE",
         help="`ttc evaluate` results (JSON) to show the router's policies; default: found in "
@@ -101,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from calibration.store.evaluation_records import EvaluationError
 
     try:
-        artifact = load_artifact(args.artifact, trust_pickle=args.trust_pickle)
+        artifact = load_artifact(args.artifact)
     except ArtifactError as exc:
         print(f"ttc curves: error: {exc}", file=sys.stderr)
         return 2

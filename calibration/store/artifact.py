@@ -17,16 +17,19 @@ schema versions and every file's sha256 *before* reading it. The hash catches co
 and accidental edits; like any unsigned manifest it does not stop someone who rewrites
 both, which is why nothing in an artifact can run code: every file is JSON or Parquet.
 Artifacts of schema version 1 stored the predictor as ``predictor.joblib``, a pickle,
-which runs arbitrary code when loaded. Such a file is refused unless the caller says it
-trusts it (``trust_pickle``, the ``--trust-pickle`` flag); :func:`convert_pickled_predictor`
-rewrites it as predictor.json once, after which no flag is needed.
+which runs arbitrary code when loaded. This version never loads one: such an artifact is
+refused with the command that refits it from its shards (``ttc calibrate --merge --out``, no
+sampling), which writes predictor.json instead.
+
+The difficulty predictor is verified with every other file but parsed only on request
+(``Artifact.difficulty_predictor``): the router routes by its decision model
+(sequential_model.json) and never reads the predictor.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +39,7 @@ import pandas as pd
 
 from calibration.analysis.table import TABLE_SCHEMA_VERSION, CalibrationTable
 from calibration.predictor.model import DifficultyPredictor, models_from_json
-from calibration.predictor.plain_models import PlainModelError, from_sklearn
+from calibration.predictor.plain_models import PlainModelError
 from runtime.decision_model import SequentialModel
 from strategies import safe_files
 
@@ -51,7 +54,6 @@ PROBLEMS = "problems.parquet"
 EVALUATIONS = "evaluations.parquet"
 PREDICTOR = "predictor.json"
 LEGACY_PREDICTOR = "predictor.joblib"
-TRUST_PICKLE_FLAG = "--trust-pickle"
 SEQUENTIAL = "sequential_model.json"
 SHARDS = "shards"
 ARTIFACT_FILE_MODE = 0o644  # artifacts are for sharing, whatever the files they replace
@@ -122,8 +124,7 @@ class Manifest:
 class Artifact:
     """A verified calibration artifact, as the router and the curves read it.
 
-    ``problems`` and ``evaluations`` are the two Parquet tables as DataFrames;
-    ``predictor`` is None only for artifacts made without one (too few problems).
+    ``problems`` and ``evaluations`` are the two Parquet tables as DataFrames.
     """
 
     path: Path
@@ -131,12 +132,12 @@ class Artifact:
     table: CalibrationTable
     problems: pd.DataFrame
     evaluations: pd.DataFrame
-    predictor: DifficultyPredictor | None
     sequential: SequentialModel | None = None
 
-    @property
-    def probe_k(self) -> int | None:
-        return None if self.predictor is None else self.predictor.probe_k
+    def difficulty_predictor(self) -> DifficultyPredictor | None:
+        """The fitted difficulty predictor (None for artifacts made without one: too few
+        problems); its file was verified when the artifact was loaded."""
+        return _load_predictor(self.path, self.manifest)
 
 
 def sha256_file(path: Path) -> str:
@@ -216,14 +217,17 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return safe_files.remove_stale_temporaries(*(folder / name for name in names))
 
 
-def load_artifact(folder: str | Path, *, trust_pickle: bool = False) -> Artifact:
-    """Load and verify an artifact folder; raises ArtifactError with the reason.
-
-    ``trust_pickle`` allows the pickled predictor of a schema-1 artifact to be loaded;
-    without it such an artifact is refused, since unpickling runs the file's code.
-    """
+def load_artifact(folder: str | Path) -> Artifact:
+    """Load and verify an artifact folder; raises ArtifactError with the reason."""
     path = Path(folder)
     manifest = read_manifest(path)
+    if LEGACY_PREDICTOR in manifest.files or (path / LEGACY_PREDICTOR).exists():
+        raise ArtifactError(
+            f"{path / LEGACY_PREDICTOR} is a pickle (an artifact of schema version 1), and "
+            "loading a pickle runs whatever code its author put in it, so this version never "
+            f"loads one. Refit the artifact from its recorded shards: `ttc calibrate --merge --out "
+            f"{path}` (no sampling; it writes the predictor as plain JSON), or recalibrate"
+        )
     for name, expected in manifest.files.items():
         _verify_file(path, name, expected)
     for required in (TABLE, PROBLEMS, EVALUATIONS):
@@ -240,7 +244,7 @@ def load_artifact(folder: str | Path, *, trust_pickle: bool = False) -> Artifact
         table = CalibrationTable.from_json(table_data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{path / TABLE} is malformed: {exc!r}") from None
-    predictor = _load_predictor(path, manifest, trust_pickle)
+    _check_predictor_listing(path, manifest)
     sequential = _load_sequential(path, manifest)
     return Artifact(
         path=path,
@@ -248,7 +252,6 @@ def load_artifact(folder: str | Path, *, trust_pickle: bool = False) -> Artifact
         table=table,
         problems=pd.read_parquet(path / PROBLEMS),
         evaluations=pd.read_parquet(path / EVALUATIONS),
-        predictor=predictor,
         sequential=sequential,
     )
 
@@ -319,94 +322,33 @@ def _verify_file(folder: Path, name: str, expected: str) -> None:
         )
 
 
-def _load_predictor(
-    folder: Path, manifest: Manifest, trust_pickle: bool
-) -> DifficultyPredictor | None:
-    listed = [name for name in (PREDICTOR, LEGACY_PREDICTOR) if name in manifest.files]
-    if not listed:
-        if manifest.predictor is not None:
-            raise ArtifactError(
-                f"{folder / MANIFEST} describes a difficulty predictor but lists no "
-                f"{PREDICTOR}: the file entry was removed. Without it the router would "
-                "route every problem by a uniform guess while still paying for probes; "
-                "restore the manifest or recalibrate"
-            )
-        for name in (PREDICTOR, LEGACY_PREDICTOR):
-            if (folder / name).exists():
-                raise ArtifactError(
-                    f"{folder / name} is not listed in {MANIFEST}, so it cannot be verified; "
-                    "restore the manifest or recalibrate"
-                )
-        return None
-    if manifest.predictor is None:
-        raise ArtifactError(f"{folder / MANIFEST} lists {listed[0]} but no predictor metadata")
+def _check_predictor_listing(folder: Path, manifest: Manifest) -> None:
+    """The manifest and the folder agree on the predictor (its hash is checked with the
+    other files'): an entry removed, or a file nobody listed, means the folder was edited."""
     if PREDICTOR in manifest.files:
-        try:
-            models = models_from_json(_read_json(folder / PREDICTOR), str(folder / PREDICTOR))
-        except PlainModelError as exc:
-            raise ArtifactError(str(exc)) from None
-    else:
-        models = _load_pickled_models(folder, manifest, trust_pickle)
+        if manifest.predictor is None:
+            raise ArtifactError(f"{folder / MANIFEST} lists {PREDICTOR} but no predictor metadata")
+        return
+    if manifest.predictor is not None:
+        raise ArtifactError(
+            f"{folder / MANIFEST} describes a difficulty predictor but lists no {PREDICTOR}: "
+            "the file entry was removed; restore the manifest or recalibrate"
+        )
+    if (folder / PREDICTOR).exists():
+        raise ArtifactError(
+            f"{folder / PREDICTOR} is not listed in {MANIFEST}, so it cannot be verified; "
+            "restore the manifest or recalibrate"
+        )
+
+
+def _load_predictor(folder: Path, manifest: Manifest) -> DifficultyPredictor | None:
+    if PREDICTOR not in manifest.files or manifest.predictor is None:
+        return None
+    try:
+        models = models_from_json(_read_json(folder / PREDICTOR), str(folder / PREDICTOR))
+    except PlainModelError as exc:
+        raise ArtifactError(str(exc)) from None
     try:
         return DifficultyPredictor.from_parts(models, manifest.predictor)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{folder / listed[0]}: {exc}") from None
-
-
-def _load_pickled_models(folder: Path, manifest: Manifest, trust_pickle: bool) -> dict[str, Any]:
-    """A schema-1 predictor.joblib, only when the user vouched for the file."""
-    path = folder / LEGACY_PREDICTOR
-    if not trust_pickle:
-        raise ArtifactError(
-            f"{path} is a pickle (an artifact of schema version 1), and loading a pickle runs "
-            "whatever code its author put in it; a matching sha256 proves nothing, since "
-            f"{MANIFEST} can be edited too. If you made this artifact or trust its source, "
-            f"pass {TRUST_PICKLE_FLAG} once, or convert it to plain data for good with "
-            f"`python -m scripts.convert_predictor {folder} --yes`; otherwise recalibrate"
-        )
-    import joblib
-    import sklearn
-
-    trained_with = manifest.versions.get("scikit-learn")
-    if trained_with and trained_with != sklearn.__version__:
-        warnings.warn(
-            f"{path} was written with scikit-learn {trained_with}; this is "
-            f"{sklearn.__version__}. Its predictions may differ; recalibrate if so.",
-            stacklevel=4,
-        )
-    # The user vouched for this file (trust_pickle); its sha256 was checked above.
-    models = joblib.load(path)
-    if not isinstance(models, dict) or "classifiers" not in models or "regressor" not in models:
-        raise ArtifactError(f"{path} does not hold a ttc-router predictor")
-    try:
-        return {
-            "classifiers": {
-                str(name): from_sklearn(model) for name, model in models["classifiers"].items()
-            },
-            "regressor": from_sklearn(models["regressor"]),
-        }
-    except PlainModelError as exc:
-        raise ArtifactError(f"{path}: {exc}") from None
-
-
-def convert_pickled_predictor(folder: str | Path) -> Manifest:
-    """Rewrite a schema-1 artifact's predictor.joblib as predictor.json (schema 2).
-
-    Loads the pickle, so call it only on a file you trust (the command that wraps it,
-    ``scripts/convert_predictor.py``, asks for --yes). Every other file stays byte for byte as
-    it was; the manifest gets the new file's hash and schema version 2.
-    """
-    path = Path(folder)
-    manifest = read_manifest(path)
-    if LEGACY_PREDICTOR not in manifest.files:
-        raise ArtifactError(f"{path} has no {LEGACY_PREDICTOR} to convert")
-    artifact = load_artifact(path, trust_pickle=True)
-    assert artifact.predictor is not None  # listed, so loaded or refused above
-    remove_stale_temporaries(path)
-    _write_json(path / PREDICTOR, artifact.predictor.models_to_json())
-    files = {name: sha for name, sha in manifest.files.items() if name != LEGACY_PREDICTOR}
-    files[PREDICTOR] = sha256_file(path / PREDICTOR)
-    data = {**manifest.raw, "schema_version": ARTIFACT_SCHEMA_VERSION, "files": files}
-    _write_json(path / MANIFEST, data)
-    (path / LEGACY_PREDICTOR).unlink()
-    return Manifest.from_json(data)
+        raise ArtifactError(f"{folder / PREDICTOR}: {exc}") from None

@@ -9,7 +9,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from calibration.store.artifact import TRUST_PICKLE_FLAG, Artifact, ArtifactError, load_artifact
+from calibration.store.artifact import Artifact, ArtifactError, load_artifact
 from router.problem_source import ProblemSet
 from router.setup import (
     DEFAULT_CALIBRATION,
@@ -34,12 +34,6 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help=f"calibration artifact folder from `ttc calibrate` (default: the shipped "
         f"{DEFAULT_CALIBRATION.parent.name}/{DEFAULT_CALIBRATION.name})",
-    )
-    parser.add_argument(
-        TRUST_PICKLE_FLAG,
-        action="store_true",
-        help="load an old (schema 1) calibration whose predictor is a pickle; a pickle runs "
-        "its author's code when loaded, so only for artifacts you made or trust",
     )
     parser.add_argument(
         "--cost-unit",
@@ -86,7 +80,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def load_calibration(path: Path | None, trust_pickle: bool = False) -> Artifact:
+def load_calibration(path: Path | None) -> Artifact:
     folder = path if path is not None else DEFAULT_CALIBRATION
     if path is None and not folder.exists():
         raise CommandError(
@@ -96,7 +90,7 @@ def load_calibration(path: Path | None, trust_pickle: bool = False) -> Artifact:
             "--calibration DIR"
         )
     try:
-        return load_artifact(folder, trust_pickle=trust_pickle)
+        return load_artifact(folder)
     except ArtifactError as exc:
         raise CommandError(f"cannot use the calibration: {exc}") from None
 
@@ -109,7 +103,7 @@ class Loaded:
 
 
 def load_setup(args: argparse.Namespace) -> Loaded:
-    artifact = load_calibration(args.calibration, getattr(args, "trust_pickle", False))
+    artifact = load_calibration(args.calibration)
     backend, verifier = args.backend, args.verifier
     if args.pool:
         if backend not in (None, "replay"):
