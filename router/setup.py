@@ -142,7 +142,7 @@ def engine_context(
 def build_engines(
     settings: EngineSettings, world: Any = None, context: EngineContext | None = None
 ) -> tuple[Generator, Verifier]:
-    """The generator and verifier (``calibration.sampling.engines`` builds them); simulator ones
+    """The generator and verifier (``runtime.engines`` builds them); simulator ones
     come from the problems' SimulatedWorld, replay ones from the problems' ReplayWorld
     (``--pool``).
 

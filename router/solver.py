@@ -4,7 +4,7 @@
 through ``router.rounds.RoundRunner`` in chunks of ``batch_size`` (the whole batch at
 once under a batch-wide policy such as ``total:B``, whose budget is shared), and each
 problem's record is yielded as soon as it finishes. The decisions come from the
-artifact's sequential model (``calibration.sequential``), fitted on the calibration's
+artifact's decision model (``runtime.decision_model``), fitted on the calibration's
 own pools; every generation counts, the first samples included.
 """
 

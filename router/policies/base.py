@@ -33,7 +33,7 @@ class LiveProblem:
     """What a policy may look at for one problem between rounds."""
 
     problem_id: str
-    features: np.ndarray  # calibration.sequential.states.state_features
+    features: np.ndarray  # runtime.states.state_features
     candidates: tuple[Candidate, ...]
     rung_index: int  # the model's rung for len(candidates)
     spent: float  # compute spent on it so far, in the router's cost unit
