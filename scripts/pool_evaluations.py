@@ -28,6 +28,7 @@ from calibration.store.evaluation_records import MethodSummary, SweepPoint
 from router.evaluation.harness import compute_to_match
 from router.evaluation.oracle import expected_oracle_compute
 from router.execution import reuses_samples
+from runtime.actions import ActionKey
 
 
 class PoolingError(ValueError):
@@ -107,7 +108,7 @@ def expected_oracle(
     """The expected oracle's generations per problem to reach ``target`` with the fixed
     runs up to ``budget`` (``router.evaluation.oracle.expected_oracle_compute``)."""
     names, correct, spent = outcomes
-    columns = [i for i, n in enumerate(names) if int(n.rpartition("@")[2]) <= budget]
+    columns = [i for i, n in enumerate(names) if ActionKey.parse(n).budget <= budget]
     if not columns:
         return None
     return expected_oracle_compute(correct[:, columns], spent[:, columns], target)
