@@ -99,6 +99,7 @@ class Router:
         """
         policy = parse_policy(policy)
         self.check(policy, len(problems), budget_left)
+        policy = policy.for_batch(self.model, len(problems), budget_left, self.cost_unit)
         runner = RoundRunner(self.model, self.context, self.cost_unit)
         try:
             if policy.batch_wide:

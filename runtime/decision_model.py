@@ -60,6 +60,15 @@ class PricePoint:
 
 
 @dataclass(frozen=True)
+class RulePoint:
+    """A published stopping rule (``beta:N``, ...) replayed on the calibration problems:
+    its accuracy and generations per problem (``calibration.sequential.baselines``)."""
+
+    accuracy: float
+    mean_cost: float
+
+
+@dataclass(frozen=True)
 class CappedContinuations:
     """What sampling on is worth to a problem that may spend at most ``cap`` generations
     in all (``--budget N``), at one price (``price``: the auto price, the one a cap is
@@ -202,6 +211,11 @@ class SequentialModel:
     capped: CappedContinuations | None = None
     # rung -> how a problem stopped there is answered (calibrated; majority if absent)
     answer_rules: dict[int, AnswerRule] = field(default_factory=dict)
+    # the published stopping rules on the calibration problems, by their --budget form,
+    # and rung -> how often sampling to it and answering by its rule was right there
+    # (both empty in models fitted before them)
+    baselines: dict[str, RulePoint] = field(default_factory=dict)
+    rung_accuracy: dict[int, float] = field(default_factory=dict)
 
     @property
     def scored(self) -> bool:
@@ -413,6 +427,18 @@ class SequentialModel:
         best = max(p.accuracy for p in self.price_curve)
         return max(p.price for p in self.price_curve if p.accuracy >= best - tolerance)
 
+    def sampling_accuracy_within(self, cost: float) -> float | None:
+        """How often sampling to the highest rung within ``cost`` and answering by its rule
+        was right on the calibration problems (None without such a rung or figure)."""
+        rungs = [r for r in self.rung_accuracy if r <= cost + 1e-9]
+        return self.rung_accuracy[max(rungs)] if rungs else None
+
+    def heldout_accuracy_within(self, cost: float) -> float | None:
+        """The best held-out calibration accuracy of the decision model's price curve at
+        no more than ``cost`` generations per problem (None when no price spends so little)."""
+        fits = [p.accuracy for p in self.price_curve if p.mean_cost <= cost + 1e-9]
+        return max(fits) if fits else None
+
     def cap_price(self) -> float:
         """The price a per-problem cap routes at: the one its capped continuations were
         fitted for (0 since Router v3: spend up to the cap wherever it still pays)."""
@@ -446,6 +472,8 @@ class SequentialModel:
             "answer_rules": {
                 str(r): rule.to_json() for r, rule in sorted(self.answer_rules.items())
             },
+            "baselines": {name: vars(point) for name, point in sorted(self.baselines.items())},
+            "rung_accuracy": {str(r): a for r, a in sorted(self.rung_accuracy.items())},
         }
 
     @classmethod
@@ -480,6 +508,11 @@ class SequentialModel:
                 int(r): AnswerRule.from_json(rule)
                 for r, rule in data.get("answer_rules", {}).items()
             },
+            baselines={
+                str(name): RulePoint(float(p["accuracy"]), float(p["mean_cost"]))
+                for name, p in data.get("baselines", {}).items()
+            },
+            rung_accuracy={int(r): float(a) for r, a in data.get("rung_accuracy", {}).items()},
         )
         if len(model.rung_models) != len(model.rungs) or list(model.prices) != sorted(model.prices):
             raise ValueError("sequential model: rungs and rung models differ, or prices unsorted")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calibration.sequential.baselines import replay_rules
 from calibration.sequential.fit import (
     capped_fold_models,
     fit_cap_thresholds,
@@ -104,6 +105,17 @@ def build_sequential_model(
         price_curve=tuple(curve),
         signals=signals,
         second_opinions=second_opinion_report(data),
+        rung_accuracy={
+            rung: round(float(data.stop[r].mean()), 6) for r, rung in enumerate(data.rungs) if rung
+        },
+        baselines=replay_rules(
+            pools,
+            [r for r in rungs if r in set(budgets)],
+            scored=model.scored,
+            reduction=reduction,
+            orders=ORDERS,
+            seed=seed,
+        ),
     )
     price = CAP_PRICE
     fitted = capped_fold_models(folds, budgets, price)

@@ -82,6 +82,19 @@ def order_rng(problem_id: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, word, 31])
 
 
+def order_permutations(pools: Sequence[TrainingPool], orders: int, seed: int) -> list[np.ndarray]:
+    """Per pool, ``orders`` random drawing orders of its samples (rows of indices): the
+    orders every replay of the calibration shares, so all are compared on the same draws."""
+    return [
+        np.argsort(
+            order_rng(pool.problem_id, seed).random((orders, len(pool.candidates))),
+            axis=1,
+            kind="stable",
+        )
+        for pool in pools
+    ]
+
+
 def build_trajectories(
     pools: Sequence[TrainingPool],
     rungs: Sequence[int],
@@ -97,14 +110,7 @@ def build_trajectories(
                 f"problem {pool.problem_id!r}: {len(pool.candidates)} samples, "
                 f"fewer than rung {max(rungs)}"
             )
-    permutations = [
-        np.argsort(
-            order_rng(pool.problem_id, seed).random((orders, len(pool.candidates))),
-            axis=1,
-            kind="stable",
-        )
-        for pool in pools
-    ]
+    permutations = order_permutations(pools, orders, seed)
     rules = choose_answer_rules(pools, rungs, permutations)
     rows_per_rung: list[list[np.ndarray]] = [[] for _ in rungs]
     stop_per_rung: list[list[float]] = [[] for _ in rungs]

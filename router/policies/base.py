@@ -151,6 +151,16 @@ class BudgetPolicy(ABC):
         """Refuse a shared budget this batch cannot honour (a hook: only policies with a
         ``shared_budget`` have one to check)."""
 
+    def for_batch(
+        self,
+        model: SequentialModel,
+        num_problems: int,
+        budget_left: float | None,
+        cost_unit: str,
+    ) -> BudgetPolicy:
+        """The policy to run on one batch (itself, unless a policy hands batches on)."""
+        return self
+
     def check_model(self, model: SequentialModel) -> None:  # noqa: B027
         """Refuse a decision model this policy cannot use (a hook, like ``check``)."""
 

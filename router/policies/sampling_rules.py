@@ -5,7 +5,6 @@ which makes them the baselines `ttc evaluate` holds the router against."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections import Counter
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -13,9 +12,8 @@ from router.policies.base import BudgetPolicy, PolicyError, RoundView, parse_cou
 from runtime.actions import Decision
 from runtime.answer_rule import MAJORITY_RULE, AnswerRule
 from runtime.decision_model import SequentialModel
-from strategies.answers import canonical_key
+from runtime.stopping_rules import StoppingRule
 from strategies.search.result import Candidate
-from strategies.search.selection import answer_mass
 
 
 class SamplingRule(BudgetPolicy):
@@ -46,6 +44,17 @@ class SamplingRule(BudgetPolicy):
             text += f":{self.parameter:g}"
         return text
 
+    @property
+    @abstractmethod
+    def rule(self) -> StoppingRule:
+        """The published rule this policy runs (runtime.stopping_rules)."""
+
+    def tranche(self, drawn: int) -> int:
+        return self.rule.tranche(drawn)
+
+    def settled(self, candidates: Sequence[Candidate], view: RoundView) -> bool:
+        return self.rule.settled(candidates, self.budget, view.model.reduction)
+
     def decide(self, view: RoundView) -> list[Decision]:
         out = []
         for live in view.problems:
@@ -57,14 +66,6 @@ class SamplingRule(BudgetPolicy):
                 out.append(Decision("sample", 0.0, float(target - drawn), None, target))
         return out
 
-    @abstractmethod
-    def tranche(self, drawn: int) -> int:
-        """How many samples to draw next, with ``drawn`` already drawn."""
-
-    @abstractmethod
-    def settled(self, candidates: Sequence[Candidate], view: RoundView) -> bool:
-        """Whether the rule stops here."""
-
 
 class MajorityRule(SamplingRule):
     """A rule that counts votes: it answers by majority and never needs scores."""
@@ -74,14 +75,3 @@ class MajorityRule(SamplingRule):
 
     def needs_scores(self, model: SequentialModel) -> bool:
         return False
-
-
-def vote_counts(candidates: Sequence[Candidate]) -> list[int]:
-    """Votes per distinct answer (by canonical key), largest first."""
-    counts = Counter(canonical_key(c.answer) for c in candidates if c.answer is not None)
-    return sorted(counts.values(), reverse=True)
-
-
-def score_mass(candidates: Sequence[Candidate], reduction: str) -> list[float]:
-    """Summed solution scores per distinct answer, largest first."""
-    return sorted(answer_mass(candidates, reduction).values(), reverse=True)

@@ -36,7 +36,9 @@ from router.policies.base import (
     format_number,
     parse_number,
 )
+from router.policies.envelope import RuleWithinBudget, better_rule
 from router.policies.pricing import decide_at_price, expected_spend, generation_amount
+from router.policies.sampling_rules import SamplingRule
 from runtime.actions import Decision
 from runtime.decision_model import SequentialModel
 
@@ -88,6 +90,26 @@ class TotalPolicy(BudgetPolicy):
                 f"--budget {self}: every problem needs at least one generation; "
                 f"{num_problems} problems need at least {format_number(need)} {unit}"
             )
+
+    def for_batch(
+        self,
+        model: SequentialModel,
+        num_problems: int,
+        budget_left: float | None,
+        cost_unit: str,
+    ) -> BudgetPolicy:
+        """A published stopping rule instead, when it beat the decision model within this
+        budget per problem on the calibration problems (``router.policies.envelope``)."""
+        if cost_unit != "generations" or num_problems <= 0:
+            return self
+        available = self.value if budget_left is None else budget_left
+        name = better_rule(model, available / num_problems)
+        if name is None:
+            return self
+        kind, _, argument = name.partition(":")
+        rule = POLICIES.get(kind).parse(argument)
+        assert isinstance(rule, SamplingRule)
+        return RuleWithinBudget(self, rule)
 
     def decide(self, view: RoundView) -> list[Decision]:
         left = self.value - view.spent

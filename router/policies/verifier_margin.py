@@ -3,18 +3,17 @@
 Sample in doubling tranches (1, 2, 4, ... up to N); stop once at least two samples are
 drawn and the leading answer holds at least SHARE (default 0.8) of the summed verifier
 scores. Weighted best-of-N picks the answer. A calibration without verifier scores is
-refused up front: there is no margin to read.
+refused up front: there is no margin to read. The test itself is
+``runtime.stopping_rules.VerifierMargin``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from router.policies.base import POLICIES, PolicyError, RoundView
-from router.policies.sampling_rules import SamplingRule, score_mass
+from router.policies.base import POLICIES, PolicyError
+from router.policies.sampling_rules import SamplingRule
 from runtime.answer_rule import AnswerRule
 from runtime.decision_model import SequentialModel
-from strategies.search.result import Candidate
+from runtime.stopping_rules import VerifierMargin
 
 
 @POLICIES.register("margin", summary="stop when the verifier-weighted leader holds SHARE")
@@ -22,7 +21,7 @@ class VerifierMarginPolicy(SamplingRule):
     name = "margin"
     forms = "margin:N[:SHARE] (e.g. margin:16 or margin:16:0.8)"
     parameter_name = "the share"
-    default_parameter = 0.8
+    default_parameter = VerifierMargin.share
 
     def check_model(self, model: SequentialModel) -> None:
         if not model.scored:
@@ -37,12 +36,6 @@ class VerifierMarginPolicy(SamplingRule):
     def needs_scores(self, model: SequentialModel) -> bool:
         return True
 
-    def tranche(self, drawn: int) -> int:
-        return max(1, drawn)
-
-    def settled(self, candidates: Sequence[Candidate], view: RoundView) -> bool:
-        if len(candidates) < 2:
-            return False
-        mass = score_mass(candidates, view.model.reduction)
-        total = sum(mass)
-        return bool(mass) and total > 0 and mass[0] / total >= self.parameter
+    @property
+    def rule(self) -> VerifierMargin:
+        return VerifierMargin(self.parameter)

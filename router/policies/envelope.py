@@ -1,0 +1,112 @@
+"""``total:B`` running a published stopping rule where the calibration says it does better.
+
+Why: the decision model is fitted on the calibration problems, and on a small
+calibration of a real model (50 problems, unscored samples) its values are noisy enough
+that Adaptive-Consistency, which fits nothing, matched majority@16 with a third less
+compute than the router's ``total:B`` (3B pool). So before a batch spends anything,
+``TotalPolicy.for_batch`` compares, at the batch's budget per problem, the decision
+model's held-out calibration accuracy (its two-fold price curve) with the published
+rules replayed on the same calibration problems (``SequentialModel.baselines``), and
+hands the batch to the rule when the rule was more accurate within the same compute.
+The choice is made from the calibration alone, never from the problems being solved.
+
+B is still never exceeded: the rule's draws are admitted cheapest first while they fit
+(one sample kept back for every problem that has none), and a problem whose draw does
+not fit draws what still fits, or stops.
+"""
+
+from __future__ import annotations
+
+from router.policies.base import BudgetPolicy, RoundView
+from router.policies.sampling_rules import SamplingRule
+from runtime.actions import Decision
+from runtime.answer_rule import AnswerRule
+from runtime.decision_model import SequentialModel
+
+# How much more accurate (share of problems) a rule must have been than the decision
+# model, on the calibration problems within the same compute, to run instead of it.
+RULE_MARGIN = 0.0
+
+
+def better_rule(model: SequentialModel, per_problem: float) -> str | None:
+    """The stopping rule (its ``--budget`` form) that, within ``per_problem`` generations
+    on the calibration problems, beat the decision model's held-out accuracy and was at
+    least as accurate as sampling to that budget; None when there is none.
+
+    Why both: the held-out price curve stops where the model stops at price 0, while
+    ``total:B`` may spend a generous B down to the last sample; a rule that tops out below
+    plain sampling at B (a verifier margin that stops at 2 samples) would cap what B buys.
+    """
+    fits = [(p.accuracy, -p.mean_cost, name) for name, p in model.baselines.items()]
+    fits = [f for f in fits if -f[1] <= per_problem + 1e-9]
+    if not fits:
+        return None
+    accuracy, _, name = max(fits)
+    router = model.heldout_accuracy_within(per_problem)
+    if router is not None and accuracy <= router + RULE_MARGIN:
+        return None
+    sampling = model.sampling_accuracy_within(per_problem)
+    if sampling is not None and accuracy < sampling:
+        return None
+    return name
+
+
+class RuleWithinBudget(BudgetPolicy):
+    """A ``total:B`` batch handed to a stopping rule; reads and prints as the total."""
+
+    name = "total"
+    forms = "total:B"
+
+    def __init__(self, total: BudgetPolicy, rule: SamplingRule) -> None:
+        assert total.shared_budget is not None
+        self.total = total
+        self.rule = rule
+
+    @classmethod
+    def parse(cls, argument: str) -> BudgetPolicy:
+        raise TypeError("made by TotalPolicy.for_batch, never parsed")
+
+    def __str__(self) -> str:
+        return str(self.total)
+
+    @property
+    def shared_budget(self) -> float | None:
+        return self.total.shared_budget
+
+    def check_batch(
+        self, num_problems: int, one_sample: float, unit: str, available: float | None = None
+    ) -> None:
+        self.total.check_batch(num_problems, one_sample, unit, available)
+
+    def check_model(self, model: SequentialModel) -> None:
+        self.rule.check_model(model)
+
+    def answer_rule(self, model: SequentialModel, samples: int) -> AnswerRule:
+        return self.rule.answer_rule(model, samples)
+
+    def needs_scores(self, model: SequentialModel) -> bool:
+        return self.rule.needs_scores(model)
+
+    def decide(self, view: RoundView) -> list[Decision]:
+        decisions = self.rule.decide(view)
+        assert self.total.shared_budget is not None
+        left = self.total.shared_budget - view.spent
+        one = view.sample_cost(1)
+        reserve = sum(one for live in view.problems if not live.candidates)
+        costs = [view.first_run_cost(d, p) for d, p in zip(decisions, view.problems, strict=True)]
+        out = list(decisions)
+        for index in sorted(range(len(out)), key=lambda i: (costs[i], i)):
+            live = view.problems[index]
+            own = one if not live.candidates else 0.0
+            room = left - (reserve - own)
+            if costs[index] > room + 1e-9:
+                affordable = int(max(room, 0.0) // one) if one > 0 else 0
+                if affordable > 0:
+                    target = len(live.candidates) + affordable
+                    out[index] = Decision("sample", 0.0, float(affordable), None, target)
+                else:
+                    out[index] = Decision("stop", 0.0, 0.0)
+                costs[index] = view.sample_cost(affordable) if affordable > 0 else 0.0
+            left -= costs[index]
+            reserve -= own
+        return out
