@@ -18,6 +18,7 @@ not fit draws what still fits, or stops.
 from __future__ import annotations
 
 from router.policies.base import BudgetPolicy, RoundView
+from router.policies.pricing import admit_cheapest_first
 from router.policies.sampling_rules import SamplingRule
 from runtime.actions import Decision
 from runtime.answer_rule import AnswerRule
@@ -88,25 +89,21 @@ class RuleWithinBudget(BudgetPolicy):
         return self.rule.needs_scores(model)
 
     def decide(self, view: RoundView) -> list[Decision]:
-        decisions = self.rule.decide(view)
+        """The rule's decisions, admitted within what is left of B; a draw that does not
+        fit draws what still fits, or stops."""
         assert self.total.shared_budget is not None
-        left = self.total.shared_budget - view.spent
         one = view.sample_cost(1)
-        reserve = sum(one for live in view.problems if not live.candidates)
+
+        def shrink(index: int, room: float) -> tuple[Decision, float]:
+            affordable = int(max(room, 0.0) // one) if one > 0 else 0
+            if affordable <= 0:
+                return Decision("stop", 0.0, 0.0), 0.0
+            target = len(view.problems[index].candidates) + affordable
+            return Decision("sample", 0.0, float(affordable), None, target), view.sample_cost(
+                affordable
+            )
+
+        decisions = self.rule.decide(view)
         costs = [view.first_run_cost(d, p) for d, p in zip(decisions, view.problems, strict=True)]
-        out = list(decisions)
-        for index in sorted(range(len(out)), key=lambda i: (costs[i], i)):
-            live = view.problems[index]
-            own = one if not live.candidates else 0.0
-            room = left - (reserve - own)
-            if costs[index] > room + 1e-9:
-                affordable = int(max(room, 0.0) // one) if one > 0 else 0
-                if affordable > 0:
-                    target = len(live.candidates) + affordable
-                    out[index] = Decision("sample", 0.0, float(affordable), None, target)
-                else:
-                    out[index] = Decision("stop", 0.0, 0.0)
-                costs[index] = view.sample_cost(affordable) if affordable > 0 else 0.0
-            left -= costs[index]
-            reserve -= own
-        return out
+        left = self.total.shared_budget - view.spent
+        return admit_cheapest_first(view, decisions, costs, left, shrink)

@@ -8,7 +8,7 @@ sample (an approximation: a tree search's FLOPs per generation differ a little).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -59,3 +59,29 @@ def expected_spend(view: RoundView, decisions: Sequence[Decision]) -> float:
         view.expected_cost(decision, live)
         for decision, live in zip(decisions, view.problems, strict=True)
     )
+
+
+def admit_cheapest_first(
+    view: RoundView,
+    decisions: Sequence[Decision],
+    costs: Sequence[float],
+    left: float,
+    shrink: Callable[[int, float], tuple[Decision, float]],
+) -> list[Decision]:
+    """Admit a round's actions cheapest first while they fit in ``left``, keeping one
+    sample's worth back for every problem that has nothing yet (it must be answered);
+    an action that does not fit becomes ``shrink(index, room)``: a smaller action and
+    its cost, or a stop. Shared by ``total:B`` and the rules it hands batches to, so B
+    is kept the same way whoever decides."""
+    one = view.sample_cost(1)
+    reserve = sum(one for p in view.problems if p.rung_index == 0)
+    out = list(decisions)
+    spend = list(costs)
+    for index in sorted(range(len(out)), key=lambda i: (spend[i], i)):
+        own = one if view.problems[index].rung_index == 0 else 0.0
+        room = left - (reserve - own)
+        if spend[index] > room + 1e-9:
+            out[index], spend[index] = shrink(index, room)
+        left -= spend[index]
+        reserve -= own
+    return out

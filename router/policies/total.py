@@ -37,7 +37,12 @@ from router.policies.base import (
     parse_number,
 )
 from router.policies.envelope import RuleWithinBudget, better_rule
-from router.policies.pricing import decide_at_price, expected_spend, generation_amount
+from router.policies.pricing import (
+    admit_cheapest_first,
+    decide_at_price,
+    expected_spend,
+    generation_amount,
+)
 from router.policies.sampling_rules import SamplingRule
 from runtime.actions import Decision
 from runtime.decision_model import SequentialModel
@@ -165,25 +170,20 @@ class TotalPolicy(BudgetPolicy):
     def cap(
         self, view: RoundView, decisions: Sequence[Decision], price: float, left: float
     ) -> list[Decision]:
-        """Admit the round's actions cheapest first while they fit (see the module doc)."""
-        one = view.sample_cost(1)
-        reserve = sum(one for p in view.problems if p.rung_index == 0)
-        costs = [reserved(view, d, p) for d, p in zip(decisions, view.problems, strict=True)]
-        out = list(decisions)
-        for index in sorted(range(len(out)), key=lambda i: (costs[i], i)):
+        """Admit the round's actions cheapest first while they fit (see the module doc);
+        one that does not fit is re-decided within what is left, or stops."""
+
+        def shrink(index: int, room: float) -> tuple[Decision, float]:
             live = view.problems[index]
-            own = one if live.rung_index == 0 else 0.0
-            room = left - (reserve - own)
-            if costs[index] > room + 1e-9:
-                cap = generation_amount(view, max(room, 0.0))
-                out[index] = view.model.decide(live.rung_index, live.features, price, cap)
-                costs[index] = reserved(view, out[index], live)
-                if costs[index] > room + 1e-9:
-                    out[index] = Decision("stop", 0.0, 0.0)  # nothing fits: answer as is
-                    costs[index] = 0.0
-            left -= costs[index]
-            reserve -= own
-        return out
+            cap = generation_amount(view, max(room, 0.0))
+            smaller = view.model.decide(live.rung_index, live.features, price, cap)
+            cost = reserved(view, smaller, live)
+            if cost > room + 1e-9:
+                return Decision("stop", 0.0, 0.0), 0.0  # nothing fits: answer as is
+            return smaller, cost
+
+        costs = [reserved(view, d, p) for d, p in zip(decisions, view.problems, strict=True)]
+        return admit_cheapest_first(view, decisions, costs, left, shrink)
 
 
 def reserved(view: RoundView, decision: Decision, live: LiveProblem) -> float:
