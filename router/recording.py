@@ -11,7 +11,9 @@ Two jobs, one mechanism:
 Per-request seeds make this exact: a request's samples depend only on (seed, problem,
 partial answer, sampling settings), never on the batch around it
 (``strategies.backends.seeds``). A call holding the same prompt twice (whose copies get
-consecutive seeds) is looked up as a whole, never split.
+consecutive seeds) is looked up as a whole, never split. A prompt with its own sample
+count or token cap (``Prompt.samples``, ``Prompt.max_tokens``: a tree search's step) is
+keyed by its own settings, so its output is served as the list it got.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from strategies.generation import Completion, Generator, Prompt, SamplingParams
+from strategies.generation import Completion, Generator, Prompt, SamplingParams, own_params
 from strategies.verification import ScoreRequest, StepScores, Verifier
 
 
@@ -34,12 +36,15 @@ def _digest(payload: Any) -> str:
 
 
 def prompt_key(prompt: Prompt, params: SamplingParams) -> str:
+    """A prompt's request as it is answered: the settings are its own (``own_params``:
+    its sample count and token cap where it has them), so a prompt asking for 2 samples in
+    a call for 4 is remembered as what it got, and found again by a call like it."""
     return _digest(
         {
             "messages": [[m.role, m.content] for m in prompt.messages],
             "partial": prompt.partial,
             "key": prompt.key,
-            "params": asdict(params),
+            "params": asdict(own_params(prompt, params)),
         }
     )
 

@@ -7,7 +7,7 @@ engine, on an HTTP server farm, on transformers or on the simulator is the same 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "eos", "length"]
@@ -71,12 +71,23 @@ class Prompt:
     ``max_tokens`` is this prompt's own cap on new tokens, used instead of the call's
     ``SamplingParams.max_tokens`` when given: a tree search gives each beam what is left
     of its own token budget, so one beam's cap never depends on the others in the call.
+    ``samples`` is this prompt's own n, used instead of ``SamplingParams.n`` when given:
+    a tree search gives each node as many children as its selector asked for, so nodes
+    asking for different numbers share one call. Its samples are those of a call with
+    ``n = samples`` (same seeds), whatever the other prompts ask for.
     """
 
     messages: tuple[ChatMessage, ...]
     partial: str = ""
     key: str | None = None
     max_tokens: int | None = None
+    samples: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.samples is not None and (
+            isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1
+        ):
+            raise ValueError(f"a prompt's samples must be an integer >= 1, got {self.samples!r}")
 
     @property
     def problem_key(self) -> str:
@@ -89,6 +100,21 @@ class Prompt:
 def token_limit(prompt: Prompt, params: SamplingParams) -> int:
     """The new-token cap of ``prompt`` in a call with ``params`` (its own, when it has one)."""
     return params.max_tokens if prompt.max_tokens is None else prompt.max_tokens
+
+
+def sample_count(prompt: Prompt, params: SamplingParams) -> int:
+    """The samples ``prompt`` gets in a call with ``params`` (its own n, when it has one)."""
+    return params.n if prompt.samples is None else prompt.samples
+
+
+def own_params(prompt: Prompt, params: SamplingParams) -> SamplingParams:
+    """``params`` as a call holding ``prompt`` alone would have them: its own n and token
+    cap. What backends that build one request per prompt send, and what a recorded call
+    is keyed by."""
+    n, max_tokens = sample_count(prompt, params), token_limit(prompt, params)
+    if n == params.n and max_tokens == params.max_tokens:
+        return params
+    return replace(params, n=n, max_tokens=max_tokens)
 
 
 @dataclass(frozen=True)
@@ -143,9 +169,11 @@ class Completion:
 
 @runtime_checkable
 class Generator(Protocol):
-    """Continues a batch of prompts with ``params.n`` samples each.
+    """Continues a batch of prompts with ``params.n`` samples each (``Prompt.samples``
+    where a prompt has its own count: ``sample_count``).
 
-    Returns one list of ``params.n`` completions per prompt, in prompt order.
+    Returns one list of ``sample_count(prompt, params)`` completions per prompt, in
+    prompt order.
     ``num_parameters`` feeds the FLOPs estimate of the cost ledger.
     """
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from strategies.generation import Completion, Prompt, SamplingParams
+from strategies.generation import Completion, Prompt, SamplingParams, sample_count
 from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.verification import ScoreRequest, StepScores
@@ -59,7 +59,7 @@ class ScriptedGenerator:
         if self.fail_with is not None:
             raise self.fail_with
         return [
-            [self._continue(prompt, params, index) for index in range(params.n)]
+            [self._continue(prompt, params, index) for index in range(sample_count(prompt, params))]
             for prompt in prompts
         ]
 

@@ -20,7 +20,7 @@ from runtime.states import prompt_features
 from strategies.answers.keys import grade
 from strategies.backends.seeds import request_seeds
 from strategies.cost import CostLedger
-from strategies.generation import GenerationSettings
+from strategies.generation import GenerationSettings, sample_count
 from strategies.prompts import PromptConfig
 from strategies.search.registry import get_strategy
 from strategies.search.result import Candidate, SearchResult
@@ -165,7 +165,7 @@ class RecordingGenerator:
         for prompt, seed in zip(prompts, request_seeds(prompts, params), strict=True):
             if not prompt.partial:
                 self.seeds[self.phase].update(
-                    (prompt.problem_key, seed + i) for i in range(params.n)
+                    (prompt.problem_key, seed + i) for i in range(sample_count(prompt, params))
                 )
         return self.inner.generate(prompts, params)
 

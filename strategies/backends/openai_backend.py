@@ -48,7 +48,7 @@ from strategies.generation import (
     GenerationError,
     Prompt,
     SamplingParams,
-    token_limit,
+    own_params,
 )
 from strategies.models import ResolvedModel, resolve_model
 
@@ -121,16 +121,18 @@ class OpenAICompatibleGenerator:
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
             return []
+        # Each request has its prompt's own n and token cap (``Prompt.samples``, ``max_tokens``).
+        own = [own_params(prompt, params) for prompt in prompts]
         payloads = [
-            self._payload(self.prompt_ids(prompt), params, seed, token_limit(prompt, params))
-            for prompt, seed in zip(prompts, request_seeds(prompts, params), strict=True)
+            self._payload(self.prompt_ids(prompt), mine, seed, mine.max_tokens)
+            for prompt, mine, seed in zip(prompts, own, request_seeds(prompts, params), strict=True)
         ]
         urls = self._assign_urls(len(payloads))
         abort = threading.Event()
         pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="ttc-openai")
         futures: list[Future[list[Completion]]] = [
-            pool.submit(self._complete, url, payload, params, abort)
-            for url, payload in zip(urls, payloads, strict=True)
+            pool.submit(self._complete, url, payload, mine, abort)
+            for url, payload, mine in zip(urls, payloads, own, strict=True)
         ]
         try:
             _, pending = wait(futures, return_when=FIRST_EXCEPTION)

@@ -35,6 +35,7 @@ from strategies.generation import (
     GenerationError,
     Prompt,
     SamplingParams,
+    sample_count,
 )
 from strategies.pools.records import RecordedSample
 from strategies.pools.replay import UnknownPoolProblemError, served_text
@@ -86,10 +87,11 @@ class ReplayGenerator:
                 problem = self.world.find(prompt)
             except UnknownPoolProblemError as error:
                 raise GenerationError(str(error), backend=BACKEND) from None
+            count = sample_count(prompt, params)
             if params.stream is None:
-                positions = self._stream(problem.id, params.seed, params.n)
+                positions = self._stream(problem.id, params.seed, count)
             else:
-                wanted = params.offset + params.n
+                wanted = params.offset + count
                 positions = self._stream(problem.id, params.stream, wanted)[params.offset :]
             out.append([self._completion(problem.samples[i]) for i in positions])
         return out

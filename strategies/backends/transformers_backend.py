@@ -18,6 +18,9 @@ Why it is built this way:
   model's own distribution (before temperature and top-p), read from the logits the
   sampler already holds, so it costs one log-softmax per step.
 - A greedy call (temperature 0) decodes each prompt once and repeats it ``n`` times.
+- A prompt with its own sample count (``Prompt.samples``) gets that many rows, seeded
+  as in a call with ``n`` set to it, so a tree search's step is one call (one decoding
+  loop) however many children each node asks for.
 - A model's ``generation_config`` (Llama 3.2 ships temperature 0.6, top_p 0.9) never
   changes the sampling: every knob that could is set explicitly per call.
 - Decoding runs on ``CachedDecoder`` (``decoder="cached"``, the default where the model's
@@ -44,6 +47,7 @@ from strategies.generation import (
     GenerationError,
     Prompt,
     SamplingParams,
+    sample_count,
     token_limit,
 )
 from strategies.hf_loading import count_parameters, load_causal_lm, model_device
@@ -117,7 +121,8 @@ class TransformersGenerator:
         _check_params(params)
         if not prompts:
             return []
-        draws = 1 if is_greedy(params) else params.n
+        counts = [sample_count(prompt, params) for prompt in prompts]
+        draws = [1 if is_greedy(params) else count for count in counts]
         rows = [
             _Row(index, sample, tuple(self.prompt_ids(prompt)), seed + sample, limit)
             for index, (prompt, seed, limit) in enumerate(
@@ -128,7 +133,7 @@ class TransformersGenerator:
                     strict=True,
                 )
             )
-            for sample in range(draws)
+            for sample in range(draws[index])
         ]
         self._check_lengths(rows)
         # Longest first: similar lengths share a batch (less padding), and the largest
@@ -143,7 +148,10 @@ class TransformersGenerator:
         completions: list[list[Completion]] = [[] for _ in prompts]
         for r, row in enumerate(rows):
             completions[row.prompt_index].append(done[r])
-        return [samples * (params.n // draws) for samples in completions]
+        return [
+            samples * (count // drawn)  # greedy: one draw, repeated
+            for samples, count, drawn in zip(completions, counts, draws, strict=True)
+        ]
 
     # -- one batch ---------------------------------------------------------------------
 

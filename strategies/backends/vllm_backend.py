@@ -10,6 +10,9 @@ Why each choice:
   in one call, its second copy continues the sample numbering (seed ``+ n``) instead of
   repeating the first copy's samples: duplicates in one call behave like one request
   for more samples.
+- Each request carries its own ``SamplingParams`` (vLLM takes one per prompt), so a
+  prompt's own sample count and token cap (``Prompt.samples``, ``Prompt.max_tokens``)
+  are its request's ``n`` and ``max_tokens``.
 - One ``LLM.generate`` call per batch, prefix caching on: search strategies send many
   prompts that share a long prefix (the system prompt, the problem, earlier steps).
 
@@ -48,7 +51,7 @@ from strategies.generation import (
     GenerationError,
     Prompt,
     SamplingParams,
-    token_limit,
+    own_params,
 )
 from strategies.models import resolve_model
 
@@ -248,10 +251,11 @@ class VLLMGenerator:
 
         requests: list[Any] = [{"prompt_token_ids": self.prompt_ids(p)} for p in prompts]
         self._check_context([len(r["prompt_token_ids"]) for r in requests], params.max_tokens)
+        own = [own_params(prompt, params) for prompt in prompts]
         sampling = [
             VLLMSamplingParams(
-                n=engine_n(params),
-                max_tokens=token_limit(prompt, params),
+                n=engine_n(mine),
+                max_tokens=mine.max_tokens,
                 temperature=params.temperature,
                 top_p=params.top_p,
                 stop=list(params.stop),
@@ -259,10 +263,10 @@ class VLLMGenerator:
                 seed=seed,
                 logprobs=0 if self.want_logprobs else None,
             )
-            for prompt, seed in zip(prompts, request_seeds(prompts, params), strict=True)
+            for mine, seed in zip(own, request_seeds(prompts, params), strict=True)
         ]
         outputs = self._llm.generate(requests, sampling, use_tqdm=False)
-        return [self._completions(output, params) for output in outputs]
+        return [self._completions(output, mine) for output, mine in zip(outputs, own, strict=True)]
 
     def _check_context(self, prompt_lengths: Sequence[int], max_tokens: int) -> None:
         """A prompt longer than the engine's context fails with the fix in the message; an

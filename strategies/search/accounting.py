@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from strategies.cost import CostLedger
-from strategies.generation import Completion, Generator, Prompt, SamplingParams
+from strategies.generation import Completion, Generator, Prompt, SamplingParams, sample_count
 from strategies.verification import ScoreRequest, StepScores, Verifier
 
 
@@ -60,11 +60,15 @@ class BatchLedger:
             _add_note(exc, self._context("generator", stage, owners))
             raise
         elapsed = time.perf_counter() - started
-        if len(outputs) != len(prompts) or any(len(o) != params.n for o in outputs):
+        wanted = [sample_count(prompt, params) for prompt in prompts]
+        if [len(o) for o in outputs] != wanted:
             shape = [len(o) for o in outputs]
+            asked = (
+                f"n={params.n}" if all(w == params.n for w in wanted) else f"their own n={wanted}"
+            )
             raise ValueError(
                 f"generator {self.generator.name!r} returned {shape} completions for "
-                f"{len(prompts)} prompts with n={params.n} ({self._context('generator', stage, owners)})"
+                f"{len(prompts)} prompts with {asked} ({self._context('generator', stage, owners)})"
             )
         self.generator_calls += 1
         self.generation_s += elapsed

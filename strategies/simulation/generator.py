@@ -15,9 +15,15 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from strategies.generation import Completion, FinishReason, Prompt, SamplingParams
+from strategies.generation import (
+    Completion,
+    FinishReason,
+    Prompt,
+    SamplingParams,
+    own_params,
+)
 from strategies.simulation.config import SimulatorConfig
 from strategies.simulation.problem_specs import ProblemIndex, ProblemSpec
 from strategies.simulation.randomness import new_stream, pick, uniforms
@@ -171,16 +177,12 @@ class SimulatorGenerator:
                 "greedy" if greedy else params.top_p,
             )
             base.update(prompt.partial.encode())
-            own = (
-                params
-                if prompt.max_tokens is None
-                else replace(params, max_tokens=prompt.max_tokens)
-            )
+            own = own_params(prompt, params)  # its own token cap and sample count
             if greedy:
                 completion = self._sample(spec, state, base, 0, own)
-                results.append([completion] * params.n)
+                results.append([completion] * own.n)
             else:
-                results.append([self._sample(spec, state, base, i, own) for i in range(params.n)])
+                results.append([self._sample(spec, state, base, i, own) for i in range(own.n)])
         return results
 
     def _distribution(
