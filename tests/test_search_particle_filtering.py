@@ -12,6 +12,7 @@ from test_search_doubles import PROMPTS, Script, ScriptedGenerator, ScriptedVeri
 
 from strategies.answers import grade
 from strategies.backends.simulator import SimulatedWorld
+from strategies.generation import sample_count
 from strategies.search import get_strategy
 from strategies.search.particle_filtering import ParticleSelector, log_odds
 from strategies.search.selector import Node
@@ -65,7 +66,8 @@ def test_ledger_and_pool_on_scripted_steps():
         assert result.answer == "42" and result.cost.generations == 8 * 3
         assert result.extra["effective_budget"] == 8
     for call in generator.calls[1:]:
-        assert sum(call.params.n for _ in call.prompts) <= 2 * 8, "at most N steps per problem"
+        steps = sum(sample_count(p, call.params) for p in call.prompts)
+        assert steps <= 2 * 8, "at most N steps per problem"
 
 
 def test_spec_parameters_and_errors():

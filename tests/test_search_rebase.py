@@ -10,6 +10,7 @@ from test_search_doubles import PROMPTS, Script, ScriptedGenerator, ScriptedVeri
 
 from strategies.answers import grade
 from strategies.backends.simulator import SimulatedWorld
+from strategies.generation import sample_count
 from strategies.search import get_strategy
 from strategies.search.rebase import RebaseSelector, split_width
 from strategies.search.selector import Node
@@ -61,7 +62,9 @@ def test_pool_holds_exactly_n_finished_solutions_and_the_ledger_stays_within_n()
     per_step: dict[int, int] = {}
     for call in generator.calls:
         depth = call.prompts[0].partial.count("\n\n")
-        per_step[depth] = per_step.get(depth, 0) + call.params.n * len(call.prompts)
+        per_step[depth] = per_step.get(depth, 0) + sum(
+            sample_count(p, call.params) for p in call.prompts
+        )
     assert all(total <= 3 * 8 for total in per_step.values()), per_step
     for result in results:
         assert len(result.candidates) == 8 and result.answer == "42"

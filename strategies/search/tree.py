@@ -8,9 +8,10 @@ from drifting apart (DESIGN.md s.3), and a new search is a selector, not a copy.
 One search step, for all live nodes of all problems at once:
 1. Expand: each node the selectors chose is continued (``Prompt.partial`` = its text)
    with as many samples as its selector asked for, stopping at the step delimiter (kept
-   in the text). Nodes asking for the same number of children share one generator call
-   (beam search and DVTS always make one call per step; REBASE and particle filtering one
-   per distinct count), all under the step's seed. The first step samples the root's
+   in the text). Every node of the step shares one generator call under the step's seed:
+   the call's n is the largest child count, and a node asking for fewer (REBASE,
+   particle filtering) carries its own count (``Prompt.samples``), so it draws the
+   samples a call with n = its count would. The first step samples the root's
    children from one prompt per problem. The last step (the depth limit) drops the stop
    string and generates to EOS.
 2. Look ahead (optional, k > 0): each unfinished child is rolled out k more steps
@@ -56,7 +57,7 @@ from strategies.problems import Problem
 from strategies.prompts import PromptConfig
 from strategies.search.accounting import BatchLedger
 from strategies.search.base import SearchStrategy, assemble_results
-from strategies.search.budget import BudgetPlan, check_budget, max_distinct_counts, tree_plan
+from strategies.search.budget import BudgetPlan, check_budget, tree_plan
 from strategies.search.result import Candidate, SearchResult
 from strategies.search.sampling import invalid_scores
 from strategies.search.selection import check_reduction, reduce_scores
@@ -97,7 +98,7 @@ class StepSearch(SearchStrategy):
     needs_step_verifier = True
 
     def plan(self, budget: int) -> BudgetPlan:
-        """By default N nodes' steps per step, grouped by child count into calls."""
+        """By default N nodes' steps per step, in one generator call per step."""
         check_budget(budget)
         config: TreeSearchConfig = self.config
         return tree_plan(
@@ -106,7 +107,6 @@ class StepSearch(SearchStrategy):
             beams=budget,
             depth=config.depth,
             lookahead=config.lookahead,
-            calls_per_step=max_distinct_counts(budget),
         )
 
     @abstractmethod
@@ -213,7 +213,9 @@ class _TreeRun:
     def _ok(self, problem: int) -> bool:
         return self.errors[problem] is None
 
-    def _prompt(self, node: Node, max_tokens: int | None = None) -> Prompt:
+    def _prompt(
+        self, node: Node, max_tokens: int | None = None, samples: int | None = None
+    ) -> Prompt:
         messages = self.messages[node.problem]
         assert messages is not None
         return Prompt(
@@ -221,6 +223,7 @@ class _TreeRun:
             partial=node.text,
             key=self.problems[node.problem].id,
             max_tokens=max_tokens,
+            samples=samples,
         )
 
     def _seed(self, depth: int, stage: int) -> int:
@@ -237,33 +240,34 @@ class _TreeRun:
         return max(1, remaining if last else min(self.config.step_tokens, remaining))
 
     def _expand(self, expansions: list[Expansion], depth: int, last: bool) -> list[Node]:
-        """Children in expansion order; one generator call per distinct child count."""
-        by_count: dict[int, list[int]] = {}
-        for index, expansion in enumerate(expansions):
-            by_count.setdefault(expansion.children, []).append(index)
-        outputs: dict[int, list[Completion]] = {}
-        for count, indices in by_count.items():
-            parents = [expansions[i].node for i in indices]
-            caps = [self._cap(node, last) for node in parents]
-            params = SamplingParams(
-                n=count,
-                max_tokens=max(caps),
-                temperature=self.config.temperature,
-                top_p=self.config.top_p,
-                stop=() if last else (self.delimiter,),
-                seed=self._seed(depth, 0),
-            )
-            results = self.ledger.generate(
-                [self._prompt(node, cap) for node, cap in zip(parents, caps, strict=True)],
-                params,
-                [node.problem for node in parents],
-                stage=f"step {depth + 1}" + (" (to EOS)" if last else ""),
-            )
-            outputs.update(zip(indices, results, strict=True))
+        """Children in expansion order, from one generator call: the call's n is the
+        largest child count, and a node asking for fewer carries its own count
+        (``Prompt.samples``), so its samples are those a call with n = its count draws."""
+        parents = [expansion.node for expansion in expansions]
+        caps = [self._cap(node, last) for node in parents]
+        most = max(expansion.children for expansion in expansions)
+        params = SamplingParams(
+            n=most,
+            max_tokens=max(caps),
+            temperature=self.config.temperature,
+            top_p=self.config.top_p,
+            stop=() if last else (self.delimiter,),
+            seed=self._seed(depth, 0),
+        )
+        prompts = [
+            self._prompt(e.node, cap, None if e.children == most else e.children)
+            for e, cap in zip(expansions, caps, strict=True)
+        ]
+        outputs = self.ledger.generate(
+            prompts,
+            params,
+            [node.problem for node in parents],
+            stage=f"step {depth + 1}" + (" (to EOS)" if last else ""),
+        )
         return [
-            self._child(expansion.node, completion, last)
-            for index, expansion in enumerate(expansions)
-            for completion in outputs[index]
+            self._child(parent, completion, last)
+            for parent, completions in zip(parents, outputs, strict=True)
+            for completion in completions
         ]
 
     def _child(self, parent: Node, completion: Completion, last: bool) -> Node:
