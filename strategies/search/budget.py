@@ -45,12 +45,6 @@ def check_budget(budget: int) -> None:
         raise ValueError(f"budget must be a positive integer, got {budget!r}")
 
 
-def max_distinct_counts(beams: int) -> int:
-    """The most distinct positive child counts whose sum is at most ``beams``: a bound on
-    the generator calls of a search that groups nodes by child count (1 + 2 + ... + k)."""
-    return int(((8 * beams + 1) ** 0.5 - 1) / 2)
-
-
 def sampling_plan(strategy: str, budget: int, *, uses_verifier: bool) -> BudgetPlan:
     check_budget(budget)
     return BudgetPlan(
@@ -71,20 +65,20 @@ def tree_plan(
     beams: int,
     depth: int,
     lookahead: int,
-    calls_per_step: int = 1,
     beam_width: int | None = None,
     groups: int | None = None,
     kept_per_group: int | None = None,
 ) -> BudgetPlan:
-    """The plan of a step-level search making at most ``beams`` step generations in at
-    most ``calls_per_step`` generator calls per step."""
+    """The plan of a step-level search making at most ``beams`` step generations in one
+    generator call per step (children of several counts share it: ``Prompt.samples``),
+    plus its look-ahead calls."""
     check_budget(budget)
     return BudgetPlan(
         strategy=strategy,
         budget=budget,
         effective_budget=beams,
         solution_equivalents=beams * (1 + lookahead),
-        max_generator_calls=depth * calls_per_step + lookahead * (depth - 1),
+        max_generator_calls=depth + lookahead * (depth - 1),
         max_generations=beams * depth + beams * lookahead * (depth - 1),
         max_verifier_calls=depth,
         beam_width=beam_width,

@@ -15,7 +15,8 @@ best-of-N over the pool. Reported to match sampling's MATH-500 accuracy at about
 its FLOPs.
 
 Identical children are one prefix expanded into their summed share. Nodes asking for
-different numbers of children go to the generator in one call per distinct count.
+different numbers of children share the step's one generator call, each prompt with its
+own sample count (``Prompt.samples``).
 """
 
 from __future__ import annotations
