@@ -62,7 +62,7 @@ VLLM_VENV ?= $(or $(TTC_VLLM_VENV),.venv-vllm)
 VLLM_PY := $(VLLM_VENV)/bin/python
 VLLM_TESTS := tests/test_vllm_backend.py tests/test_openai_backend.py tests/test_calibration_backends.py \
 	tests/test_vllm_engine_options.py tests/test_log_setup.py \
-	tests/test_serve_vllm.py
+	tests/test_serve_vllm.py tests/test_per_prompt_samples.py
 
 test-vllm:
 	TTC_VLLM_VENV=$(VLLM_VENV) bash scripts/setup_vllm_env.sh
