@@ -20,9 +20,9 @@ class Compute:
     """What a problem cost, every round included, in the units the policies and evaluation
     use.
 
-    ``generations`` counts full-solution equivalents: each sample drawn, and N for a
-    tree search at budget N (whose ledger
-    counts single steps as generations; its tokens match N full solutions).
+    ``generations`` counts full-solution equivalents: each sample drawn, and N for a tree
+    search at budget N (whose ledger counts single steps as generations; its tokens
+    match N full solutions).
     """
 
     generations: float

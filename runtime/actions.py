@@ -30,10 +30,6 @@ def base_strategy(strategy: str) -> str:
     return strategy[: -len(CHECK_SUFFIX)] if is_checked(strategy) else strategy
 
 
-def runs_at_most(strategy: str | None) -> int:
-    return MAX_RUNS if is_checked(strategy) else 1
-
-
 @dataclass(frozen=True)
 class ActionKey:
     """A fixed run: ``base`` strategy (parameters included), whether it is ``checked``,

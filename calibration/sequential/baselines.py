@@ -28,15 +28,15 @@ from runtime.stopping_rules import (
 from strategies.search.selection import EncodedPool, choose
 
 
-def rule_specs(budgets: Sequence[int], scored: bool) -> dict[str, StoppingRule]:
-    """The rules at every budget worth stopping early under (N >= 2), by the ``--budget``
-    form that runs them."""
-    rules: dict[str, StoppingRule] = {}
+def rule_specs(budgets: Sequence[int], scored: bool) -> dict[str, tuple[StoppingRule, int]]:
+    """The rules, each with its N, at every budget worth stopping early under (N >= 2),
+    by the ``--budget`` form that runs them."""
+    rules: dict[str, tuple[StoppingRule, int]] = {}
     for budget in sorted({b for b in budgets if b >= 2}):
-        rules[f"beta:{budget}"] = AdaptiveConsistency()
-        rules[f"esc:{budget}"] = EarlyStopping()
+        rules[f"beta:{budget}"] = (AdaptiveConsistency(), budget)
+        rules[f"esc:{budget}"] = (EarlyStopping(), budget)
         if scored:
-            rules[f"margin:{budget}"] = VerifierMargin()
+            rules[f"margin:{budget}"] = (VerifierMargin(), budget)
     return rules
 
 
@@ -56,17 +56,17 @@ def replay_rules(
     permutations = order_permutations(pools, orders, seed)
     hits = {name: 0.0 for name in specs}
     spent = {name: 0.0 for name in specs}
+    answers = {name: rule.answer_rule(reduction) for name, (rule, _) in specs.items()}
     for pool, order in zip(pools, permutations, strict=True):
         encoded = {
             r: EncodedPool.from_candidates(pool.candidates, r)
-            for r in {rule.answer_rule(reduction).reduction for rule in specs.values()}
+            for r in {answer.reduction for answer in answers.values()}
         }
         for row in order:
             drawn = [pool.candidates[i] for i in row]
-            for name, rule in specs.items():
-                budget = int(name.split(":")[1])
+            for name, (rule, budget) in specs.items():
                 count = stopping_point(rule, drawn, budget, reduction)
-                answer = rule.answer_rule(reduction)
+                answer = answers[name]
                 chosen = int(choose(answer.method, encoded[answer.reduction], row[None, :count])[0])
                 hits[name] += float(chosen >= 0 and pool.correct[chosen])
                 spent[name] += count

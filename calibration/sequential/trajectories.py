@@ -222,6 +222,7 @@ def second_opinions(
     costs: dict[str, dict[str, float]] = {}
     for (pid, key), (accuracy, cost) in outcomes.items():
         if key in asking:
-            accuracies.setdefault(pid, {})[str(ActionKey.parse(key).with_check())] = accuracy
-            costs.setdefault(pid, {})[str(ActionKey.parse(key).with_check())] = cost
+            checked = str(ActionKey.parse(key).with_check())
+            accuracies.setdefault(pid, {})[checked] = accuracy
+            costs.setdefault(pid, {})[checked] = cost
     return accuracies, costs

@@ -38,11 +38,12 @@ def better_rule(model: SequentialModel, per_problem: float) -> str | None:
     ``total:B`` may spend a generous B down to the last sample; a rule that tops out below
     plain sampling at B (a verifier margin that stops at 2 samples) would cap what B buys.
     """
-    fits = [(p.accuracy, -p.mean_cost, name) for name, p in model.baselines.items()]
-    fits = [f for f in fits if -f[1] <= per_problem + 1e-9]
+    fits = {n: p for n, p in model.baselines.items() if p.mean_cost <= per_problem + 1e-9}
     if not fits:
         return None
-    accuracy, _, name = max(fits)
+    # the most accurate; of equals, the cheapest (then by name, so the choice is stable)
+    name = max(fits, key=lambda n: (fits[n].accuracy, -fits[n].mean_cost, n))
+    accuracy = fits[name].accuracy
     router = model.heldout_accuracy_within(per_problem)
     if router is not None and accuracy <= router + RULE_MARGIN:
         return None
@@ -99,9 +100,8 @@ class RuleWithinBudget(BudgetPolicy):
             if affordable <= 0:
                 return Decision("stop", 0.0, 0.0), 0.0
             target = len(view.problems[index].candidates) + affordable
-            return Decision("sample", 0.0, float(affordable), None, target), view.sample_cost(
-                affordable
-            )
+            sample = Decision("sample", 0.0, float(affordable), None, target)
+            return sample, view.sample_cost(affordable)
 
         decisions = self.rule.decide(view)
         costs = [view.first_run_cost(d, p) for d, p in zip(decisions, view.problems, strict=True)]

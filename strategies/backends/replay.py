@@ -1,8 +1,9 @@
 """The replay backend: recorded samples served as if generated (``--backend replay``).
 
 Why: sampling strategies (majority, best-of-N, the router's rounds of samples and any
-sequential stopping) only ever see whole solutions, so a big recorded pool evaluates them exactly and
-for free, and people holding GPU dumps get a table without generating again.
+sequential stopping) only ever see whole solutions, so a big recorded pool evaluates
+them exactly and for free, and people holding GPU dumps get a table without generating
+again.
 
 How samples are served, per problem: a seeded permutation of its recorded samples
 (``order=shuffled``, the default; ``order=recorded`` keeps the file's order), dealt out
