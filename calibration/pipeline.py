@@ -26,7 +26,7 @@ from calibration.sampling.strategy_plan import StrategyPlan, plan_strategies, po
 from calibration.sampling.tree_stage import run_tree_searches, search_work, tree_units
 from calibration.sequential.stage import build_sequential_model
 from calibration.store.artifact import Manifest, write_artifact
-from calibration.store.records import TreeRecord
+from calibration.store.records import ProblemSamples, TreeRecord
 from calibration.store.shards import ShardError, ShardWriter, read_shard
 from calibration.store.work_state import (
     SAMPLES,
@@ -214,6 +214,19 @@ def merge_calibration(
     seeds) is taken from ``plan_overrides`` where given, else from the latest session that ran
     into ``out``, else from the defaults.
     """
+    config, source, plan = merge_config(out, analysis, plan_overrides, progress)
+    outcome = CalibrationOutcome(config, source, 0, 0, plan.notes)
+    return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
+
+
+def merge_config(
+    out: Path,
+    analysis: dict[str, Any] | None = None,
+    plan_overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[CalibrationConfig, ProblemSource, StrategyPlan]:
+    """The settings, problems and plan that ``merge_calibration`` would analyse ``out``
+    with; refuses while any planned sample or search is missing."""
     folder = shards_folder(out)
     recorded = dict(recorded_settings(folder, TREE))
     dataset_sha = recorded.pop("dataset_sha256", None)
@@ -229,7 +242,7 @@ def merge_calibration(
         plan_fields["tree_budgets"] = tuple(int(b) for b in chosen["tree_budgets"])
     if chosen.get("seeds") is not None:
         plan_fields["seeds"] = int(chosen["seeds"])
-    analysis = dict(analysis)
+    analysis = dict(analysis or {})
     # the shards' sampling settings, and the reduction the analysis asks for now
     reduction = {"reduction": analysis.pop("reduction")} if "reduction" in analysis else {}
     config = CalibrationConfig(
@@ -264,8 +277,7 @@ def merge_calibration(
     waiting = _missing_work(config, source, plan)
     if waiting:
         raise ShardError(f"cannot merge {out} yet: {waiting}")
-    outcome = CalibrationOutcome(config, source, 0, 0, plan.notes)
-    return _finish(config, source, plan, outcome, get_prompt_config(config.prompt_config))
+    return config, source, plan
 
 
 def _planned_searches(
@@ -295,6 +307,17 @@ def _missing_work(config: CalibrationConfig, source: ProblemSource, plan: Strate
     return " and ".join(parts)
 
 
+def calibration_records(
+    config: CalibrationConfig, source: ProblemSource, plan: StrategyPlan
+) -> tuple[dict[str, ProblemSamples], list[TreeRecord]]:
+    """Every problem's samples, and the records of the searches the plan runs (earlier
+    runs into the same folder may have planned more)."""
+    folder = shards_folder(config.out)
+    samples = read_samples(folder, _settings(config, source))
+    all_records = read_tree_records(folder, _tree_settings(config, source))
+    return samples, [all_records[key] for key in _planned_searches(config, source, plan)]
+
+
 def _finish(
     config: CalibrationConfig,
     source: ProblemSource,
@@ -315,13 +338,8 @@ def _write_calibration(
 ) -> CalibrationOutcome:
     started = time.perf_counter()
     folder = shards_folder(config.out)
-    samples = read_samples(folder, _settings(config, source))
-    all_records = read_tree_records(folder, _tree_settings(config, source))
+    samples, tree_records = calibration_records(config, source, plan)
     problem_ids = [p.id for p in source.problems]
-    # only the searches of the current plan (earlier runs may have planned more)
-    tree_records: list[TreeRecord] = [
-        all_records[key] for key in _planned_searches(config, source, plan)
-    ]
     settings = AnalysisSettings(
         budgets=tuple(sorted(set(config.budgets))),
         seeds=config.seed_values,

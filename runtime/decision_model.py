@@ -216,6 +216,10 @@ class SequentialModel:
     # (both empty in models fitted before them)
     baselines: dict[str, RulePoint] = field(default_factory=dict)
     rung_accuracy: dict[int, float] = field(default_factory=dict)
+    # predicted accuracy by which a search must lead the other actions to be chosen,
+    # chosen held out at calibration (``fit.choose_switch_margin``; 0 in models fitted
+    # before it): the best of many noisy predictions is biased up
+    switch_margin: float = 0.0
 
     @property
     def scored(self) -> bool:
@@ -267,26 +271,28 @@ class SequentialModel:
         allowed: list[np.ndarray] = []
         predictions = model.predictions(rows)
         stop, trees = predictions
+        handicap: list[float] = []  # what each action's net value is docked
         if stop is not None:
             labels.append(("stop", None, None))
             accuracy.append(stop)
             cost.append(np.zeros(count))
             allowed.append(np.ones(count, dtype=bool))
+            handicap.append(0.0)
         for key, values in trees.items():
             action = ActionKey.parse(key)
             labels.append(("tree", action.strategy, action.budget))
             accuracy.append(values)
             cost.append(np.full(count, self.action_costs.get(key, float(action.budget))))
             allowed.append(action.most_generations <= caps + 1e-9)
+            handicap.append(self.switch_margin)
         step = self.next_step(rung_index)
         if step is not None:
             # sampling on is valued against the best action it forgoes here (its
             # continuation was fitted on exactly that difference: ``fit.Ladder``)
             forgone_cost = np.zeros(count)
             if allowed:
-                nets = np.where(
-                    np.vstack(allowed), np.vstack(accuracy) - price * np.vstack(cost), -np.inf
-                )
+                docked = np.vstack(accuracy) - price * np.vstack(cost) - np.array(handicap)[:, None]
+                nets = np.where(np.vstack(allowed), docked, -np.inf)
                 fixed = nets.max(axis=0)
                 baseline = np.where(np.isfinite(fixed), fixed, 0.0)
                 forgone = np.vstack(cost)[nets.argmax(axis=0), np.arange(count)]
@@ -302,11 +308,14 @@ class SequentialModel:
             fits = step <= caps + 1e-9
             nothing_else = ~np.any(np.vstack(allowed), axis=0) if allowed else np.ones(count, bool)
             allowed.append(fits | nothing_else)
+            handicap.append(0.0)  # its value already stands on the docked baseline
         if not labels:
             raise ValueError("no action fits: the first rung needs at least one generation")
         acc = np.vstack(accuracy)
         spend = np.vstack(cost)
-        net = np.where(np.vstack(allowed), acc - price * spend, -np.inf)
+        net = np.where(
+            np.vstack(allowed), acc - price * spend - np.array(handicap)[:, None], -np.inf
+        )
         if step is not None and stop is not None and budget is not None and self.capped:
             # a capped problem stops early only where sampling on looks worse than its
             # cap's threshold (held out: never below spending the whole cap); "never"
@@ -474,6 +483,7 @@ class SequentialModel:
             },
             "baselines": {name: vars(point) for name, point in sorted(self.baselines.items())},
             "rung_accuracy": {str(r): a for r, a in sorted(self.rung_accuracy.items())},
+            "switch_margin": self.switch_margin,
         }
 
     @classmethod
@@ -513,6 +523,7 @@ class SequentialModel:
                 for name, p in data.get("baselines", {}).items()
             },
             rung_accuracy={int(r): float(a) for r, a in data.get("rung_accuracy", {}).items()},
+            switch_margin=float(data.get("switch_margin", 0.0)),
         )
         if len(model.rung_models) != len(model.rungs) or list(model.prices) != sorted(model.prices):
             raise ValueError("sequential model: rungs and rung models differ, or prices unsorted")

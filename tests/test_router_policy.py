@@ -145,21 +145,22 @@ def live(rung_index: int, spent: float = 0.0, pid: str = "p") -> LiveProblem:
 def brute_force(model: SequentialModel, rung_index: int, price: float, cap: float) -> Decision:
     """Enumerate every allowed action and take the best value minus price x cost."""
     stop, trees = model.rung_models[rung_index].action_values(np.zeros(1))
-    options = []
+    options = []  # (action, value, cost, what its net value is docked)
     if stop is not None:
-        options.append(("stop", stop, 0.0))
+        options.append(("stop", stop, 0.0, 0.0))
     for key, value in trees.items():
         budget = int(key.rpartition("@")[2])
         most = budget * (3 if "+check@" in key else 1)  # a second opinion may run 3 times
         if most <= cap:
-            options.append((key, value, model.action_costs.get(key, float(budget))))
+            cost = model.action_costs.get(key, float(budget))
+            options.append((key, value, cost, model.switch_margin))
     step = model.next_step(rung_index)
     if step is not None and (step <= cap or not options):
         # the continuation is the advantage over the best action it forgoes (0 if none)
         advantage, cost = model.continuation(rung_index, np.zeros(1), price)
-        forgone = max((o[1] - price * o[2] for o in options), default=0.0)
-        options.append(("sample", forgone + advantage + price * cost, cost))
-    best = max(options, key=lambda o: (o[1] - price * o[2], -o[2]))
+        forgone = max((o[1] - price * o[2] - o[3] for o in options), default=0.0)
+        options.append(("sample", forgone + advantage + price * cost, cost, 0.0))
+    best = max(options, key=lambda o: (o[1] - price * o[2] - o[3], -o[2]))
     return Decision(
         "stop" if best[0] == "stop" else "tree" if "@" in best[0] else "sample", best[1], best[2]
     )
@@ -168,10 +169,12 @@ def brute_force(model: SequentialModel, rung_index: int, price: float, cap: floa
 @pytest.mark.parametrize("price", [0.0, 0.01, 0.05, 0.2])
 @pytest.mark.parametrize("cap", [math.inf, 6.0, 5.0, 3.0, 0.5])
 @pytest.mark.parametrize("checked", [None, 0.88, 0.95])
-def test_decisions_are_the_brute_force_best_action(price, cap, checked):
+@pytest.mark.parametrize("margin", [0.0, 0.15])
+def test_decisions_are_the_brute_force_best_action(price, cap, checked, margin):
     model = hand_model(
         stop=[0.0, 0.6, 0.7, 0.8], tree=0.9, continuation=[0.55, 0.63, 0.74, 0.0], checked=checked
     )
+    model = replace(model, switch_margin=margin)
     for rung_index in range(4):
         got = model.decide(rung_index, np.zeros(1), price, cap)
         want = brute_force(model, rung_index, price, cap)

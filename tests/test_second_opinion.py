@@ -110,6 +110,32 @@ def test_second_opinions_come_from_three_seeds_with_agreement():
     assert costs["p"]["rebase+check@4"] == pytest.approx(4 * 13 / 6)
 
 
+def test_a_run_without_an_answer_counts_as_a_wrong_unsure_run():
+    """As live (RoundRunner._search_checked keeps a finished run whose leaves gave no
+    answer): the problem keeps its checked action instead of leaving the data."""
+    failed = TreeRecord(
+        "p",
+        "rebase",
+        4,
+        1,
+        None,
+        False,
+        CostLedger(),
+        error="no extractable answer in 4 solutions",
+        agreement=0.0,
+    )
+    records = [record("p", 0, "A", 0.5, True), failed, record("p", 2, "A", 0.95, True)]
+    accuracies, costs = second_opinions(records, ["rebase@4"])
+    expected = recorded_outcome(
+        [(Run("A", 0.5), True), (Run(None, 0.0), False), (Run("A", 0.95), True)], 4
+    )
+    assert expected is not None
+    assert accuracies == {"p": {"rebase+check@4": pytest.approx(expected[0])}}
+    assert costs["p"]["rebase+check@4"] == pytest.approx(expected[1])
+    # when the unanswered run comes first it always asks again: more than one run
+    assert expected[1] > 4
+
+
 # ---------------------------------------------------------------- live, on the simulator
 
 

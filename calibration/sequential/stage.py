@@ -9,7 +9,7 @@ problem, from the prompt alone (free) and from the first 1, 2 and 4 samples.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 from calibration.sequential.baselines import replay_rules
 from calibration.sequential.fit import (
     capped_fold_models,
+    choose_switch_margin,
     fit_cap_thresholds,
     fit_capped_continuations,
     fit_folds,
@@ -27,6 +28,7 @@ from calibration.sequential.fit import (
 )
 from calibration.sequential.regression import fit_logistic
 from calibration.sequential.trajectories import (
+    TrainingPool,
     Trajectories,
     build_trajectories,
     second_opinions,
@@ -52,7 +54,18 @@ MIN_PROBLEMS = 10
 SIGNAL_RUNGS = (0, 1, 2, 4)
 
 
-def build_sequential_model(
+@dataclass(frozen=True)
+class SequentialData:
+    """What the decision model is fitted on: the problems with every action recorded,
+    the rung ladder, and the replayed trajectories (also read by
+    ``scripts/heldout_sequential.py`` to put intervals on the held-out figures)."""
+
+    pools: list[TrainingPool]
+    rungs: tuple[int, ...]
+    data: Trajectories
+
+
+def sequential_data(
     texts: Mapping[str, str],
     samples: Mapping[str, ProblemSamples],
     evaluations: pd.DataFrame,
@@ -63,8 +76,7 @@ def build_sequential_model(
     delimiter: str,
     seed: int,
     tree_records: Sequence[TreeRecord] = (),
-    progress: Callable[[int], object] = lambda n: None,
-) -> SequentialModel | None:
+) -> SequentialData | None:
     """None when there are too few problems (or samples) to fit anything. With the tree
     records (three seeds per search, leaves' agreement recorded), each search is offered
     a second time as ``strategy+check@B``: run again when unsure."""
@@ -89,14 +101,47 @@ def build_sequential_model(
     if len(pools) < MIN_PROBLEMS or len(rungs) < 2:
         return None
     data = build_trajectories(pools, rungs, keys, orders=ORDERS, reduction=reduction, seed=seed)
+    return SequentialData(pools, tuple(rungs), data)
+
+
+def build_sequential_model(
+    texts: Mapping[str, str],
+    samples: Mapping[str, ProblemSamples],
+    evaluations: pd.DataFrame,
+    *,
+    budgets: Sequence[int],
+    tree_strategies: Sequence[str],
+    reduction: str,
+    delimiter: str,
+    seed: int,
+    tree_records: Sequence[TreeRecord] = (),
+    progress: Callable[[int], object] = lambda n: None,
+) -> SequentialModel | None:
+    """The decision model with its held-out report; None where ``sequential_data`` is."""
+    prepared = sequential_data(
+        texts,
+        samples,
+        evaluations,
+        budgets=budgets,
+        tree_strategies=tree_strategies,
+        reduction=reduction,
+        delimiter=delimiter,
+        seed=seed,
+        tree_records=tree_records,
+    )
+    if prepared is None:
+        return None
+    pools, rungs, data = prepared.pools, prepared.rungs, prepared.data
     progress(1)
+    folds = fit_folds(data, reduction=reduction, seed=seed)
+    margin, folds = choose_switch_margin(data, folds)
     model = fit_model(
         data,
         reduction=reduction,
         sample_flops=_sample_flops(samples),
-        tree_flops=_tree_flops(evaluations, keys),
+        tree_flops=_tree_flops(evaluations, sorted(data.trees)),
+        switch_margin=margin,
     )
-    folds = fit_folds(data, reduction=reduction, seed=seed)
     curve = heldout_price_curve(data, reduction=reduction, seed=seed, folds=folds)
     pass_at_1 = np.array([p.correct.mean() for p in pools])
     signals = signal_report(data, pass_at_1)

@@ -201,12 +201,17 @@ def second_opinions(
     """problem id -> "strategy+check@budget" -> expected accuracy, and -> expected
     generations, of each search asking for a second opinion when unsure: from its three
     recorded seeds (problems or searches with fewer, or recorded before the leaves'
-    agreement was, get none)."""
+    agreement was, get none).
+
+    A run that found no answer ("no extractable answer in 4 solutions") is a run: wrong,
+    sure of nothing, so the router runs again, as it does live. Leaving such runs out
+    dropped the problem from the decision model's data altogether (it lacked a checked
+    action), and with it the hopeless problems where SmolLM2's searches write no number."""
     wanted = set(tree_keys)
     runs: dict[tuple[str, str], list[tuple[Run, bool]]] = {}
     for record in records:
         key = action_key(record.strategy, record.budget)
-        if key in wanted and record.agreement is not None and record.error is None:
+        if key in wanted and record.agreement is not None:
             runs.setdefault((record.problem_id, key), []).append(
                 (Run(record.answer, record.agreement), record.correct)
             )

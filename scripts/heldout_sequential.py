@@ -1,0 +1,293 @@
+"""An artifact's decision model held out on its own calibration problems, with intervals:
+recorded samples replayed and recorded tree searches looked up, so the router's tree
+searches and second opinions count, which a sample pool cannot replay.
+
+Why a script beside `ttc calibrate`'s own two-fold figures: those are one split of the
+problems into halves, with no interval, and on 100 problems one split moves the
+router's ratios by a few tenths. Here the same fit is repeated over several random
+splits (each problem is held out once per split, by a model fitted on the other half),
+every figure is a mean per problem over splits and random orders, and the intervals are
+a bootstrap over problems of the whole comparison (the best fixed strategy is re-picked
+in every resample, so its luck is counted too).
+
+What is compared, at each budget N of the calibration:
+- the best fixed strategy at N: every sampling strategy and tree search the artifact ran
+  at N, its accuracy the mean over the calibration's seeds per problem, its compute N
+  generations (the decision model prices a search at its budget too);
+- the router's held-out price curve (what `auto` and `total:B` choose among): compute to
+  match is N over the generations at which the curve first reaches that accuracy
+  (linear between prices, as `ttc evaluate` reads its `total:B` sweep);
+- `--budget N` held out: the capped router (its thresholds chosen on the same splits, as
+  `ttc calibrate` chooses them on its two halves).
+
+Each fold's switch margin (how far a search must lead to replace a drawn pool) is chosen
+on the fold's own half, nested, so the held-out half plays no part in it.
+
+    python -m scripts.heldout_sequential artifacts/smollm2-arithmetic [--splits 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from calibration.pipeline import calibration_records, merge_config
+from calibration.sequential.fit import (
+    DEFAULT_PRICES,
+    Fold,
+    capped_fold_models,
+    choose_switch_margin,
+    fit_cap_thresholds,
+    fit_folds,
+    replay,
+    with_switch_margin,
+)
+from calibration.sequential.stage import CAP_PRICE, SequentialData, sequential_data
+from calibration.store.artifact import load_artifact
+from runtime.actions import action_key
+from strategies.prompts import get_prompt_config
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Per problem (rows: the pools' order), means over splits and random orders."""
+
+    fixed: dict[str, np.ndarray]  # "strategy@N" -> accuracy per problem
+    curve_accuracy: np.ndarray  # (prices, problems)
+    curve_cost: np.ndarray
+    capped_accuracy: dict[int, np.ndarray]
+    capped_cost: dict[int, np.ndarray]
+
+
+def load_data(artifact: Path) -> tuple[SequentialData, pd.DataFrame, tuple[int, ...], str]:
+    config, source, plan = merge_config(artifact, progress=False)
+    samples, records = calibration_records(config, source, plan)
+    evaluations = load_artifact(artifact).evaluations
+    budgets = tuple(sorted(set(config.budgets)))
+    prepared = sequential_data(
+        {p.id: p.text for p in source.problems},
+        samples,
+        evaluations,
+        budgets=budgets,
+        tree_strategies=[s.key for s in plan.tree],
+        reduction=config.generation.reduction,
+        delimiter=get_prompt_config(config.prompt_config).step_delimiter,
+        seed=config.seed,
+        tree_records=records,
+    )
+    if prepared is None:
+        raise SystemExit(f"{artifact}: too few problems with every action recorded to fit")
+    return prepared, evaluations, budgets, config.generation.reduction
+
+
+def fixed_accuracies(prepared: SequentialData, evaluations: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every fixed strategy's accuracy per problem (mean over seeds), on the fitted pools."""
+    ids = [p.problem_id for p in prepared.pools]
+    means = evaluations.groupby(["strategy", "budget", "problem_id"])["accuracy"].mean()
+    table = means.unstack("problem_id").reindex(columns=ids)
+    out = {}
+    for (strategy, budget), values in zip(
+        table.index.tolist(), table.to_numpy(dtype=float), strict=True
+    ):
+        if not np.isnan(values).any():
+            out[action_key(str(strategy), int(budget))] = values
+    return out
+
+
+def per_problem(values: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
+    return np.bincount(owners, weights=values, minlength=count) / np.bincount(
+        owners, minlength=count
+    )
+
+
+def held_out(
+    prepared: SequentialData,
+    evaluations: pd.DataFrame,
+    budgets: Sequence[int],
+    reduction: str,
+    splits: int,
+    prices: Sequence[float] = DEFAULT_PRICES,
+) -> HeldOut:
+    data, count = prepared.data, len(prepared.pools)
+    caps = [b for b in budgets if any(size <= b for size in data.rungs[1:])]
+    accuracy = np.zeros((len(prices), count))
+    cost = np.zeros((len(prices), count))
+    capped_accuracy = {c: np.zeros(count) for c in caps}
+    capped_cost = {c: np.zeros(count) for c in caps}
+    for split in tqdm(range(splits), desc="splits", unit="split"):
+        folds = [
+            _nested_margin(fold, reduction, prices, split)
+            for fold in fit_folds(data, reduction=reduction, prices=prices, seed=split)
+        ]
+        fitted = capped_fold_models(folds, caps, CAP_PRICE)
+        thresholds = fit_cap_thresholds(data, folds, caps, CAP_PRICE, fitted)
+        row_accuracy = np.zeros((len(prices), len(data)))
+        row_cost = np.zeros((len(prices), len(data)))
+        row_capped = {c: (np.zeros(len(data)), np.zeros(len(data))) for c in caps}
+        for fold, capped_model in zip(folds, fitted, strict=True):
+            rows = np.flatnonzero(fold.test)
+            held = data.subset(rows)
+            for i, price in enumerate(prices):
+                outcome = replay(fold.model, held, price)
+                row_accuracy[i, rows] = outcome.accuracy
+                row_cost[i, rows] = outcome.cost
+            assert capped_model.capped is not None
+            model = replace(
+                capped_model, capped=replace(capped_model.capped, thresholds=dict(thresholds))
+            )
+            for cap in caps:
+                outcome = replay(model, held, CAP_PRICE, budget=cap)
+                row_capped[cap][0][rows] = outcome.accuracy
+                row_capped[cap][1][rows] = outcome.cost
+        for i in range(len(prices)):
+            accuracy[i] += per_problem(row_accuracy[i], data.problem, count) / splits
+            cost[i] += per_problem(row_cost[i], data.problem, count) / splits
+        for cap in caps:
+            capped_accuracy[cap] += per_problem(row_capped[cap][0], data.problem, count) / splits
+            capped_cost[cap] += per_problem(row_capped[cap][1], data.problem, count) / splits
+    return HeldOut(
+        fixed_accuracies(prepared, evaluations),
+        accuracy,
+        cost,
+        capped_accuracy,
+        capped_cost,
+    )
+
+
+def _nested_margin(fold: Fold, reduction: str, prices: Sequence[float], split: int) -> Fold:
+    """The fold's model with the switch margin `ttc calibrate` would choose from the
+    fold's own half (its two halves), so the held-out half plays no part in it."""
+    inner = fit_folds(fold.fitted, reduction=reduction, prices=prices, seed=split + 1000)
+    margin, _ = choose_switch_margin(fold.fitted, inner, prices)
+    return replace(fold, model=with_switch_margin(fold.model, fold.fitted, prices, margin))
+
+
+def first_reaching(costs: np.ndarray, accuracies: np.ndarray, target: float) -> float | None:
+    """Generations where the curve (sorted by cost) first reaches ``target``, linear in
+    between; None when it never does."""
+    order = np.argsort(costs, kind="stable")
+    before: tuple[float, float] | None = None
+    for c, a in zip(costs[order], accuracies[order], strict=True):
+        if a + 1e-12 >= target:
+            if before is None or a <= before[1]:
+                return float(c)
+            share = (target - before[1]) / (a - before[1])
+            return float(before[0] + min(max(share, 0.0), 1.0) * (c - before[0]))
+        before = (float(c), float(a))
+    return None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    budget: int
+    fixed: str
+    fixed_accuracy: float
+    router_generations: float | None
+    ratio: float | None
+    router_at_n: float  # the curve's accuracy at N generations (interpolated)
+
+
+def compare(result: HeldOut, budget: int, rows: np.ndarray) -> Comparison:
+    at_budget = {k: v for k, v in result.fixed.items() if k.endswith(f"@{budget}")}
+    name, values = max(at_budget.items(), key=lambda item: float(item[1][rows].mean()))
+    target = float(values[rows].mean())
+    costs = result.curve_cost[:, rows].mean(axis=1)
+    accuracies = result.curve_accuracy[:, rows].mean(axis=1)
+    needed = first_reaching(costs, accuracies, target)
+    ratio = None if needed is None or needed <= 0 else budget / needed
+    return Comparison(budget, name, target, needed, ratio, _accuracy_at(costs, accuracies, budget))
+
+
+def _accuracy_at(costs: np.ndarray, accuracies: np.ndarray, spend: float) -> float:
+    """The best the curve reaches within ``spend`` generations (linear between prices;
+    nan when even its cheapest point costs more)."""
+    order = np.argsort(costs, kind="stable")
+    points = list(zip(costs[order], accuracies[order], strict=True))
+    reached = [a for c, a in points if c <= spend + 1e-9]
+    for (c0, a0), (c1, a1) in pairwise(points):
+        if c0 <= spend < c1:
+            reached.append(a0 + (spend - c0) / (c1 - c0) * (a1 - a0))
+    return max(reached) if reached else math.nan
+
+
+def short(key: str) -> str:
+    name, _, budget = key.rpartition("@")
+    return f"{name.split(':', 1)[0]}@{budget}"
+
+
+def report(result: HeldOut, budgets: Sequence[int], resamples: int, seed: int) -> str:
+    count = result.curve_accuracy.shape[1]
+    everything = np.arange(count)
+    rng = np.random.default_rng(seed)
+    draws = [np.asarray(rng.integers(0, count, count)) for _ in range(resamples)]
+    lines = [
+        f"{count} problems, held out over the splits; 95 % intervals: bootstrap over problems "
+        f"({resamples} resamples, the best fixed strategy re-picked in each)",
+        "",
+        "| N | best fixed | acc % | router `--budget N` acc % (gens) | router curve at N gens, "
+        "minus best fixed (points) | compute to match |",
+        "|---|---|---|---|---|---|",
+    ]
+    for budget in budgets:
+        point = compare(result, budget, everything)
+        boot = [compare(result, budget, rows) for rows in draws]
+        fixed_ci = _interval([b.fixed_accuracy for b in boot], 100)
+        gain = 100 * (point.router_at_n - point.fixed_accuracy)
+        gain_ci = _interval([b.router_at_n - b.fixed_accuracy for b in boot], 100)
+        ratios = [b.ratio if b.ratio is not None else 0.0 for b in boot]
+        ratio_ci = _interval(ratios, 1, "{:.2f}")
+        ratio = (
+            "not reached"
+            if point.ratio is None
+            else (f"{point.ratio:.2f}x ({point.router_generations:.2f} gens) [{ratio_ci}]")
+        )
+        capped = result.capped_accuracy.get(budget)
+        capped_text = "-"
+        if capped is not None:
+            capped_ci = _interval([float(capped[rows].mean()) for rows in draws], 100)
+            capped_text = (
+                f"{100 * capped.mean():.1f} [{capped_ci}] ({result.capped_cost[budget].mean():.2f})"
+            )
+        lines.append(
+            f"| {budget} | {short(point.fixed)} | {100 * point.fixed_accuracy:.1f} [{fixed_ci}] "
+            f"| {capped_text} | {gain:+.1f} [{gain_ci}] | {ratio} |"
+        )
+    curve = ", ".join(
+        f"{100 * a:.1f} % at {c:.2f}"
+        for a, c in sorted(
+            zip(result.curve_accuracy.mean(axis=1), result.curve_cost.mean(axis=1), strict=True),
+            key=lambda item: item[1],
+        )
+    )
+    lines += ["", f"price curve, held out (accuracy at mean generations): {curve}"]
+    return "\n".join(lines)
+
+
+def _interval(values: Sequence[float], scale: float, form: str = "{:.1f}") -> str:
+    low, high = np.percentile(np.asarray(values, dtype=float) * scale, [2.5, 97.5])
+    return f"{form.format(low)}, {form.format(high)}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("artifact", type=Path)
+    parser.add_argument("--splits", type=int, default=5, help="random halvings (default 5)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    args = parser.parse_args(argv)
+    prepared, evaluations, budgets, reduction = load_data(args.artifact)
+    result = held_out(prepared, evaluations, budgets, reduction, args.splits)
+    print(report(result, budgets, args.bootstrap, args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""scripts/heldout_sequential.py: an artifact's decision model held out on its own
+problems, tree searches included, with intervals."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from calibration.sequential.fit import SWITCH_MARGINS
+from router.cli import main as ttc
+from scripts.heldout_sequential import HeldOut, compare, first_reaching, main
+
+
+def test_first_reaching_reads_the_curve_linearly_between_prices():
+    costs = np.array([4.0, 1.0, 2.0])  # unsorted, as prices give them
+    accuracies = np.array([0.8, 0.4, 0.6])
+    assert first_reaching(costs, accuracies, 0.7) == pytest.approx(3.0)
+    assert first_reaching(costs, accuracies, 0.3) == pytest.approx(1.0)
+    assert first_reaching(costs, accuracies, 0.9) is None
+
+
+def test_the_best_fixed_strategy_is_picked_on_the_rows_compared():
+    result = HeldOut(
+        fixed={"a@4": np.array([1.0, 0.0]), "b@4": np.array([0.0, 0.6]), "c@2": np.ones(2)},
+        curve_accuracy=np.array([[0.0, 0.0], [1.0, 1.0]]),
+        curve_cost=np.array([[1.0, 1.0], [2.0, 2.0]]),
+        capped_accuracy={},
+        capped_cost={},
+    )
+    everything = compare(result, 4, np.arange(2))
+    assert everything.fixed == "a@4" and everything.fixed_accuracy == 0.5
+    assert everything.router_generations == pytest.approx(1.5)
+    assert everything.ratio == pytest.approx(4 / 1.5)
+    second = compare(result, 4, np.array([1, 1]))
+    assert second.fixed == "b@4" and second.router_generations == pytest.approx(1.6)
+    assert math.isclose(everything.router_at_n, 1.0)
+
+
+def test_the_script_reports_a_small_calibration_with_searches_held_out(tmp_path, capsys):
+    out = tmp_path / "sim"
+    code = ttc(
+        [
+            "calibrate", "--problems", "simulator:40:3", "--samples", "8",
+            "--budgets", "1,2,4", "--strategies", "majority,weighted_best_of_n,rebase,beam_search",
+            "--seeds", "3", "--draws", "8", "--probe-k", "2", "--probe-draws", "2",
+            "--bootstrap", "20", "--cv-repeats", "1", "--no-progress", "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    model = json.loads((out / "sequential_model.json").read_text())
+    assert model["switch_margin"] in SWITCH_MARGINS
+    capsys.readouterr()
+    assert main([str(out), "--splits", "1", "--bootstrap", "20"]) == 0
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2", "4"]
+    assert "40 problems" in printed and "price curve, held out" in printed
