@@ -359,10 +359,14 @@ def choose_switch_margin(
 
     Each margin's fold models are replayed on their held-out halves and scored per
     problem by net value (accuracy minus price times generations) averaged over the price
-    grid. The largest margin within one standard error of the best (paired, over
-    problems) wins: the "one standard error" rule of cross-validation, which takes the
-    most cautious model the evidence cannot tell from the best. Without tree searches
-    there is nothing to switch to: 0 and the folds as they are.
+    grid; ``cautious_choice`` picks: no margin unless one beats it by more than a
+    standard error, then the largest within a standard error of the best. Without tree
+    searches there is nothing to switch to: 0 and the folds as they are.
+
+    Measured before choosing the rule: on the simulator (400 problems) every margin
+    scores within noise of 0 on the calibration, but its evaluation on fresh problems
+    lost with any (N=16 compute to match 1.64x at 0, 1.49x at 0.02, 1.46x at 0.1); on
+    SmolLM2 (100 problems) 1.0 beat 0 by several standard errors.
 
     Why held out: in-sample, trusting every prediction always looks best."""
     if not data.trees or not folds:
@@ -387,27 +391,36 @@ def choose_switch_margin(
         _, inverse = np.unique(owners, return_inverse=True)
         scores.append(np.bincount(inverse, weights=net[tested]) / np.bincount(inverse))
         refits.append(refitted)
-    chosen = most_cautious_within_error(margins, scores)
+    chosen = cautious_choice(margins, scores)
     return margins[chosen], refits[chosen]
 
 
-def most_cautious_within_error(settings: Sequence[float], scores: Sequence[np.ndarray]) -> int:
-    """Index of the largest setting whose mean score is within one standard error of the
-    best one's; ``scores[i]``: the held-out score per problem under ``settings[i]``, the
-    same problems in the same order (the error is that of the paired differences)."""
+def cautious_choice(settings: Sequence[float], scores: Sequence[np.ndarray]) -> int:
+    """Index of the setting to use; ``settings[0]`` is the status quo, ``scores[i]`` the
+    held-out score per problem under ``settings[i]`` (the same problems in the same
+    order, so errors are those of paired differences).
+
+    The status quo stays unless the best setting beats it by more than one standard
+    error: a change needs evidence. When it does, the largest setting within one
+    standard error of the best is taken (cross-validation's one-standard-error rule:
+    the most cautious model the evidence cannot tell from the best)."""
     means = [float(score.mean()) for score in scores]
     best = int(np.argmax(means))
+    if means[best] - means[0] <= _paired_error(scores[best], scores[0]):
+        return 0
     chosen = best
     for index, score in enumerate(scores):
-        differences = score - scores[best]
-        error = (
-            float(differences.std(ddof=1) / np.sqrt(len(differences)))
-            if len(differences) > 1
-            else 0.0
-        )
-        if settings[index] > settings[chosen] and means[index] >= means[best] - error - 1e-12:
+        within = means[index] >= means[best] - _paired_error(score, scores[best]) - 1e-12
+        if settings[index] > settings[chosen] and within:
             chosen = index
     return chosen
+
+
+def _paired_error(first: np.ndarray, second: np.ndarray) -> float:
+    differences = first - second
+    if len(differences) < 2:
+        return 0.0
+    return float(differences.std(ddof=1) / np.sqrt(len(differences)))
 
 
 def heldout_price_curve(
