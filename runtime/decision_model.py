@@ -290,32 +290,40 @@ class SequentialModel:
             # sampling on is valued against the best action it forgoes here (its
             # continuation was fitted on exactly that difference: ``fit.Ladder``)
             forgone_cost = np.zeros(count)
+            forgone_dock = np.zeros(count)
             if allowed:
-                docked = np.vstack(accuracy) - price * np.vstack(cost) - np.array(handicap)[:, None]
+                docks = np.array(handicap)
+                docked = np.vstack(accuracy) - price * np.vstack(cost) - docks[:, None]
                 nets = np.where(np.vstack(allowed), docked, -np.inf)
                 fixed = nets.max(axis=0)
+                chosen = nets.argmax(axis=0)
                 baseline = np.where(np.isfinite(fixed), fixed, 0.0)
-                forgone = np.vstack(cost)[nets.argmax(axis=0), np.arange(count)]
+                forgone = np.vstack(cost)[chosen, np.arange(count)]
                 forgone_cost = np.where(np.isfinite(fixed), forgone, 0.0)
+                forgone_dock = np.where(np.isfinite(fixed), docks[chosen], 0.0)
             else:
                 baseline = np.zeros(count)
             advantage, expected = self.continuation_rows(
                 rung_index, rows, price, predictions, budget, forgone_cost
             )
             labels.append(("sample", None, self.rungs[rung_index + 1]))
-            accuracy.append(baseline + advantage + price * expected)
+            # decided on the docked baseline, shown without the dock: the margin is a
+            # handicap on searches, not an accuracy anyone should expect
+            accuracy.append(baseline + forgone_dock + advantage + price * expected)
             cost.append(expected)
             fits = step <= caps + 1e-9
             nothing_else = ~np.any(np.vstack(allowed), axis=0) if allowed else np.ones(count, bool)
             allowed.append(fits | nothing_else)
-            handicap.append(0.0)  # its value already stands on the docked baseline
+            sample_dock = forgone_dock
         if not labels:
             raise ValueError("no action fits: the first rung needs at least one generation")
         acc = np.vstack(accuracy)
         spend = np.vstack(cost)
-        net = np.where(
-            np.vstack(allowed), acc - price * spend - np.array(handicap)[:, None], -np.inf
+        docks = np.vstack(
+            [np.full(count, dock) for dock in handicap]
+            + ([sample_dock] if step is not None else [])
         )
+        net = np.where(np.vstack(allowed), acc - price * spend - docks, -np.inf)
         if step is not None and stop is not None and budget is not None and self.capped:
             # a capped problem stops early only where sampling on looks worse than its
             # cap's threshold (held out: never below spending the whole cap); "never"

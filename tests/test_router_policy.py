@@ -158,8 +158,11 @@ def brute_force(model: SequentialModel, rung_index: int, price: float, cap: floa
     if step is not None and (step <= cap or not options):
         # the continuation is the advantage over the best action it forgoes (0 if none)
         advantage, cost = model.continuation(rung_index, np.zeros(1), price)
-        forgone = max((o[1] - price * o[2] - o[3] for o in options), default=0.0)
-        options.append(("sample", forgone + advantage + price * cost, cost, 0.0))
+        # valued on the docked forgone action, shown without its dock
+        best_fixed = max(options, key=lambda o: o[1] - price * o[2] - o[3], default=None)
+        dock = 0.0 if best_fixed is None else best_fixed[3]
+        forgone = 0.0 if best_fixed is None else best_fixed[1] - price * best_fixed[2] - dock
+        options.append(("sample", forgone + dock + advantage + price * cost, cost, dock))
     best = max(options, key=lambda o: (o[1] - price * o[2] - o[3], -o[2]))
     return Decision(
         "stop" if best[0] == "stop" else "tree" if "@" in best[0] else "sample", best[1], best[2]
