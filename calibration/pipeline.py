@@ -24,7 +24,7 @@ from calibration.sampling.engines import build_generator, build_tree_generator, 
 from calibration.sampling.sampling_stage import SamplingJob, run_sampling
 from calibration.sampling.strategy_plan import StrategyPlan, plan_strategies, pool_sampler
 from calibration.sampling.tree_stage import run_tree_searches, search_work, tree_units
-from calibration.sequential.stage import build_sequential_model
+from calibration.sequential.stage import build_sequential_model, sequential_data
 from calibration.store.artifact import Manifest, write_artifact
 from calibration.store.records import ProblemSamples, TreeRecord
 from calibration.store.shards import ShardError, ShardWriter, read_shard
@@ -359,7 +359,7 @@ def _write_calibration(
 
     analysis = analyse(samples, tree_records, problem_ids, plan, settings, labelled)
     with labelled("decision model", 2) as advance:
-        sequential = build_sequential_model(
+        prepared = sequential_data(
             {p.id: p.text for p in source.problems},
             samples,
             analysis.evaluations,
@@ -369,7 +369,19 @@ def _write_calibration(
             delimiter=prompt_config.step_delimiter,
             seed=config.seed,
             tree_records=tree_records,
-            progress=advance,
+        )
+        sequential = (
+            None
+            if prepared is None
+            else build_sequential_model(
+                prepared,
+                samples,
+                analysis.evaluations,
+                budgets=settings.budgets,
+                reduction=config.generation.reduction,
+                seed=config.seed,
+                progress=advance,
+            )
         )
     analysis = replace(analysis, sequential=sequential)
     analysis_s = time.perf_counter() - started

@@ -271,20 +271,20 @@ class SequentialModel:
         allowed: list[np.ndarray] = []
         predictions = model.predictions(rows)
         stop, trees = predictions
-        handicap: list[float] = []  # what each action's net value is docked
+        docks: list[np.ndarray] = []  # what each action's net value is docked
         if stop is not None:
             labels.append(("stop", None, None))
             accuracy.append(stop)
             cost.append(np.zeros(count))
             allowed.append(np.ones(count, dtype=bool))
-            handicap.append(0.0)
+            docks.append(np.zeros(count))
         for key, values in trees.items():
             action = ActionKey.parse(key)
             labels.append(("tree", action.strategy, action.budget))
             accuracy.append(values)
             cost.append(np.full(count, self.action_costs.get(key, float(action.budget))))
             allowed.append(action.most_generations <= caps + 1e-9)
-            handicap.append(self.switch_margin)
+            docks.append(np.full(count, self.switch_margin))
         step = self.next_step(rung_index)
         if step is not None:
             # sampling on is valued against the best action it forgoes here (its
@@ -292,15 +292,13 @@ class SequentialModel:
             forgone_cost = np.zeros(count)
             forgone_dock = np.zeros(count)
             if allowed:
-                docks = np.array(handicap)
-                docked = np.vstack(accuracy) - price * np.vstack(cost) - docks[:, None]
+                docked = np.vstack(accuracy) - price * np.vstack(cost) - np.vstack(docks)
                 nets = np.where(np.vstack(allowed), docked, -np.inf)
                 fixed = nets.max(axis=0)
-                chosen = nets.argmax(axis=0)
+                chosen = (nets.argmax(axis=0), np.arange(count))
                 baseline = np.where(np.isfinite(fixed), fixed, 0.0)
-                forgone = np.vstack(cost)[chosen, np.arange(count)]
-                forgone_cost = np.where(np.isfinite(fixed), forgone, 0.0)
-                forgone_dock = np.where(np.isfinite(fixed), docks[chosen], 0.0)
+                forgone_cost = np.where(np.isfinite(fixed), np.vstack(cost)[chosen], 0.0)
+                forgone_dock = np.where(np.isfinite(fixed), np.vstack(docks)[chosen], 0.0)
             else:
                 baseline = np.zeros(count)
             advantage, expected = self.continuation_rows(
@@ -314,16 +312,12 @@ class SequentialModel:
             fits = step <= caps + 1e-9
             nothing_else = ~np.any(np.vstack(allowed), axis=0) if allowed else np.ones(count, bool)
             allowed.append(fits | nothing_else)
-            sample_dock = forgone_dock
+            docks.append(forgone_dock)
         if not labels:
             raise ValueError("no action fits: the first rung needs at least one generation")
         acc = np.vstack(accuracy)
         spend = np.vstack(cost)
-        docks = np.vstack(
-            [np.full(count, dock) for dock in handicap]
-            + ([sample_dock] if step is not None else [])
-        )
-        net = np.where(np.vstack(allowed), acc - price * spend - docks, -np.inf)
+        net = np.where(np.vstack(allowed), acc - price * spend - np.vstack(docks), -np.inf)
         if step is not None and stop is not None and budget is not None and self.capped:
             # a capped problem stops early only where sampling on looks worse than its
             # cap's threshold (held out: never below spending the whole cap); "never"

@@ -47,11 +47,14 @@ from calibration.sequential.fit import (
     choose_switch_margin,
     fit_cap_thresholds,
     fit_folds,
+    problem_means,
     replay,
     with_switch_margin,
 )
 from calibration.sequential.stage import CAP_PRICE, SequentialData, sequential_data
 from calibration.store.artifact import load_artifact
+from calibration.store.evaluation_records import SweepPoint
+from router.evaluation.harness import first_reaching as first_reaching_in_sweep
 from runtime.actions import action_key
 from strategies.prompts import get_prompt_config
 
@@ -102,12 +105,6 @@ def fixed_accuracies(prepared: SequentialData, evaluations: pd.DataFrame) -> dic
     return out
 
 
-def per_problem(values: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
-    return np.bincount(owners, weights=values, minlength=count) / np.bincount(
-        owners, minlength=count
-    )
-
-
 def held_out(
     prepared: SequentialData,
     evaluations: pd.DataFrame,
@@ -148,11 +145,11 @@ def held_out(
                 row_capped[cap][0][rows] = outcome.accuracy
                 row_capped[cap][1][rows] = outcome.cost
         for i in range(len(prices)):
-            accuracy[i] += per_problem(row_accuracy[i], data.problem, count) / splits
-            cost[i] += per_problem(row_cost[i], data.problem, count) / splits
+            accuracy[i] += problem_means(row_accuracy[i], data.problem) / splits
+            cost[i] += problem_means(row_cost[i], data.problem) / splits
         for cap in caps:
-            capped_accuracy[cap] += per_problem(row_capped[cap][0], data.problem, count) / splits
-            capped_cost[cap] += per_problem(row_capped[cap][1], data.problem, count) / splits
+            capped_accuracy[cap] += problem_means(row_capped[cap][0], data.problem) / splits
+            capped_cost[cap] += problem_means(row_capped[cap][1], data.problem) / splits
     return HeldOut(
         fixed_accuracies(prepared, evaluations),
         accuracy,
@@ -171,18 +168,14 @@ def _nested_margin(fold: Fold, reduction: str, prices: Sequence[float], split: i
 
 
 def first_reaching(costs: np.ndarray, accuracies: np.ndarray, target: float) -> float | None:
-    """Generations where the curve (sorted by cost) first reaches ``target``, linear in
-    between; None when it never does."""
+    """Generations where the curve (its points sorted by cost) first reaches ``target``,
+    read as `ttc evaluate` reads its `total:B` sweep; None when it never does."""
     order = np.argsort(costs, kind="stable")
-    before: tuple[float, float] | None = None
-    for c, a in zip(costs[order], accuracies[order], strict=True):
-        if a + 1e-12 >= target:
-            if before is None or a <= before[1]:
-                return float(c)
-            share = (target - before[1]) / (a - before[1])
-            return float(before[0] + min(max(share, 0.0), 1.0) * (c - before[0]))
-        before = (float(c), float(a))
-    return None
+    sweep = [
+        SweepPoint(float(c), float(a), float(c), 0.0)
+        for c, a in zip(costs[order], accuracies[order], strict=True)
+    ]
+    return first_reaching_in_sweep(sweep, target)[0]
 
 
 @dataclass(frozen=True)

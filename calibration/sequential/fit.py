@@ -374,12 +374,13 @@ def choose_switch_margin(
     tested = np.zeros(len(data), dtype=bool)
     for fold in folds:
         tested |= fold.test
-    owners = data.problem[tested]
     scores = []
     refits = []
     for margin in margins:
         refitted = [
-            replace(fold, model=with_switch_margin(fold.model, fold.fitted, prices, margin))
+            fold
+            if fold.model.switch_margin == margin
+            else replace(fold, model=with_switch_margin(fold.model, fold.fitted, prices, margin))
             for fold in folds
         ]
         net = np.zeros(len(data))
@@ -388,11 +389,17 @@ def choose_switch_margin(
             for price in prices:
                 outcome = replay(fold.model, held, price)
                 net[fold.test] += (outcome.accuracy - price * outcome.cost) / len(prices)
-        _, inverse = np.unique(owners, return_inverse=True)
-        scores.append(np.bincount(inverse, weights=net[tested]) / np.bincount(inverse))
+        scores.append(problem_means(net[tested], data.problem[tested]))
         refits.append(refitted)
     chosen = cautious_choice(margins, scores)
     return margins[chosen], refits[chosen]
+
+
+def problem_means(values: np.ndarray, problem: np.ndarray) -> np.ndarray:
+    """Per problem (in the order of ``np.unique(problem)``), the mean of its rows' values:
+    a problem's random orders are not independent evidence, the problem is."""
+    _, inverse = np.unique(problem, return_inverse=True)
+    return np.bincount(inverse, weights=values) / np.bincount(inverse)
 
 
 def cautious_choice(settings: Sequence[float], scores: Sequence[np.ndarray]) -> int:

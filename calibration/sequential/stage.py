@@ -105,32 +105,17 @@ def sequential_data(
 
 
 def build_sequential_model(
-    texts: Mapping[str, str],
+    prepared: SequentialData,
     samples: Mapping[str, ProblemSamples],
     evaluations: pd.DataFrame,
     *,
     budgets: Sequence[int],
-    tree_strategies: Sequence[str],
     reduction: str,
-    delimiter: str,
     seed: int,
-    tree_records: Sequence[TreeRecord] = (),
     progress: Callable[[int], object] = lambda n: None,
-) -> SequentialModel | None:
-    """The decision model with its held-out report; None where ``sequential_data`` is."""
-    prepared = sequential_data(
-        texts,
-        samples,
-        evaluations,
-        budgets=budgets,
-        tree_strategies=tree_strategies,
-        reduction=reduction,
-        delimiter=delimiter,
-        seed=seed,
-        tree_records=tree_records,
-    )
-    if prepared is None:
-        return None
+) -> SequentialModel:
+    """The decision model fitted on ``sequential_data``'s output, with its held-out
+    report (``samples`` and ``evaluations`` give the FLOPs the model prices)."""
     pools, rungs, data = prepared.pools, prepared.rungs, prepared.data
     progress(1)
     folds = fit_folds(data, reduction=reduction, seed=seed)

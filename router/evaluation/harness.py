@@ -284,7 +284,7 @@ def compute_to_match(
     out = []
     for budget in sorted({m.budget for m in fixed if m.budget is not None}):
         best = best_of([m for m in fixed if m.budget == budget])
-        needed, at_least = _first_reaching(sweep, best.accuracy)
+        needed, at_least = first_reaching(sweep, best.accuracy)
         out.append(
             ComputeToMatch(
                 budget=budget,
@@ -299,7 +299,7 @@ def compute_to_match(
     return out
 
 
-def _first_reaching(sweep: Sequence[SweepPoint], target: float) -> tuple[float | None, bool]:
+def first_reaching(sweep: Sequence[SweepPoint], target: float) -> tuple[float | None, bool]:
     """Mean generations where the sweep first reaches ``target`` (linear in between)."""
     for index, point in enumerate(sweep):
         if point.accuracy + 1e-12 < target:
