@@ -7,6 +7,7 @@ stored as plain numbers (JSON, never a pickle); numpy's solves do it in a few li
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -41,8 +42,56 @@ def fit_logistic(rows: np.ndarray, target: np.ndarray, *, strength: float = 1.0)
     design = np.hstack([np.ones((len(z), 1)), z])
     penalty = np.full(design.shape[1], 1.0 / strength)
     penalty[0] = 0.0
-    beta = np.zeros(design.shape[1])
-    beta[0] = math.log(share / (1 - share))
+    start = np.zeros(design.shape[1])
+    start[0] = math.log(share / (1 - share))
+    beta = _newton(design, target, penalty, start)
+    return LinearModel(
+        tuple(mean), tuple(scale), tuple(float(c) for c in beta[1:]), float(beta[0]), True
+    )
+
+
+def fit_shared_logistic(
+    rows: np.ndarray, targets: Mapping[str, np.ndarray], *, strength: float = 1.0
+) -> dict[str, LinearModel]:
+    """P(success) of several actions on the same rows: one intercept per action, one set
+    of feature coefficients for all (penalised as in ``fit_logistic``; intercepts not).
+
+    Why: the tree searches' values are fitted on the same few dozen problems, and what
+    makes a problem hard for one search makes it hard for all. Shared coefficients are
+    fitted on every search's outcomes at once, so a search's value no longer follows the
+    luck of its own outcomes; the searches differ by how often each is right. Each
+    action's model is an ordinary ``LinearModel`` (serving is unchanged)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    keys = list(targets)
+    z, mean, scale = _standardise(rows)
+    count, width = z.shape
+    design = np.zeros((count * len(keys), len(keys) + width))
+    stacked = np.zeros(count * len(keys))
+    start = np.zeros(len(keys) + width)
+    for index, key in enumerate(keys):
+        block = slice(index * count, (index + 1) * count)
+        design[block, index] = 1.0
+        design[block, len(keys) :] = z
+        stacked[block] = np.clip(np.asarray(targets[key], dtype=np.float64), 0.0, 1.0)
+        share = min(max(float(stacked[block].mean()) if count else 0.5, 1e-3), 1 - 1e-3)
+        start[index] = math.log(share / (1 - share))
+    penalty = np.zeros(len(keys) + width)
+    # intercepts: a whisker of penalty, so a search never (or always) right stays finite
+    penalty[: len(keys)] = 1e-3
+    penalty[len(keys) :] = 1.0 / strength
+    beta = _newton(design, stacked, penalty, start) if count else start
+    coef = tuple(float(c) for c in beta[len(keys) :])
+    return {
+        key: LinearModel(tuple(mean), tuple(scale), coef, float(beta[index]), True)
+        for index, key in enumerate(keys)
+    }
+
+
+def _newton(
+    design: np.ndarray, target: np.ndarray, penalty: np.ndarray, beta: np.ndarray
+) -> np.ndarray:
+    """The penalised logistic optimum from ``beta``: a dozen small solves, where the
+    decision model fits hundreds of these."""
     loss = _penalised_loss(design, target, penalty, beta)
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -30, 30)))
@@ -65,9 +114,7 @@ def fit_logistic(rows: np.ndarray, target: np.ndarray, *, strength: float = 1.0)
         beta, loss = trial, trial_loss
         if float(np.max(np.abs(damping * step))) < 1e-9:
             break
-    return LinearModel(
-        tuple(mean), tuple(scale), tuple(float(c) for c in beta[1:]), float(beta[0]), True
-    )
+    return beta
 
 
 def _penalised_loss(
