@@ -11,7 +11,8 @@ import pytest
 
 from calibration.sequential.fit import SWITCH_MARGINS
 from router.cli import main as ttc
-from scripts.heldout_sequential import HeldOut, compare, first_reaching, main
+from scripts.heldout_sequential import HeldOut, compare, first_reaching, main, partition_folds
+from tests.test_switch_margin import revealed_after_one_sample
 
 
 def test_first_reaching_reads_the_curve_linearly_between_prices():
@@ -53,8 +54,24 @@ def test_the_script_reports_a_small_calibration_with_searches_held_out(tmp_path,
     model = json.loads((out / "sequential_model.json").read_text())
     assert model["switch_margin"] in SWITCH_MARGINS
     capsys.readouterr()
-    assert main([str(out), "--splits", "1", "--bootstrap", "20"]) == 0
-    printed = capsys.readouterr().out
-    rows = [line for line in printed.splitlines() if line.startswith("| ") and "---" not in line]
-    assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2", "4"]
-    assert "40 problems" in printed and "price curve, held out" in printed
+    for folds in ("2", "4"):
+        assert main([str(out), "--splits", "1", "--folds", folds, "--bootstrap", "20"]) == 0
+        printed = capsys.readouterr().out
+        rows = [
+            line for line in printed.splitlines() if line.startswith("| ") and "---" not in line
+        ]
+        assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2", "4"]
+        assert "40 problems" in printed and "price curve, held out" in printed
+
+
+def test_k_parts_hold_every_problem_out_once_by_a_model_fitted_on_the_rest():
+    data = revealed_after_one_sample(rows=60)
+    folds = partition_folds(data, reduction="last", prices=(0.0, 0.1), seed=3, parts=3)
+    assert len(folds) == 3
+    held = np.sum([fold.test for fold in folds], axis=0)
+    assert np.all(held == 1)
+    for fold in folds:
+        assert not set(fold.fitted.problem) & set(data.problem[fold.test])
+        assert len(fold.fitted) == len(data) - fold.test.sum()
+    with pytest.raises(ValueError, match="--folds 61"):
+        partition_folds(data, reduction="last", prices=(0.0,), seed=0, parts=61)

@@ -1,7 +1,8 @@
 """Fitting the decision model on calibration trajectories.
 
 Action values (stop, each tree search) are logistic regressions of what the action
-scored on the state's features, one per rung. The worth of sampling on is the hard
+scored on the state's features, one per rung (the searches share one, ``search_values``).
+The worth of sampling on is the hard
 part: it depends on what the router will do next, which depends on the price. It is
 fitted backwards from the top rung (least-squares Monte Carlo, as for optimal stopping):
 at each rung, the realised payoff of following the policy from the next rung on is
@@ -105,10 +106,10 @@ def search_values(
 
     Measured held out on SmolLM2's 100 problems (``scripts/heldout_sequential.py``, 20
     halvings), compute to match the best fixed strategy at N = 2 / 4 / 8 / 16: one by one
-    1.53 / 1.38 / 0.87 / 1.05x, shared 1.56 / 1.44 / 0.96 / 1.23x; shared plus a
+    1.53 / 1.38 / 0.87 / 1.05x, shared 1.57 / 1.46 / 0.97 / 1.23x; shared plus a
     penalised correction per search (a tenth of the shared strength) 1.57 / 1.35 /
-    0.89 / 1.11x. On the simulator (seeds 7 -> 8, three draws pooled) N=16 went from
-    1.64x to 1.53x (1.52x with the corrections)."""
+    0.89 / 1.11x (tried, not kept). On the simulator (seeds 7 -> 8, three draws pooled)
+    N=16 went from 1.64x to 1.53x (1.52x with the corrections)."""
     if not targets:
         return {}
     return fit_shared_logistic(rows, targets, strength=strength)
