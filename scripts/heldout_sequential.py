@@ -54,13 +54,11 @@ from calibration.sequential.fit import (
     choose_switch_margin,
     fit_cap_thresholds,
     fit_folds,
-    fit_model,
     problem_means,
     replay,
     with_switch_margin,
 )
 from calibration.sequential.stage import CAP_PRICE, SequentialData, sequential_data
-from calibration.sequential.trajectories import Trajectories
 from calibration.store.artifact import load_artifact
 from calibration.store.evaluation_records import SweepPoint
 from router.evaluation.harness import first_reaching as first_reaching_in_sweep
@@ -114,30 +112,6 @@ def fixed_accuracies(prepared: SequentialData, evaluations: pd.DataFrame) -> dic
     return out
 
 
-def partition_folds(
-    data: Trajectories,
-    *,
-    reduction: str,
-    prices: Sequence[float],
-    seed: int,
-    parts: int = 2,
-) -> list[Fold]:
-    """The problems in ``parts`` random parts, each held out by a model fitted on the
-    others; two parts are `ttc calibrate`'s own halves (``fit_folds``)."""
-    if parts == 2:
-        return fit_folds(data, reduction=reduction, prices=prices, seed=seed)
-    problems = np.unique(data.problem)
-    if not 2 <= parts <= len(problems):
-        raise ValueError(f"--folds {parts}: between 2 and the {len(problems)} problems")
-    order = np.random.default_rng([seed, 97]).permutation(problems)
-    folds = []
-    for part in np.array_split(order, parts):
-        test = np.isin(data.problem, part)
-        fitted = data.subset(np.flatnonzero(~test))
-        folds.append(Fold(fitted, test, fit_model(fitted, reduction=reduction, prices=prices)))
-    return folds
-
-
 def held_out(
     prepared: SequentialData,
     evaluations: pd.DataFrame,
@@ -156,9 +130,7 @@ def held_out(
     for split in tqdm(range(splits), desc="splits", unit="split"):
         folds = [
             _nested_margin(fold, reduction, prices, split)
-            for fold in partition_folds(
-                data, reduction=reduction, prices=prices, seed=split, parts=parts
-            )
+            for fold in fit_folds(data, reduction=reduction, prices=prices, seed=split, parts=parts)
         ]
         fitted = capped_fold_models(folds, caps, CAP_PRICE)
         thresholds = fit_cap_thresholds(data, folds, caps, CAP_PRICE, fitted)

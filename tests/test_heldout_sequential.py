@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from calibration.sequential.fit import SWITCH_MARGINS
+from calibration.sequential.fit import SWITCH_MARGINS, fit_folds
 from router.cli import main as ttc
-from scripts.heldout_sequential import HeldOut, compare, first_reaching, main, partition_folds
+from scripts.heldout_sequential import HeldOut, compare, first_reaching, main
 from tests.test_switch_margin import revealed_after_one_sample
 
 
@@ -66,12 +66,12 @@ def test_the_script_reports_a_small_calibration_with_searches_held_out(tmp_path,
 
 def test_k_parts_hold_every_problem_out_once_by_a_model_fitted_on_the_rest():
     data = revealed_after_one_sample(rows=60)
-    folds = partition_folds(data, reduction="last", prices=(0.0, 0.1), seed=3, parts=3)
+    folds = fit_folds(data, reduction="last", prices=(0.0, 0.1), seed=3, parts=3)
     assert len(folds) == 3
     held = np.sum([fold.test for fold in folds], axis=0)
     assert np.all(held == 1)
     for fold in folds:
         assert not set(fold.fitted.problem) & set(data.problem[fold.test])
         assert len(fold.fitted) == len(data) - fold.test.sum()
-    with pytest.raises(ValueError, match="--folds 61"):
-        partition_folds(data, reduction="last", prices=(0.0,), seed=0, parts=61)
+    with pytest.raises(ValueError, match="61 parts"):
+        fit_folds(data, reduction="last", prices=(0.0,), seed=0, parts=61)

@@ -356,20 +356,24 @@ def fit_folds(
     reduction: str,
     prices: Sequence[float] = DEFAULT_PRICES,
     seed: int = 0,
+    parts: int = 2,
 ) -> list[Fold]:
-    """Both halves, split by problem, each with its model: fitted once and shared by the
-    price curve and the capped figures (the fits are the costly part)."""
+    """The problems in ``parts`` random parts (halves by default, as ``ttc calibrate``
+    holds out), each held out by a model fitted on the others: fitted once and shared by
+    the price curve and the capped figures (the fits are the costly part)."""
     problems = np.unique(data.problem)
-    rng = np.random.default_rng([seed, 97])
-    half = set(rng.permutation(problems)[: len(problems) // 2].tolist())
-    in_first = np.array([p in half for p in data.problem])
+    if not 2 <= parts <= max(len(problems), 2):
+        raise ValueError(f"{parts} parts: between 2 and the {len(problems)} problems")
+    order = np.random.default_rng([seed, 97]).permutation(problems)
+    bounds = [len(problems) * i // parts for i in range(1, parts)]
     folds = []
-    for train, test in ((in_first, ~in_first), (~in_first, in_first)):
-        if not train.any() or not test.any():
+    # the last part is held out first: two parts keep the order the halves always had
+    for part in reversed(np.split(order, bounds)):
+        test = np.isin(data.problem, part)
+        if not test.any() or test.all():
             continue
-        fitted = data.subset(np.flatnonzero(train))
-        model = fit_model(fitted, reduction=reduction, prices=prices)
-        folds.append(Fold(fitted, test, model))
+        fitted = data.subset(np.flatnonzero(~test))
+        folds.append(Fold(fitted, test, fit_model(fitted, reduction=reduction, prices=prices)))
     return folds
 
 
