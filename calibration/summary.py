@@ -135,7 +135,7 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
         lines.append(
             "    at most N generations per problem (--budget N, held out): "
             + "  ".join(
-                f"N={cap} -> {p.accuracy:.3f}/{p.mean_cost:.2f}"
+                f"N={cap} -> {p.accuracy:.3f}/{p.mean_cost:.2f}" + _handed(model, cap)
                 for cap, p in sorted(model.capped.heldout.items())
             )
         )
@@ -162,6 +162,16 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
             )
         lines.append("  difficulty signals, AUROC (5-fold CV by problem): " + "; ".join(parts))
     return lines
+
+
+def _handed(model: SequentialModel, cap: int) -> str:
+    """Where ``--budget cap`` runs a published stopping rule instead of the decision
+    model (``SequentialModel.rule_under_cap``), which and its calibration figure."""
+    rule = model.rule_under_cap(cap)
+    if rule is None:
+        return ""
+    point = model.baselines[rule]
+    return f" (runs {rule}: {point.accuracy:.3f}/{point.mean_cost:.2f})"
 
 
 def _auroc(value: object) -> str:

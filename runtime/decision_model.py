@@ -33,6 +33,9 @@ from runtime.linear import LinearModel
 # 2: calibrated answer rules and the stopping rules' state features (format 1 models
 # were fitted on a verifier-weighted vote and fewer features: refit them)
 MODEL_FORMAT = 2
+# Accuracies are stored rounded to six decimals: a stopping rule that gave every problem
+# the same answer as sampling to a cap must read as level with it (``rule_under_cap``).
+RULE_ACCURACY_TOLERANCE = 1e-6
 # P(right) of stopping (None at rung 0) and of each tree search, per row of features
 Predictions = tuple[np.ndarray | None, dict[str, np.ndarray]]
 
@@ -437,6 +440,32 @@ class SequentialModel:
             return 0.0
         best = max(p.accuracy for p in self.price_curve)
         return max(p.price for p in self.price_curve if p.accuracy >= best - tolerance)
+
+    def rule_under_cap(self, cap: int) -> str | None:
+        """The stopping rule at N = ``cap`` (its ``--budget`` form) that, on the calibration
+        problems, was at least as accurate as the capped decision model held out
+        (``capped.heldout``) and as sampling to the cap, for fewer generations per
+        problem; the cheapest such, or None (also for a cap the calibration did not hold out).
+
+        Why: on small unscored calibrations the capped model's early stops are too noisy to
+        lose nothing held out, so its thresholds fall back to "sample to the cap" (the 8B and
+        3B pools: 16.00 generations at N=16), while Adaptive-Consistency stops the settled
+        votes and matched that accuracy at about 11."""
+        held = None if self.capped is None else self.capped.heldout.get(cap)
+        if held is None:
+            return None
+        floor = max(held.accuracy, self.rung_accuracy.get(cap, 0.0))
+        suffix = f":{cap}"
+        fits = {
+            name: point
+            for name, point in self.baselines.items()
+            if name.endswith(suffix)
+            and point.accuracy + RULE_ACCURACY_TOLERANCE >= floor
+            and point.mean_cost < held.mean_cost - 1e-9
+        }
+        if not fits:
+            return None
+        return min(fits, key=lambda n: (fits[n].mean_cost, -fits[n].accuracy, n))
 
     def sampling_accuracy_within(self, cost: float) -> float | None:
         """How often sampling to the highest rung within ``cost`` and answering by its rule

@@ -1,5 +1,6 @@
 """total:B hands a batch to a published stopping rule only where the calibration says the
-rule did better within the same compute; the rules replayed on calibration pools match
+rule did better within the same compute, and --budget N only where the rule was as
+accurate as the capped decision model for less; the rules replayed on calibration pools match
 the policies that run them; B is never exceeded either way."""
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from router.policies import TotalPolicy
 from router.policies.adaptive_consistency import AdaptiveConsistencyPolicy
 from router.policies.base import LiveProblem, RoundView
 from router.policies.early_stopping import EarlyStoppingPolicy
-from router.policies.envelope import RuleWithinBudget, better_rule
-from runtime.decision_model import PricePoint, RulePoint, SequentialModel
+from router.policies.envelope import RuleUnderCap, RuleWithinBudget, better_rule
+from router.policies.fixed import FixedPolicy
+from runtime.decision_model import CappedContinuations, PricePoint, RulePoint, SequentialModel
 from runtime.stopping_rules import AdaptiveConsistency, EarlyStopping, stopping_point
 from strategies.search.result import Candidate
 
@@ -157,3 +159,74 @@ def test_total_hands_a_batch_to_the_rule_and_never_exceeds_b():
     decisions = handed.decide(view)
     assert sum((d.budget or 9) - 9 for d in decisions if d.kind == "sample") <= 1
     assert sum(d.kind == "stop" for d in decisions) >= 3
+
+
+def capped_model(
+    heldout: dict[int, tuple[float, float]],
+    baselines: dict[str, RulePoint],
+    rung_accuracy: dict[int, float] | None = None,
+) -> SequentialModel:
+    capped = CappedContinuations(
+        price=0.0,
+        by_cap={},
+        heldout={cap: PricePoint(0.0, acc, cost) for cap, (acc, cost) in heldout.items()},
+    )
+    return replace(model([], baselines), capped=capped, rung_accuracy=dict(rung_accuracy or {}))
+
+
+def test_a_cap_runs_a_rule_only_as_accurate_as_the_capped_model_and_cheaper():
+    """The 8B pool's case: the capped model could not stop early without losing a problem
+    held out, so it samples to 16; Adaptive-Consistency matched it at 11."""
+    rules = {
+        "beta:16": RulePoint(0.573, 11.4),
+        "esc:16": RulePoint(0.573, 12.0),
+        "beta:8": RulePoint(0.551, 6.9),
+    }
+    calibrated = capped_model({8: (0.56, 8.0), 16: (0.573, 16.0)}, rules, {8: 0.551, 16: 0.573})
+    assert calibrated.rule_under_cap(16) == "beta:16"  # level, and the cheaper of the two
+    assert calibrated.rule_under_cap(8) is None  # 0.551 against the model's 0.56
+    assert calibrated.rule_under_cap(4) is None  # no held-out figure for this cap
+    assert calibrated.rule_under_cap(12) is None  # nor for an uncalibrated one
+    # sampling to the cap did better than the capped model: the rule must match that too
+    sampling = replace(calibrated, rung_accuracy={16: 0.58})
+    assert sampling.rule_under_cap(16) is None
+    # a rule that spends as much as the capped model saves nothing
+    dear = capped_model({16: (0.573, 11.4)}, rules)
+    assert dear.rule_under_cap(16) is None
+    assert replace(calibrated, capped=None).rule_under_cap(16) is None
+
+
+def test_the_simulator_case_keeps_the_capped_model():
+    """With scores the capped model's weighted vote and searches beat a majority rule."""
+    calibrated = capped_model({16: (0.70, 15.2)}, {"beta:16": RulePoint(0.55, 12.0)})
+    assert calibrated.rule_under_cap(16) is None
+    fixed = FixedPolicy(16)
+    assert fixed.for_batch(calibrated, 10, None, "generations") is fixed
+
+
+def test_a_capped_batch_handed_to_the_rule_reads_as_the_cap_and_stays_under_it():
+    calibrated = capped_model({16: (0.6, 16.0)}, {"beta:16": RulePoint(0.6, 11.0)})
+    fixed = FixedPolicy(16)
+    handed = fixed.for_batch(calibrated, 3, None, "generations")
+    assert isinstance(handed, RuleUnderCap) and str(handed) == "16"
+    assert not handed.batch_wide and handed.shared_budget is None
+    assert handed.answer_rule(calibrated, 5) == AdaptiveConsistencyPolicy(16).answer_rule(
+        calibrated, 5
+    )
+    assert not handed.needs_scores(calibrated)
+    # it stops where Adaptive-Consistency stops, and an unsettled vote ends at the cap
+    assert run_policy(handed, ["1"] * 16, 16) == run_policy(
+        AdaptiveConsistencyPolicy(16), ["1"] * 16, 16
+    )
+    assert run_policy(handed, ["1", "2"] * 8, 16) == 16
+
+
+def test_calibrate_names_the_rule_a_cap_runs():
+    from calibration.summary import sequential_lines
+
+    calibrated = capped_model(
+        {8: (0.56, 8.0), 16: (0.573, 16.0)},
+        {"beta:16": RulePoint(0.573, 11.4), "beta:8": RulePoint(0.551, 6.9)},
+    )
+    text = "\n".join(sequential_lines(calibrated))
+    assert "N=8 -> 0.560/8.00  N=16 -> 0.573/16.00 (runs beta:16: 0.573/11.40)" in text

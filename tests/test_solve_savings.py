@@ -19,7 +19,7 @@ from router.commands.savings import (
     short_label,
 )
 from router.policies import parse_policy
-from runtime.decision_model import PricePoint
+from runtime.decision_model import PricePoint, RulePoint
 
 CURVE = (PricePoint(0.0, 0.44, 14.0), PricePoint(0.01, 0.42, 8.0), PricePoint(0.1, 0.30, 2.0))
 
@@ -28,12 +28,16 @@ def stats(accuracy: float, generations: float) -> SimpleNamespace:
     return SimpleNamespace(accuracy=accuracy, cost=SimpleNamespace(generations=generations))
 
 
-def artifact(curve=CURVE, capped=None) -> SimpleNamespace:
+def artifact(curve=CURVE, capped=None, baselines=None) -> SimpleNamespace:
+    """``baselines``: the stopping rules the caps run instead of the model, by name."""
+    baselines = baselines or {}
     model = SimpleNamespace(
         price_curve=curve,
         capped=capped,
         second_opinions={"rebase:depth=6+check@4": {"accuracy": 0.43, "generations": 10.0}},
         auto_price=lambda: 0.01,
+        baselines=baselines,
+        rule_under_cap=lambda cap: next((n for n in baselines if n.endswith(f":{cap}")), None),
     )
     overall = {
         4: {"majority": stats(0.30, 4.0), "weighted_best_of_n": stats(0.35, 4.0)},
@@ -93,3 +97,12 @@ def test_a_cap_reads_its_capped_figures_and_no_artifact_model_prints_nothing():
     assert lines[0].startswith("  router     capped at 4, held out in calibration: 36.0%")
     assert lines[1].endswith("rebase+check@4, 43.0% at 10.0")
     assert savings_lines(SimpleNamespace(sequential=None), parse_policy("auto")) == []
+
+
+def test_a_cap_that_runs_a_stopping_rule_reads_the_rules_figures():
+    capped = SimpleNamespace(heldout={16: PricePoint(0.0, 0.40, 16.0)}, price=0.0)
+    handed = artifact(capped=capped, baselines={"beta:16": RulePoint(0.40, 11.0)})
+    lines = savings_lines(handed, parse_policy("16"))
+    assert lines[0].startswith(
+        "  router     capped at 16 (runs beta:16), held out in calibration: 40.0% correct at 11.0"
+    )

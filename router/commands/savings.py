@@ -87,6 +87,10 @@ def heldout_point(model: SequentialModel, policy: BudgetPolicy) -> tuple[str, fl
     figures, any other policy with a price the price curve at that price; with a phrase
     naming which."""
     if isinstance(policy, FixedPolicy) and model.capped is not None:
+        rule = model.rule_under_cap(policy.budget)
+        if rule is not None:  # the cap runs the rule: its replay fitted nothing
+            replayed = model.baselines[rule]
+            return f"capped at {policy.budget} (runs {rule})", replayed.accuracy, replayed.mean_cost
         capped = model.capped.heldout.get(policy.budget)
         if capped is not None:
             return f"capped at {policy.budget}", capped.accuracy, capped.mean_cost

@@ -1,4 +1,6 @@
-"""``total:B`` running a published stopping rule where the calibration says it does better.
+"""Handing a batch to a published stopping rule where the calibration says it does
+better than the decision model: ``total:B`` within its budget, ``N`` (``--budget N``)
+under its cap.
 
 Why: the decision model is fitted on the calibration problems, and on a small
 calibration of a real model (50 problems, unscored samples) its values are noisy enough
@@ -8,11 +10,15 @@ compute than the router's ``total:B`` (3B pool). So before a batch spends anythi
 model's held-out calibration accuracy (its two-fold price curve) with the published
 rules replayed on the same calibration problems (``SequentialModel.baselines``), and
 hands the batch to the rule when the rule was more accurate within the same compute.
-The choice is made from the calibration alone, never from the problems being solved.
+``FixedPolicy.for_batch`` does the same for a per-problem cap, which promises accuracy
+first: the rule must have been at least as accurate as the capped decision model held
+out and as sampling to the cap, and cheaper. The choice is made from the calibration
+alone, never from the problems being solved.
 
 B is still never exceeded: the rule's draws are admitted cheapest first while they fit
 (one sample kept back for every problem that has none), and a problem whose draw does
-not fit draws what still fits, or stops.
+not fit draws what still fits, or stops. A cap is never exceeded either: the rule at N
+draws at most N samples.
 """
 
 from __future__ import annotations
@@ -53,32 +59,20 @@ def better_rule(model: SequentialModel, per_problem: float) -> str | None:
     return name
 
 
-class RuleWithinBudget(BudgetPolicy):
-    """A ``total:B`` batch handed to a stopping rule; reads and prints as the total."""
+class HandedToRule(BudgetPolicy):
+    """A batch of ``policy`` handed to a stopping rule: it reads and prints as
+    ``policy`` (the reports stay under the name the user asked for) and runs the rule."""
 
-    name = "total"
-    forms = "total:B"
-
-    def __init__(self, total: BudgetPolicy, rule: SamplingRule) -> None:
-        assert total.shared_budget is not None
-        self.total = total
+    def __init__(self, policy: BudgetPolicy, rule: SamplingRule) -> None:
+        self.policy = policy
         self.rule = rule
 
     @classmethod
     def parse(cls, argument: str) -> BudgetPolicy:
-        raise TypeError("made by TotalPolicy.for_batch, never parsed")
+        raise TypeError("made by a policy's for_batch, never parsed")
 
     def __str__(self) -> str:
-        return str(self.total)
-
-    @property
-    def shared_budget(self) -> float | None:
-        return self.total.shared_budget
-
-    def check_batch(
-        self, num_problems: int, one_sample: float, unit: str, available: float | None = None
-    ) -> None:
-        self.total.check_batch(num_problems, one_sample, unit, available)
+        return str(self.policy)
 
     def check_model(self, model: SequentialModel) -> None:
         self.rule.check_model(model)
@@ -88,6 +82,37 @@ class RuleWithinBudget(BudgetPolicy):
 
     def needs_scores(self, model: SequentialModel) -> bool:
         return self.rule.needs_scores(model)
+
+
+class RuleUnderCap(HandedToRule):
+    """A ``--budget N`` batch handed to the rule at N (``SequentialModel.rule_under_cap``)."""
+
+    name = "fixed"
+    forms = "N (e.g. 8)"
+
+    def decide(self, view: RoundView) -> list[Decision]:
+        return self.rule.decide(view)
+
+
+class RuleWithinBudget(HandedToRule):
+    """A ``total:B`` batch handed to a stopping rule."""
+
+    name = "total"
+    forms = "total:B"
+
+    def __init__(self, total: BudgetPolicy, rule: SamplingRule) -> None:
+        assert total.shared_budget is not None
+        super().__init__(total, rule)
+        self.total = total
+
+    @property
+    def shared_budget(self) -> float | None:
+        return self.total.shared_budget
+
+    def check_batch(
+        self, num_problems: int, one_sample: float, unit: str, available: float | None = None
+    ) -> None:
+        self.total.check_batch(num_problems, one_sample, unit, available)
 
     def decide(self, view: RoundView) -> list[Decision]:
         """The rule's decisions, admitted within what is left of B; a draw that does not

@@ -7,12 +7,17 @@ than N. N need not be a calibrated budget: every action whose cost fits is allow
 Sampling on is valued by what the cap will still allow after it (the model's capped
 continuations, fitted for the calibrated budgets; an uncalibrated N uses the largest
 calibrated one below it).
+
+Where the calibration shows a published stopping rule at N as accurate as all that for
+fewer generations, the batch runs the rule instead (``router.policies.envelope``).
 """
 
 from __future__ import annotations
 
 from router.policies.base import POLICIES, BudgetPolicy, PolicyError, RoundView, parse_count
+from router.policies.envelope import RuleUnderCap
 from router.policies.pricing import decide_at_price
+from router.policies.sampling_rules import SamplingRule
 from runtime.actions import Decision
 from runtime.decision_model import SequentialModel
 
@@ -36,6 +41,23 @@ class FixedPolicy(BudgetPolicy):
 
     def price(self, model: SequentialModel) -> float:
         return model.cap_price()
+
+    def for_batch(
+        self,
+        model: SequentialModel,
+        num_problems: int,
+        budget_left: float | None,
+        cost_unit: str,
+    ) -> BudgetPolicy:
+        """The stopping rule at N instead, when on the calibration problems it was as
+        accurate as this cap's held-out figure and as sampling to N, for less."""
+        name = model.rule_under_cap(self.budget)
+        if name is None:
+            return self
+        kind, _, argument = name.partition(":")
+        rule = POLICIES.get(kind).parse(argument)
+        assert isinstance(rule, SamplingRule)
+        return RuleUnderCap(self, rule)
 
     def decide(self, view: RoundView) -> list[Decision]:
         caps = [max(0.0, view.sample_cost(self.budget) - p.spent) for p in view.problems]
