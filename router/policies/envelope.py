@@ -23,7 +23,7 @@ draws at most N samples.
 
 from __future__ import annotations
 
-from router.policies.base import BudgetPolicy, RoundView
+from router.policies.base import POLICIES, BudgetPolicy, RoundView
 from router.policies.pricing import admit_cheapest_first
 from router.policies.sampling_rules import SamplingRule
 from runtime.actions import Decision
@@ -57,6 +57,14 @@ def better_rule(model: SequentialModel, per_problem: float) -> str | None:
     if sampling is not None and accuracy < sampling:
         return None
     return name
+
+
+def stopping_rule(name: str) -> SamplingRule:
+    """The policy that runs a rule given in its ``--budget`` form (``beta:16``)."""
+    kind, _, argument = name.partition(":")
+    rule = POLICIES.get(kind).parse(argument)
+    assert isinstance(rule, SamplingRule)
+    return rule
 
 
 class HandedToRule(BudgetPolicy):

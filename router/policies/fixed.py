@@ -15,9 +15,8 @@ fewer generations, the batch runs the rule instead (``router.policies.envelope``
 from __future__ import annotations
 
 from router.policies.base import POLICIES, BudgetPolicy, PolicyError, RoundView, parse_count
-from router.policies.envelope import RuleUnderCap
+from router.policies.envelope import RuleUnderCap, stopping_rule
 from router.policies.pricing import decide_at_price
-from router.policies.sampling_rules import SamplingRule
 from runtime.actions import Decision
 from runtime.decision_model import SequentialModel
 
@@ -54,10 +53,7 @@ class FixedPolicy(BudgetPolicy):
         name = model.rule_under_cap(self.budget)
         if name is None:
             return self
-        kind, _, argument = name.partition(":")
-        rule = POLICIES.get(kind).parse(argument)
-        assert isinstance(rule, SamplingRule)
-        return RuleUnderCap(self, rule)
+        return RuleUnderCap(self, stopping_rule(name))
 
     def decide(self, view: RoundView) -> list[Decision]:
         caps = [max(0.0, view.sample_cost(self.budget) - p.spent) for p in view.problems]

@@ -36,14 +36,13 @@ from router.policies.base import (
     format_number,
     parse_number,
 )
-from router.policies.envelope import RuleWithinBudget, better_rule
+from router.policies.envelope import RuleWithinBudget, better_rule, stopping_rule
 from router.policies.pricing import (
     admit_cheapest_first,
     decide_at_price,
     expected_spend,
     generation_amount,
 )
-from router.policies.sampling_rules import SamplingRule
 from runtime.actions import Decision
 from runtime.decision_model import SequentialModel
 
@@ -111,10 +110,7 @@ class TotalPolicy(BudgetPolicy):
         name = better_rule(model, available / num_problems)
         if name is None:
             return self
-        kind, _, argument = name.partition(":")
-        rule = POLICIES.get(kind).parse(argument)
-        assert isinstance(rule, SamplingRule)
-        return RuleWithinBudget(self, rule)
+        return RuleWithinBudget(self, stopping_rule(name))
 
     def decide(self, view: RoundView) -> list[Decision]:
         left = self.value - view.spent
