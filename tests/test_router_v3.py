@@ -284,6 +284,13 @@ def test_a_logit_scored_pool_calibrates_records_its_transform_and_evaluates(tmp_
     data = json.loads(report.read_text())
     assert {"margin:8", "beta:8"} <= {r["policy"] for r in data["router"]}
     assert len(data["problem_ids"]) == 12 and "majority@8" in data["fixed_correct"]
+    # a pool records no FLOPs: there is nothing to match in FLOPs (every action would
+    # cost 0, and a "matched" router would sample without limit), and the report says so
+    assert all(m["by_flops"] is None and m["by_flops_difference"] is None for m in data["matched"])
+    assert all(m["by_generations"]["mean_generations"] > 0 for m in data["matched"])
+    text = report.with_suffix(".txt").read_text()
+    assert "Matched compute in FLOPs: not measured, this calibration records no FLOPs" in text
+    assert "Matched compute in generations" in text
 
 
 # ---------------------------------------------------------------- the expected oracle

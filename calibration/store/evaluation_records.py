@@ -56,8 +56,10 @@ class MatchedComparison:
     fixed: MethodSummary
     by_generations: MethodSummary
     by_generations_difference: tuple[float, float, float]
-    by_flops: MethodSummary
-    by_flops_difference: tuple[float, float, float]
+    # None where the calibration records no FLOPs (a pool replay): every action would
+    # cost 0 FLOPs, and a "matched" router would sample without limit
+    by_flops: MethodSummary | None = None
+    by_flops_difference: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,9 @@ class Evaluation:
         return summary, scores
 
     def matched(self, fixed: Sequence[MethodSummary]) -> list[MatchedComparison]:
-        """Needs ``fixed()`` to have run (it keeps the per-problem grades to pair with)."""
+        """Needs ``fixed()`` to have run (it keeps the per-problem grades to pair with).
+        Without recorded FLOPs (a pool replay) there is no FLOPs comparison: every action
+        would cost nothing, and the "matched" router would sample without limit."""
         out = []
         n = len(self.problems)
         for budget in sorted({m.budget for m in fixed if m.budget is not None}):
@@ -199,10 +201,13 @@ class Evaluation:
             by_gen, gen_scores = self.route(
                 TotalPolicy(max(best.mean_generations * n, n)), "generations"
             )
-            by_flops, flops_scores = self.route(
-                TotalPolicy(max(best.mean_flops * n, n * self.router.model.sample_flops, 1.0)),
-                "flops",
-            )
+            by_flops, flops_difference = None, None
+            if best.mean_flops > 0 and self.router.model.sample_flops > 0:
+                by_flops, flops_scores = self.route(
+                    TotalPolicy(max(best.mean_flops * n, n * self.router.model.sample_flops)),
+                    "flops",
+                )
+                flops_difference = self._difference(flops_scores.correct, best_correct)
             out.append(
                 MatchedComparison(
                     budget=budget,
@@ -210,7 +215,7 @@ class Evaluation:
                     by_generations=by_gen,
                     by_generations_difference=self._difference(gen_scores.correct, best_correct),
                     by_flops=by_flops,
-                    by_flops_difference=self._difference(flops_scores.correct, best_correct),
+                    by_flops_difference=flops_difference,
                 )
             )
         return out

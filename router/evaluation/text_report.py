@@ -69,9 +69,17 @@ def _matched_rows(report: EvaluationReport, unit: str, names: LabelNames) -> lis
         f"  N     best fixed              acc %  router acc %  {'FLOPs/prob' if flops else 'gens/prob'}"
         "   difference [95% CI]",
     ]
+    if flops and report.matched and all(c.by_flops is None for c in report.matched):
+        return [
+            "Matched compute in FLOPs: not measured, this calibration records no FLOPs (a pool "
+            "replay): generations are the cost"
+        ]
     over = False
     for c in report.matched:
         routed = c.by_flops if flops else c.by_generations
+        difference = c.by_flops_difference if flops else c.by_generations_difference
+        if routed is None or difference is None:
+            continue
         spent, limit = (
             (routed.mean_flops, c.fixed.mean_flops)
             if flops
@@ -79,7 +87,6 @@ def _matched_rows(report: EvaluationReport, unit: str, names: LabelNames) -> lis
         )
         mark = "*" if spent > limit * (1 + 1e-9) else " "
         over = over or mark == "*"
-        difference = c.by_flops_difference if flops else c.by_generations_difference
         rows.append(
             f"  {c.budget:<4}  {names(c.fixed.name):<22}  {_pct(c.fixed.accuracy)}         "
             f"{_pct(routed.accuracy)}  {format(spent, '9.3g' if flops else '9.2f')}{mark}  "
