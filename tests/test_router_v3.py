@@ -263,7 +263,7 @@ def write_logit_pool(path: Path, problems: int = 24, samples: int = 8) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def test_a_logit_scored_pool_calibrates_records_its_transform_and_evaluates(tmp_path):
+def test_a_logit_scored_pool_calibrates_records_its_transform_and_evaluates(tmp_path, capsys):
     pool_file = tmp_path / "logits.jsonl"
     write_logit_pool(pool_file)
     out = tmp_path / "calibration"
@@ -291,6 +291,13 @@ def test_a_logit_scored_pool_calibrates_records_its_transform_and_evaluates(tmp_
     text = report.with_suffix(".txt").read_text()
     assert "Matched compute in FLOPs: not measured, this calibration records no FLOPs" in text
     assert "Matched compute in generations" in text
+    # nor can a FLOPs budget bind there: refused with one line, before anything runs
+    code = main(["evaluate", "--calibration", str(out), "--pool", str(pool_file),
+                 "--pool-split", "1/2", "--cost-unit", "flops", "--no-progress",
+                 "--out", str(tmp_path / "flops.json")])  # fmt: skip
+    assert code == 2
+    assert "--cost-unit flops: " in capsys.readouterr().err
+    assert not (tmp_path / "flops.json").exists()
 
 
 # ---------------------------------------------------------------- the expected oracle

@@ -144,6 +144,14 @@ def shout(messages: list[str], command: str) -> None:
 
 
 def build_router(loaded: Loaded, problems: ProblemSet, args: argparse.Namespace) -> Router:
+    model = loaded.artifact.sequential
+    if args.cost_unit == "flops" and model is not None and model.sample_flops <= 0:
+        # every action would cost 0 FLOPs: a FLOPs budget would never bind
+        raise CommandError(
+            f"--cost-unit flops: {loaded.artifact.path} records no FLOPs (it was calibrated "
+            "on a recorded pool, whose samples carry no compute); count generations (the "
+            "default) instead"
+        )
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.threads is not None:
