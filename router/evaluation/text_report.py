@@ -62,6 +62,11 @@ def _match_rows(rows: Sequence[ComputeToMatch], names: LabelNames) -> list[str]:
 def _matched_rows(report: EvaluationReport, unit: str, names: LabelNames) -> list[str]:
     """Best fixed strategy at each N against the router under total:B at its compute."""
     flops = unit == "flops"
+    if flops and report.matched and all(c.by_flops is None for c in report.matched):
+        return [
+            "Matched compute in FLOPs: not measured, this calibration records no FLOPs (a pool "
+            "replay): generations are the cost"
+        ]
     title = "FLOPs" if flops else "generations"
     rows = [
         f"Matched compute in {title}: router under total:B, B = the best fixed strategy's "
@@ -69,11 +74,6 @@ def _matched_rows(report: EvaluationReport, unit: str, names: LabelNames) -> lis
         f"  N     best fixed              acc %  router acc %  {'FLOPs/prob' if flops else 'gens/prob'}"
         "   difference [95% CI]",
     ]
-    if flops and report.matched and all(c.by_flops is None for c in report.matched):
-        return [
-            "Matched compute in FLOPs: not measured, this calibration records no FLOPs (a pool "
-            "replay): generations are the cost"
-        ]
     over = False
     for c in report.matched:
         routed = c.by_flops if flops else c.by_generations
