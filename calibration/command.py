@@ -46,7 +46,7 @@ from strategies.search.selection import REDUCTIONS
 EMBEDDED_MAX_TOKENS = 256
 DEFAULT_MAX_TOKENS = DEFAULT_GENERATION.max_tokens
 # CalibrationConfig fields that are analysis flags (--draws ...; free to change on --merge)
-ANALYSIS_FLAGS = ("draws", "probe_k", "probe_draws", "bootstrap", "cv_repeats")
+ANALYSIS_FLAGS = ("draws", "probe_k", "probe_draws", "bootstrap", "cv_repeats", "decision_pool")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,7 +159,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     analysis = parser.add_argument_group("analysis (may change between runs)")
-    add_field_flags(analysis, CalibrationConfig, ANALYSIS_FLAGS)
+    add_field_flags(
+        analysis,
+        CalibrationConfig,
+        ANALYSIS_FLAGS,
+        overrides={"decision_pool": {"type": str, "metavar": "SHARD"}},
+    )
 
     run = parser.add_argument_group("where")
     run.add_argument(

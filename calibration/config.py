@@ -102,6 +102,14 @@ class CalibrationConfig:
     probe_draws: int = field(default=8, metadata={"help": "simulated probes per problem"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples"})
     cv_repeats: int = field(default=5, metadata={"help": "two-fold CV repeats"})
+    decision_pool: str | None = field(
+        default=None,
+        metadata={
+            "help": "a samples shard (.jsonl or .jsonl.gz, as ttc calibrate writes) of more "
+            "problems, same model, verifier and prompt, without searches: the decision "
+            "model also learns its stops from them"
+        },
+    )
     # where and which part
     out: Path = Path("runs/calibration")
     endpoints: tuple[str, ...] = ()
@@ -201,6 +209,7 @@ class CalibrationConfig:
             "probe_draws": self.probe_draws,
             "bootstrap": self.bootstrap,
             "cv_repeats": self.cv_repeats,
+            "decision_pool": self.decision_pool,
         }
 
     def all_settings(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ latter, from the settings the shards recorded.
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from calibration.sampling.engines import build_generator, build_tree_generator, 
 from calibration.sampling.sampling_stage import SamplingJob, run_sampling
 from calibration.sampling.strategy_plan import StrategyPlan, plan_strategies, pool_sampler
 from calibration.sampling.tree_stage import run_tree_searches, search_work, tree_units
+from calibration.sequential.decision_pool import load_decision_pool
 from calibration.sequential.stage import build_sequential_model, sequential_data
 from calibration.store.artifact import Manifest, write_artifact
 from calibration.store.records import ProblemSamples, TreeRecord
@@ -105,6 +107,9 @@ def run_calibration(config: CalibrationConfig) -> CalibrationOutcome:
     check_settings(folder, SAMPLES, settings)
     check_settings(folder, TREE, tree_settings)
     check_problem_hashes(folder, source.problems)
+    if config.decision_pool is not None:
+        # refused now, not after hours of sampling
+        load_decision_pool(config.decision_pool, config.all_settings())
 
     shard = config.shard
     problems = shard_problems(source.problems, shard.index, shard.count)
@@ -243,6 +248,8 @@ def merge_config(
     if chosen.get("seeds") is not None:
         plan_fields["seeds"] = int(chosen["seeds"])
     analysis = dict(analysis or {})
+    if analysis.get("decision_pool") is None and (pool := recorded_decision_pool(out)):
+        analysis["decision_pool"] = pool
     # the shards' sampling settings, and the reduction the analysis asks for now
     reduction = {"reduction": analysis.pop("reduction")} if "reduction" in analysis else {}
     config = CalibrationConfig(
@@ -278,6 +285,19 @@ def merge_config(
     if waiting:
         raise ShardError(f"cannot merge {out} yet: {waiting}")
     return config, source, plan
+
+
+def recorded_decision_pool(out: Path) -> str | None:
+    """The decision pool the artifact in ``out`` was fitted with (its manifest's record),
+    so that refitting it (``--merge``) keeps it unless another is given."""
+    path = out / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        recorded = json.loads(path.read_text()).get("settings", {}).get("decision_pool")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(recorded["path"]) if isinstance(recorded, dict) and "path" in recorded else None
 
 
 def _planned_searches(
@@ -357,6 +377,11 @@ def _write_calibration(
     def labelled(name: str, total: int) -> AbstractContextManager[Callable[[int], object]]:
         return stage(f"{ANALYSIS_STAGE_NUMBERS.get(name, '')} {name}".strip(), total)
 
+    pool = (
+        None
+        if config.decision_pool is None
+        else load_decision_pool(config.decision_pool, config.all_settings())
+    )
     analysis = analyse(samples, tree_records, problem_ids, plan, settings, labelled)
     with labelled("decision model", 2) as advance:
         prepared = sequential_data(
@@ -369,6 +394,8 @@ def _write_calibration(
             delimiter=prompt_config.step_delimiter,
             seed=config.seed,
             tree_records=tree_records,
+            pool_texts=None if pool is None else pool.texts,
+            pool_samples=None if pool is None else pool.samples,
         )
         sequential = (
             None
@@ -395,7 +422,11 @@ def _write_calibration(
         backend=config.backend,
         prompt_config=config.prompt_config,
         dataset=source.describe(),
-        settings={**config.all_settings(), "dataset_sha256": source.sha256},
+        settings={
+            **config.all_settings(),
+            "dataset_sha256": source.sha256,
+            "decision_pool": None if pool is None else pool.describe(),
+        },
         wall_time_s=sum(s.wall_time_s for s in sessions) + analysis_s,
         files={},
         predictor=None,

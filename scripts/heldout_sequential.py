@@ -47,6 +47,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from calibration.pipeline import calibration_records, merge_config
+from calibration.sequential.decision_pool import load_decision_pool
 from calibration.sequential.fit import (
     DEFAULT_PRICES,
     Fold,
@@ -77,9 +78,15 @@ class HeldOut:
     capped_cost: dict[int, np.ndarray]
 
 
-def load_data(artifact: Path) -> tuple[SequentialData, pd.DataFrame, tuple[int, ...], str]:
+def load_data(
+    artifact: Path, decision_pool: Path | None = None
+) -> tuple[SequentialData, pd.DataFrame, tuple[int, ...], str]:
+    """The artifact's fitting data; ``decision_pool``: a samples shard the fits also
+    learn from (default: the one the artifact was calibrated with, if any)."""
     config, source, plan = merge_config(artifact, progress=False)
     samples, records = calibration_records(config, source, plan)
+    pool_path = decision_pool or config.decision_pool
+    pool = None if pool_path is None else load_decision_pool(pool_path, config.all_settings())
     evaluations = load_artifact(artifact).evaluations
     budgets = tuple(sorted(set(config.budgets)))
     prepared = sequential_data(
@@ -92,6 +99,8 @@ def load_data(artifact: Path) -> tuple[SequentialData, pd.DataFrame, tuple[int, 
         delimiter=get_prompt_config(config.prompt_config).step_delimiter,
         seed=config.seed,
         tree_records=records,
+        pool_texts=None if pool is None else pool.texts,
+        pool_samples=None if pool is None else pool.samples,
     )
     if prepared is None:
         raise SystemExit(f"{artifact}: too few problems with every action recorded to fit")
@@ -130,7 +139,14 @@ def held_out(
     for split in tqdm(range(splits), desc="splits", unit="split"):
         folds = [
             _nested_margin(fold, reduction, prices, split)
-            for fold in fit_folds(data, reduction=reduction, prices=prices, seed=split, parts=parts)
+            for fold in fit_folds(
+                data,
+                reduction=reduction,
+                prices=prices,
+                seed=split,
+                parts=parts,
+                sampled=prepared.sampled,
+            )
         ]
         fitted = capped_fold_models(folds, caps, CAP_PRICE)
         thresholds = fit_cap_thresholds(data, folds, caps, CAP_PRICE, fitted)
@@ -170,9 +186,12 @@ def held_out(
 def _nested_margin(fold: Fold, reduction: str, prices: Sequence[float], split: int) -> Fold:
     """The fold's model with the switch margin `ttc calibrate` would choose from the
     fold's own half (its two halves), so the held-out half plays no part in it."""
-    inner = fit_folds(fold.fitted, reduction=reduction, prices=prices, seed=split + 1000)
+    inner = fit_folds(
+        fold.fitted, reduction=reduction, prices=prices, seed=split + 1000, sampled=fold.sampled
+    )
     margin, _ = choose_switch_margin(fold.fitted, inner, prices)
-    return replace(fold, model=with_switch_margin(fold.model, fold.fitted, prices, margin))
+    model = with_switch_margin(fold.model, fold.fitted, prices, margin, fold.sampled)
+    return replace(fold, model=model)
 
 
 def first_reaching(costs: np.ndarray, accuracies: np.ndarray, target: float) -> float | None:
@@ -289,10 +308,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=2,
         help="parts per partition, each held out once (default 2: halves, as ttc calibrate)",
     )
+    parser.add_argument(
+        "--decision-pool",
+        type=Path,
+        default=None,
+        help="a samples shard of problems without searches that every fit also learns from "
+        "(default: the artifact's own, if it was calibrated with one)",
+    )
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     args = parser.parse_args(argv)
-    prepared, evaluations, budgets, reduction = load_data(args.artifact)
+    prepared, evaluations, budgets, reduction = load_data(args.artifact, args.decision_pool)
+    if prepared.sampled is not None:
+        count = len(np.unique(prepared.sampled.problem))
+        print(f"decision pool: {count} problems with samples only join every fit")
     result = held_out(prepared, evaluations, budgets, reduction, args.splits, parts=args.folds)
     print(report(result, budgets, args.bootstrap, args.seed))
     return 0

@@ -78,16 +78,51 @@ def repeats(data: Trajectories) -> float:
     return max(1.0, len(data) / max(problems, 1))
 
 
-def fit_action_models(data: Trajectories) -> list[RungModel]:
-    """Stop and tree values per rung (no continuation yet)."""
+def fit_action_models(data: Trajectories, sampled: Trajectories | None = None) -> list[RungModel]:
+    """Stop and tree values per rung (no continuation yet). ``sampled``: problems with
+    samples but no searches recorded (a decision pool, ``with_sampled``): their stops
+    join the stop values' fit; the searches' values are fitted on ``data`` alone."""
     models = []
     strength = 1.0 / repeats(data)
     for r, rung in enumerate(data.rungs):
         rows = data.features[r]
-        stop = None if rung == 0 else fit_logistic(rows, data.stop[r], strength=strength)
+        stop = None
+        if rung:
+            stop_rows, hits = rows, data.stop[r]
+            if sampled is not None:
+                stop_rows = np.vstack([rows, sampled.features[r]])
+                hits = np.concatenate([hits, sampled.stop[r]])
+            stop = fit_logistic(stop_rows, hits, strength=strength)
         trees = search_values(rows, data.trees, strength)
         models.append(RungModel(rung=rung, stop=stop, trees=trees))
     return models
+
+
+def with_sampled(
+    data: Trajectories, sampled: Trajectories | None, actions: Sequence[RungModel]
+) -> Trajectories:
+    """``data``'s rows, then the decision pool's (``sampled``), on which the continuations
+    are fitted. A pool problem's searches were never run: each one's outcome there is
+    its predicted P(right) from the top rung (every sample drawn, the most the
+    calibration knows of the problem), at its mean cost on ``data``.
+
+    Why: searches are dear to record and samples cheap. On SmolLM2 (100 problems with
+    searches, 611 more with samples only) the extra problems taught the model when more
+    samples pay, held out over 20 halvings: compute to match the best fixed strategy at
+    N = 2 / 4 / 8 / 16 went from 1.57 / 1.46 / 0.97 / 1.23x to 1.68 / 1.71 / 1.26 /
+    1.37x. Predicted from the prompt alone instead, the searches' outcomes did worse
+    (1.35x at N=16 on four halvings, against 1.46x from the top rung)."""
+    if sampled is None or not len(sampled):
+        return data
+    _, predicted = actions[-1].predictions(sampled.features[-1])
+    costs = expected_costs(data)
+    filled = replace(
+        sampled,
+        trees={key: predicted[key] for key in data.trees},
+        tree_costs={key: np.full(len(sampled), costs[key]) for key in data.trees},
+        answer_rules=data.answer_rules,
+    )
+    return data.joined(filled)
 
 
 def search_values(
@@ -259,14 +294,20 @@ def fit_continuations(
 
 
 def fit_capped_continuations(
-    model: SequentialModel, data: Trajectories, caps: Sequence[int], price: float
+    model: SequentialModel,
+    data: Trajectories,
+    caps: Sequence[int],
+    price: float,
+    sampled: Trajectories | None = None,
 ) -> CappedContinuations:
     """Sampling on's worth under each per-problem cap (``--budget N``), at ``price``.
 
     The backward pass starts from the last rung the cap reaches and never counts on a
     search the cap cannot pay for (at its most: a second opinion's three runs). Caps that
-    cannot bind (at least ``model.most_spent()``) or that reach no rung are left out."""
-    ladder = Ladder(model.rung_models, data, expected_costs(data), model.switch_margin)
+    cannot bind (at least ``model.most_spent()``) or that reach no rung are left out.
+    ``sampled``: the decision pool, as ``fit_model`` takes it."""
+    rows = with_sampled(data, sampled, model.rung_models)
+    ladder = Ladder(model.rung_models, rows, expected_costs(data), model.switch_margin)
     by_cap = {}
     for cap in sorted(set(int(c) for c in caps)):
         last = max(r for r, rung in enumerate(data.rungs) if rung <= cap)
@@ -314,10 +355,14 @@ def fit_model(
     sample_flops: float = 0.0,
     tree_flops: dict[str, float] | None = None,
     switch_margin: float = 0.0,
+    sampled: Trajectories | None = None,
 ) -> SequentialModel:
-    actions = fit_action_models(data)
+    """The decision model fitted on ``data`` (problems with every action recorded) and
+    ``sampled`` (a decision pool: problems with samples only, ``with_sampled``)."""
+    actions = fit_action_models(data, sampled)
     costs = expected_costs(data)
-    rung_models = fit_continuations(actions, data, prices, costs, switch_margin)
+    rows = with_sampled(data, sampled, actions)
+    rung_models = fit_continuations(actions, rows, prices, costs, switch_margin)
     return SequentialModel(
         reduction=reduction,
         rungs=data.rungs,
@@ -332,11 +377,16 @@ def fit_model(
 
 
 def with_switch_margin(
-    model: SequentialModel, data: Trajectories, prices: Sequence[float], margin: float
+    model: SequentialModel,
+    data: Trajectories,
+    prices: Sequence[float],
+    margin: float,
+    sampled: Trajectories | None = None,
 ) -> SequentialModel:
-    """``model`` (fitted on ``data``) with its continuations refitted for ``margin``: the
-    action values do not depend on it, only what sampling on forgoes does."""
-    rung_models = fit_continuations(model.rung_models, data, prices, expected_costs(data), margin)
+    """``model`` (fitted on ``data`` and ``sampled``) with its continuations refitted for
+    ``margin``: the action values do not depend on it, only what sampling on forgoes does."""
+    rows = with_sampled(data, sampled, model.rung_models)
+    rung_models = fit_continuations(model.rung_models, rows, prices, expected_costs(data), margin)
     return replace(model, rung_models=tuple(rung_models), switch_margin=margin)
 
 
@@ -348,6 +398,9 @@ class Fold:
     fitted: Trajectories
     test: np.ndarray
     model: SequentialModel
+    # the decision pool every fold's model is also fitted on (never held out: it has no
+    # searches to replay)
+    sampled: Trajectories | None = None
 
 
 def fit_folds(
@@ -357,10 +410,12 @@ def fit_folds(
     prices: Sequence[float] = DEFAULT_PRICES,
     seed: int = 0,
     parts: int = 2,
+    sampled: Trajectories | None = None,
 ) -> list[Fold]:
     """The problems in ``parts`` random parts (halves by default, as ``ttc calibrate``
     holds out), each held out by a model fitted on the others: fitted once and shared by
-    the price curve and the capped figures (the fits are the costly part)."""
+    the price curve and the capped figures (the fits are the costly part). ``sampled``
+    (a decision pool) joins every part's fit and is never held out."""
     problems = np.unique(data.problem)
     if not 2 <= parts <= max(len(problems), 2):
         raise ValueError(f"{parts} parts: between 2 and the {len(problems)} problems")
@@ -373,7 +428,8 @@ def fit_folds(
         if not test.any() or test.all():
             continue
         fitted = data.subset(np.flatnonzero(~test))
-        folds.append(Fold(fitted, test, fit_model(fitted, reduction=reduction, prices=prices)))
+        model = fit_model(fitted, reduction=reduction, prices=prices, sampled=sampled)
+        folds.append(Fold(fitted, test, model, sampled))
     return folds
 
 
@@ -413,7 +469,10 @@ def choose_switch_margin(
         refitted = [
             fold
             if fold.model.switch_margin == margin
-            else replace(fold, model=with_switch_margin(fold.model, fold.fitted, prices, margin))
+            else replace(
+                fold,
+                model=with_switch_margin(fold.model, fold.fitted, prices, margin, fold.sampled),
+            )
             for fold in folds
         ]
         net = np.zeros(len(data))
@@ -511,7 +570,10 @@ def capped_fold_models(
     """Each fold's model with its capped continuations, fitted on that fold's half: the
     thresholds and the capped held-out figures replay the same ones."""
     return [
-        replace(fold.model, capped=fit_capped_continuations(fold.model, fold.fitted, caps, price))
+        replace(
+            fold.model,
+            capped=fit_capped_continuations(fold.model, fold.fitted, caps, price, fold.sampled),
+        )
         for fold in folds
     ]
 

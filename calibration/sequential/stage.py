@@ -27,10 +27,12 @@ from calibration.sequential.fit import (
     heldout_price_curve,
 )
 from calibration.sequential.regression import fit_logistic
+from calibration.sequential.rule_choice import choose_answer_rules
 from calibration.sequential.trajectories import (
     TrainingPool,
     Trajectories,
     build_trajectories,
+    order_permutations,
     second_opinions,
     training_pools,
     tree_accuracies,
@@ -63,6 +65,8 @@ class SequentialData:
     pools: list[TrainingPool]
     rungs: tuple[int, ...]
     data: Trajectories
+    # the decision pool: problems with samples only, which join the fit (``fit.with_sampled``)
+    sampled: Trajectories | None = None
 
 
 def sequential_data(
@@ -76,10 +80,15 @@ def sequential_data(
     delimiter: str,
     seed: int,
     tree_records: Sequence[TreeRecord] = (),
+    pool_texts: Mapping[str, str] | None = None,
+    pool_samples: Mapping[str, ProblemSamples] | None = None,
 ) -> SequentialData | None:
     """None when there are too few problems (or samples) to fit anything. With the tree
     records (three seeds per search, leaves' agreement recorded), each search is offered
-    a second time as ``strategy+check@B``: run again when unsure."""
+    a second time as ``strategy+check@B``: run again when unsure. ``pool_texts`` and
+    ``pool_samples``: a decision pool (``calibration.sequential.decision_pool``), problems
+    with graded samples but no searches; those with at least the top rung's samples join
+    the fit, and the answer rules are chosen on them too."""
     searched = evaluations[evaluations["strategy"].isin(list(tree_strategies))]
     pairs = zip(searched["strategy"], searched["budget"], strict=True)
     tree_keys = sorted({action_key(s, int(b)) for s, b in pairs})
@@ -100,8 +109,25 @@ def sequential_data(
     pools = [p for p in pools if all(k in p.tree_accuracy for k in keys)]
     if len(pools) < MIN_PROBLEMS or len(rungs) < 2:
         return None
-    data = build_trajectories(pools, rungs, keys, orders=ORDERS, reduction=reduction, seed=seed)
-    return SequentialData(pools, tuple(rungs), data)
+    # a pool problem that is also a calibration problem would be fitted twice, and held
+    # out against itself
+    known = {p.problem_id for p in pools} | {p.text.strip() for p in pools}
+    extra = [
+        p
+        for p in training_pools(pool_texts or {}, pool_samples or {}, {}, delimiter)
+        if len(p.candidates) >= rungs[-1] and not {p.problem_id, p.text.strip()} & known
+    ]
+    everything = pools + extra
+    rules = choose_answer_rules(everything, rungs, order_permutations(everything, ORDERS, seed))
+    data = build_trajectories(
+        pools, rungs, keys, orders=ORDERS, reduction=reduction, seed=seed, rules=rules
+    )
+    sampled = None
+    if extra:
+        sampled = build_trajectories(
+            extra, rungs, [], orders=ORDERS, reduction=reduction, seed=seed, rules=rules
+        )
+    return SequentialData(pools, tuple(rungs), data, sampled)
 
 
 def build_sequential_model(
@@ -118,7 +144,8 @@ def build_sequential_model(
     report (``samples`` and ``evaluations`` give the FLOPs the model prices)."""
     pools, rungs, data = prepared.pools, prepared.rungs, prepared.data
     progress(1)
-    folds = fit_folds(data, reduction=reduction, seed=seed)
+    sampled = prepared.sampled
+    folds = fit_folds(data, reduction=reduction, seed=seed, sampled=sampled)
     margin, folds = choose_switch_margin(data, folds)
     model = fit_model(
         data,
@@ -126,6 +153,7 @@ def build_sequential_model(
         sample_flops=_sample_flops(samples),
         tree_flops=_tree_flops(evaluations, sorted(data.trees)),
         switch_margin=margin,
+        sampled=sampled,
     )
     curve = heldout_price_curve(data, reduction=reduction, seed=seed, folds=folds)
     pass_at_1 = np.array([p.correct.mean() for p in pools])
@@ -151,7 +179,7 @@ def build_sequential_model(
     fitted = capped_fold_models(folds, budgets, price)
     thresholds = fit_cap_thresholds(data, folds, budgets, price, fitted)
     capped = replace(
-        fit_capped_continuations(model, data, budgets, price),
+        fit_capped_continuations(model, data, budgets, price, sampled),
         heldout=heldout_capped(data, folds, budgets, price, thresholds, fitted),
         thresholds=thresholds,
     )

@@ -76,6 +76,27 @@ class Trajectories:
     def __len__(self) -> int:
         return len(self.problem)
 
+    def joined(self, other: Trajectories) -> Trajectories:
+        """These rows, then ``other``'s (same rungs, answer rules and tree actions), its
+        problems numbered after these so that none is mistaken for one of these."""
+        if other.rungs != self.rungs or set(other.trees) != set(self.trees):
+            raise ValueError("joined trajectories need the same rungs and tree actions")
+        offset = int(self.problem.max()) + 1 if len(self.problem) else 0
+        return Trajectories(
+            rungs=self.rungs,
+            problem=np.concatenate([self.problem, other.problem + offset]),
+            features=[
+                np.vstack([a, b]) for a, b in zip(self.features, other.features, strict=True)
+            ],
+            stop=[np.concatenate([a, b]) for a, b in zip(self.stop, other.stop, strict=True)],
+            trees={k: np.concatenate([v, other.trees[k]]) for k, v in self.trees.items()},
+            tree_costs={
+                k: np.concatenate([self.cost_of(k), other.cost_of(k)])
+                for k in set(self.tree_costs) | set(other.tree_costs)
+            },
+            answer_rules=self.answer_rules,
+        )
+
 
 def order_rng(problem_id: str, seed: int) -> np.random.Generator:
     word = int.from_bytes(hashlib.sha256(problem_id.encode()).digest()[:8], "little")
@@ -103,7 +124,10 @@ def build_trajectories(
     orders: int,
     reduction: str,
     seed: int,
+    rules: Mapping[int, AnswerRule] | None = None,
 ) -> Trajectories:
+    """Each pool replayed in ``orders`` random orders, one row per order; ``rules``: the
+    answer rule per rung (default: chosen on these pools, ``choose_answer_rules``)."""
     for pool in pools:
         if len(pool.candidates) < max(rungs):
             raise ValueError(
@@ -111,7 +135,8 @@ def build_trajectories(
                 f"fewer than rung {max(rungs)}"
             )
     permutations = order_permutations(pools, orders, seed)
-    rules = choose_answer_rules(pools, rungs, permutations)
+    if rules is None:
+        rules = choose_answer_rules(pools, rungs, permutations)
     rows_per_rung: list[list[np.ndarray]] = [[] for _ in rungs]
     stop_per_rung: list[list[float]] = [[] for _ in rungs]
     owners: list[int] = []
@@ -145,7 +170,7 @@ def build_trajectories(
         stop=[np.array(s, dtype=np.float64) for s in stop_per_rung],
         trees={k: np.array(v, dtype=np.float64) for k, v in trees.items()},
         tree_costs={k: np.array(v, dtype=np.float64) for k, v in costs.items()},
-        answer_rules=rules,
+        answer_rules=dict(rules),
     )
 
 
