@@ -107,11 +107,12 @@ def with_sampled(
     calibration knows of the problem), at its mean cost on ``data``.
 
     Why: searches are dear to record and samples cheap. On SmolLM2 (100 problems with
-    searches, 611 more with samples only) the extra problems taught the model when more
-    samples pay, held out over 20 halvings: compute to match the best fixed strategy at
-    N = 2 / 4 / 8 / 16 went from 1.57 / 1.46 / 0.97 / 1.23x to 1.68 / 1.71 / 1.26 /
-    1.37x. Predicted from the prompt alone instead, the searches' outcomes did worse
-    (1.35x at N=16 on four halvings, against 1.46x from the top rung)."""
+    searches, 611 more with samples only), held out over 20 halvings
+    (``scripts/heldout_sequential.py``), compute to match the best fixed strategy at
+    N = 2 / 4 / 8 / 16 went from 1.57 / 1.46 / 0.97 / 1.23x to 1.63 / 1.73 / 1.15 /
+    1.21x: the extra problems teach when more samples pay at small budgets, not at 16.
+    Predicted from the prompt alone instead, the searches' outcomes did worse (four
+    halvings, switch margins chosen without the pool: 1.35x against 1.46x at N=16)."""
     if sampled is None or not len(sampled):
         return data
     _, predicted = actions[-1].predictions(sampled.features[-1])
