@@ -180,7 +180,11 @@ def test_a_pool_made_by_another_model_or_without_a_header_is_refused(tmp_path, p
 def test_a_broken_line_is_named_by_file_and_number(tmp_path, problems_file):
     settings = {**SETTINGS, "problems": str(problems_file)}
     shard = write_shard(tmp_path / "pool.jsonl", settings, [sample_record("p0", ["1"], "1")])
-    shard.write_text(shard.read_text() + '{"problem_id": "p1", "gold"\n')
+    complete = shard.read_text()
+    # a last line still being written is skipped
+    shard.write_text(complete + '{"problem_id": "p1", "gold"')
+    assert list(load_decision_pool(shard, SETTINGS).samples) == ["p0"]
+    shard.write_text(complete + '{"problem_id": "p1", "gold"\n')
     with pytest.raises(DecisionPoolError, match=r"pool.jsonl:3: not a samples record"):
         load_decision_pool(shard, SETTINGS)
 

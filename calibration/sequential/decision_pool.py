@@ -57,9 +57,13 @@ def load_decision_pool(path: str | Path, settings: Mapping[str, Any]) -> Decisio
         text = gzip.decompress(raw).decode() if path.suffix == ".gz" else raw.decode()
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise DecisionPoolError(f"{path}: not a readable samples shard ({exc})") from None
+    lines = text.split("\n")
+    # a last line without its newline is one a running sampler is still writing: skip it,
+    # as the shards' own reader does
+    complete = lines[:-1] if lines else []
     header: dict[str, Any] | None = None
     samples: dict[str, ProblemSamples] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(complete, start=1):
         if not line.strip():
             continue
         try:
@@ -68,7 +72,7 @@ def load_decision_pool(path: str | Path, settings: Mapping[str, Any]) -> Decisio
                 header = row["header"]
                 continue
             record = ProblemSamples.from_json(row)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DecisionPoolError(f"{path}:{number}: not a samples record ({exc})") from None
         samples[record.problem_id] = record
     if header is None or header.get("kind") != "samples":
