@@ -115,6 +115,12 @@ def format_summary(outcome: CalibrationOutcome) -> str:
         lines.append("  predictor: not trained (too few problems)")
     sequential = outcome.analysis.sequential if outcome.analysis is not None else None
     lines += sequential_lines(sequential)
+    pool = manifest.settings.get("decision_pool")
+    if sequential is not None and isinstance(pool, dict):
+        lines.append(
+            f"  decision pool: {pool['path']} ({pool['problems']} problems with samples "
+            "only; those not calibrated here joined the decision model's fit)"
+        )
     return "\n".join(lines)
 
 

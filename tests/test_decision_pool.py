@@ -225,9 +225,11 @@ def test_calibrate_with_a_decision_pool_records_it_and_the_script_replays_with_i
                 *common, "--out", str(pool_dir)]) == 0  # fmt: skip
     shard = pool_dir / "shards" / "samples-000-of-001.jsonl"
     out = tmp_path / "sim"
+    capsys.readouterr()
     assert ttc(["calibrate", "--problems", "simulator:40:3", "--seeds", "3",
                 "--strategies", "majority,weighted_best_of_n,rebase", *common,
                 "--decision-pool", str(shard), "--out", str(out)]) == 0  # fmt: skip
+    assert f"decision pool: {shard} (60 problems" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())
     recorded = manifest["settings"]["decision_pool"]
     assert recorded["path"] == str(shard) and recorded["problems"] == 60
