@@ -8,7 +8,6 @@ latter, from the settings the shards recorded.
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from calibration.sampling.strategy_plan import StrategyPlan, plan_strategies, po
 from calibration.sampling.tree_stage import run_tree_searches, search_work, tree_units
 from calibration.sequential.decision_pool import load_decision_pool
 from calibration.sequential.stage import build_sequential_model, sequential_data
-from calibration.store.artifact import Manifest, write_artifact
+from calibration.store.artifact import ArtifactError, Manifest, read_manifest, write_artifact
 from calibration.store.records import ProblemSamples, TreeRecord
 from calibration.store.shards import ShardError, ShardWriter, read_shard
 from calibration.store.work_state import (
@@ -290,12 +289,9 @@ def merge_config(
 def recorded_decision_pool(out: Path) -> str | None:
     """The decision pool the artifact in ``out`` was fitted with (its manifest's record),
     so that refitting it (``--merge``) keeps it unless another is given."""
-    path = out / "manifest.json"
-    if not path.is_file():
-        return None
     try:
-        recorded = json.loads(path.read_text()).get("settings", {}).get("decision_pool")
-    except (OSError, ValueError, AttributeError):
+        recorded = read_manifest(out).settings.get("decision_pool")
+    except ArtifactError:  # no artifact yet, or none readable: nothing was recorded
         return None
     return str(recorded["path"]) if isinstance(recorded, dict) and "path" in recorded else None
 
@@ -394,8 +390,7 @@ def _write_calibration(
             delimiter=prompt_config.step_delimiter,
             seed=config.seed,
             tree_records=tree_records,
-            pool_texts=None if pool is None else pool.texts,
-            pool_samples=None if pool is None else pool.samples,
+            pool=pool,
         )
         sequential = (
             None

@@ -99,8 +99,7 @@ def load_data(
         delimiter=get_prompt_config(config.prompt_config).step_delimiter,
         seed=config.seed,
         tree_records=records,
-        pool_texts=None if pool is None else pool.texts,
-        pool_samples=None if pool is None else pool.samples,
+        pool=pool,
     )
     if prepared is None:
         raise SystemExit(f"{artifact}: too few problems with every action recorded to fit")

@@ -12,7 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.sequential.decision_pool import DecisionPoolError, load_decision_pool
+from calibration.sequential.decision_pool import (
+    DecisionPool,
+    DecisionPoolError,
+    load_decision_pool,
+)
 from calibration.sequential.fit import (
     fit_action_models,
     fit_folds,
@@ -209,8 +213,7 @@ def test_pool_problems_that_are_calibration_problems_or_too_small_are_left_out()
         reduction="last",
         delimiter="\n\n",
         seed=0,
-        pool_texts=pool_texts,
-        pool_samples=pool,
+        pool=DecisionPool("pool.jsonl", "0" * 64, pool_texts, pool),
     )
     assert prepared is not None and prepared.sampled is not None
     # only x3: c0 is a calibration problem, x1 its text again, x2 below the top rung

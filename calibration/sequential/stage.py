@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.sequential.baselines import replay_rules
+from calibration.sequential.decision_pool import DecisionPool
 from calibration.sequential.fit import (
     capped_fold_models,
     choose_switch_margin,
@@ -80,15 +81,14 @@ def sequential_data(
     delimiter: str,
     seed: int,
     tree_records: Sequence[TreeRecord] = (),
-    pool_texts: Mapping[str, str] | None = None,
-    pool_samples: Mapping[str, ProblemSamples] | None = None,
+    pool: DecisionPool | None = None,
 ) -> SequentialData | None:
     """None when there are too few problems (or samples) to fit anything. With the tree
     records (three seeds per search, leaves' agreement recorded), each search is offered
-    a second time as ``strategy+check@B``: run again when unsure. ``pool_texts`` and
-    ``pool_samples``: a decision pool (``calibration.sequential.decision_pool``), problems
-    with graded samples but no searches; those with at least the top rung's samples join
-    the fit, and the answer rules are chosen on them too."""
+    a second time as ``strategy+check@B``: run again when unsure. ``pool``: a decision
+    pool (``calibration.sequential.decision_pool``), problems with graded samples but no
+    searches; those with at least the top rung's samples join the fit, and the answer
+    rules are chosen on them too."""
     searched = evaluations[evaluations["strategy"].isin(list(tree_strategies))]
     pairs = zip(searched["strategy"], searched["budget"], strict=True)
     tree_keys = sorted({action_key(s, int(b)) for s, b in pairs})
@@ -114,7 +114,7 @@ def sequential_data(
     known = {p.problem_id for p in pools} | {p.text.strip() for p in pools}
     extra = [
         p
-        for p in training_pools(pool_texts or {}, pool_samples or {}, {}, delimiter)
+        for p in (training_pools(pool.texts, pool.samples, {}, delimiter) if pool else [])
         if len(p.candidates) >= rungs[-1] and not {p.problem_id, p.text.strip()} & known
     ]
     everything = pools + extra
