@@ -11,7 +11,16 @@ import pytest
 
 from calibration.sequential.fit import SWITCH_MARGINS, fit_folds
 from router.cli import main as ttc
-from scripts.heldout_sequential import HeldOut, compare, first_reaching, main
+from scripts.heldout_sequential import (
+    HeldOut,
+    chosen_fixed,
+    compare,
+    compare_chosen,
+    first_reaching,
+    held_out,
+    load_data,
+    main,
+)
 from tests.test_switch_margin import revealed_after_one_sample
 
 
@@ -57,11 +66,51 @@ def test_the_script_reports_a_small_calibration_with_searches_held_out(tmp_path,
     for folds in ("2", "4"):
         assert main([str(out), "--splits", "1", "--folds", folds, "--bootstrap", "20"]) == 0
         printed = capsys.readouterr().out
-        rows = [
-            line for line in printed.splitlines() if line.startswith("| ") and "---" not in line
+        tables = [
+            [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+            for block in printed.split("\n\n")
         ]
-        assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2", "4"]
+        first, chosen = [rows for rows in tables if rows]
+        assert [row.split("|")[1].strip() for row in first[1:]] == ["1", "2", "4"]
+        assert [row.split("|")[1].strip() for row in chosen[1:]] == ["1", "2", "4"]
+        assert "fixed strategy chosen held out" in chosen[0]
         assert "40 problems" in printed and "price curve, held out" in printed
+    prepared, evaluations, budgets, reduction = load_data(out)
+    result = held_out(prepared, evaluations, budgets, reduction, splits=1)
+    for budget, accuracy in result.chosen.items():
+        assert sum(result.picks[budget].values()) == 2  # one pick per half
+        at_budget = [v for k, v in result.fixed.items() if k.endswith(f"@{budget}")]
+        for problem, value in enumerate(accuracy):
+            assert any(math.isclose(value, v[problem]) for v in at_budget)
+
+
+def test_the_held_out_fixed_strategy_is_chosen_on_the_other_half_only():
+    fixed = {
+        "a@4": np.array([1.0, 1.0, 0.0, 0.0]),
+        "b@4": np.array([0.0, 0.0, 1.0, 0.5]),
+        "c@2": np.ones(4),
+    }
+    # fitted on problems 0 and 1, "a" wins there, though "b" wins on 2 and 3
+    assert chosen_fixed(fixed, 4, np.array([0, 1])) == "a@4"
+    assert chosen_fixed(fixed, 4, np.array([2, 3])) == "b@4"
+    assert chosen_fixed(fixed, 8, np.array([0])) is None
+    # each half scored by the other's pick: the held-out comparator loses to hindsight
+    chosen = np.array([0.0, 0.0, 0.0, 0.0])
+    chosen[[2, 3]] = fixed["a@4"][[2, 3]]
+    chosen[[0, 1]] = fixed["b@4"][[0, 1]]
+    result = HeldOut(
+        fixed=fixed,
+        curve_accuracy=np.array([[0.0] * 4, [0.5] * 4]),
+        curve_cost=np.array([[1.0] * 4, [3.0] * 4]),
+        capped_accuracy={},
+        capped_cost={},
+        chosen={4: chosen},
+        picks={4: {"a@4": 1, "b@4": 1}},
+    )
+    target, ratio = compare_chosen(result, 4, np.arange(4))
+    assert target == 0.0 and ratio == pytest.approx(4.0)  # reached at the cheapest point
+    hindsight = compare(result, 4, np.arange(4))
+    assert hindsight.fixed_accuracy == 0.5 and hindsight.ratio == pytest.approx(4 / 3)
 
 
 def test_k_parts_hold_every_problem_out_once_by_a_model_fitted_on_the_rest():
