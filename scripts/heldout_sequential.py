@@ -169,8 +169,9 @@ def held_out(
             rows = np.flatnonzero(fold.test)
             held = data.subset(rows)
             tested = np.unique(data.problem[rows])
+            calibrated = np.unique(fold.fitted.problem)
             for budget in budgets:
-                name = chosen_fixed(fixed, budget, np.unique(fold.fitted.problem))
+                name = chosen_fixed(fixed, budget, calibrated)
                 if name is not None:
                     chosen[budget][tested] += fixed[name][tested] / splits
                     picks[budget][name] = picks[budget].get(name, 0) + 1
@@ -245,14 +246,20 @@ class Comparison:
 
 
 def compare(result: HeldOut, budget: int, rows: np.ndarray) -> Comparison:
-    at_budget = {k: v for k, v in result.fixed.items() if k.endswith(f"@{budget}")}
-    name, values = max(at_budget.items(), key=lambda item: float(item[1][rows].mean()))
-    target = float(values[rows].mean())
-    costs = result.curve_cost[:, rows].mean(axis=1)
-    accuracies = result.curve_accuracy[:, rows].mean(axis=1)
+    name = chosen_fixed(result.fixed, budget, rows)
+    if name is None:
+        raise ValueError(f"no fixed strategy recorded at N={budget}")
+    target = float(result.fixed[name][rows].mean())
+    costs, accuracies = _curve(result, rows)
     needed = first_reaching(costs, accuracies, target)
-    ratio = None if needed is None or needed <= 0 else budget / needed
-    return Comparison(budget, name, target, needed, ratio, _accuracy_at(costs, accuracies, budget))
+    return Comparison(
+        budget,
+        name,
+        target,
+        needed,
+        _ratio(budget, needed),
+        _accuracy_at(costs, accuracies, budget),
+    )
 
 
 def compare_chosen(result: HeldOut, budget: int, rows: np.ndarray) -> tuple[float, float | None]:
@@ -260,9 +267,19 @@ def compare_chosen(result: HeldOut, budget: int, rows: np.ndarray) -> tuple[floa
     accuracy, and N over the generations at which the router's curve first reaches it
     (None when it never does)."""
     target = float(result.chosen[budget][rows].mean())
-    costs = result.curve_cost[:, rows].mean(axis=1)
-    needed = first_reaching(costs, result.curve_accuracy[:, rows].mean(axis=1), target)
-    return target, None if needed is None or needed <= 0 else budget / needed
+    needed = first_reaching(*_curve(result, rows), target)
+    return target, _ratio(budget, needed)
+
+
+def _curve(result: HeldOut, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The router's held-out price curve on ``rows``: mean generations and accuracy per
+    price."""
+    return result.curve_cost[:, rows].mean(axis=1), result.curve_accuracy[:, rows].mean(axis=1)
+
+
+def _ratio(budget: int, needed: float | None) -> float | None:
+    """Compute to match: N over the generations the curve needed (None if never)."""
+    return None if needed is None or needed <= 0 else budget / needed
 
 
 def _accuracy_at(costs: np.ndarray, accuracies: np.ndarray, spend: float) -> float:
