@@ -36,7 +36,15 @@ shipped model, fitted on all of them, does on fresh problems, and comparing it w
 halves says how much more calibration problems would buy (on SmolLM2, 50 -> 90 fitted
 problems moved compute to match at N=16 from 1.23x to 1.27x).
 
+Several artifacts made with the same settings but other problems (more problems with
+searches come in batches: `scripts/calibrate_smollm2_fresh.sh`) are pooled into one set
+of problems. With `--fresh ART`, ART's problems are the only ones held out, all scored by
+models fitted on the others': the router on problems no part of its fit has seen, beside
+the fixed strategy best on the calibration it was fitted on (the held-out pick) and the
+best in hindsight on the fresh problems.
+
     python -m scripts.heldout_sequential artifacts/smollm2-arithmetic [--splits 20] [--folds 2]
+    python -m scripts.heldout_sequential ART [ART ...] [--fresh ART]
 """
 
 from __future__ import annotations
@@ -47,11 +55,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from calibration.config import describe_differences
 from calibration.pipeline import calibration_records, merge_config
 from calibration.sequential.decision_pool import load_decision_pool
 from calibration.sequential.fit import (
@@ -68,6 +78,7 @@ from calibration.sequential.fit import (
 from calibration.sequential.stage import CAP_PRICE, SequentialData, sequential_data
 from calibration.store.artifact import load_artifact
 from calibration.store.evaluation_records import SweepPoint
+from calibration.store.records import ProblemSamples, TreeRecord
 from router.evaluation.harness import first_reaching as first_reaching_in_sweep
 from runtime.actions import action_key
 from strategies.prompts import get_prompt_config
@@ -87,20 +98,93 @@ class HeldOut:
     chosen: dict[int, np.ndarray] = field(default_factory=dict)
     picks: dict[int, dict[str, int]] = field(default_factory=dict)
 
+    def restricted(self, problems: np.ndarray) -> HeldOut:
+        """The same figures for ``problems`` (pool indices) only: the fresh ones."""
+        return HeldOut(
+            {k: v[problems] for k, v in self.fixed.items()},
+            self.curve_accuracy[:, problems],
+            self.curve_cost[:, problems],
+            {k: v[problems] for k, v in self.capped_accuracy.items()},
+            {k: v[problems] for k, v in self.capped_cost.items()},
+            {k: v[problems] for k, v in self.chosen.items()},
+            self.picks,
+        )
 
-def load_data(
-    artifact: Path, decision_pool: Path | None = None
-) -> tuple[SequentialData, pd.DataFrame, tuple[int, ...], str]:
-    """The artifact's fitting data; ``decision_pool``: a samples shard the fits also
-    learn from (default: the one the artifact was calibrated with, if any)."""
-    config, source, plan = merge_config(artifact, progress=False)
-    samples, records = calibration_records(config, source, plan)
+
+@dataclass(frozen=True)
+class Loaded:
+    """One or more calibrations' fitting data, pooled (``origin``: which artifact, in
+    the order given, each of ``prepared.pools`` came from)."""
+
+    prepared: SequentialData
+    evaluations: pd.DataFrame
+    budgets: tuple[int, ...]
+    reduction: str
+    origin: np.ndarray
+    duplicates: int = 0  # problems left out: their text is in an earlier artifact
+
+
+# settings that may differ between calibrations pooled together
+_POOLABLE = frozenset({"problems", "decision_pool"})
+
+
+def load_data(artifacts: Path | Sequence[Path], decision_pool: Path | None = None) -> Loaded:
+    """The artifacts' fitting data, pooled; ``decision_pool``: a samples shard the fits
+    also learn from (default: the one the first artifact was calibrated with, if any).
+
+    Why pool: each calibration with searches costs hours on a CPU, so more problems come
+    in batches (``scripts/calibrate_smollm2_fresh.sh``), each a complete artifact made
+    with the same settings but its problems. A problem whose text an earlier artifact
+    already holds is left out, or it could be fitted on and held out against itself."""
+    paths = [artifacts] if isinstance(artifacts, Path) else list(artifacts)
+    if not paths:
+        raise ValueError("no artifact given")
+    texts: dict[str, str] = {}
+    samples: dict[str, ProblemSamples] = {}
+    records: list[TreeRecord] = []
+    frames: list[pd.DataFrame] = []
+    owner: dict[str, int] = {}
+    seen_texts: set[str] = set()
+    duplicates = 0
+    first = None
+    for index, path in enumerate(paths):
+        config, source, plan = merge_config(path, progress=False)
+        if first is None:
+            first = (path, config, plan)
+        else:
+            _check_poolable(first[0], first[1].all_settings(), path, config.all_settings())
+        found, tree = calibration_records(config, source, plan)
+        evaluations = load_artifact(path).evaluations
+        # pooled id: the artifact's own, unless an earlier artifact used it for another
+        # problem (generators number their problems from 0 whatever their seed)
+        ids: dict[str, str] = {}
+        for problem in source.problems:
+            if problem.text.strip() in seen_texts:
+                duplicates += 1
+                continue
+            seen_texts.add(problem.text.strip())
+            pooled = problem.id if problem.id not in owner else f"{problem.id}#{index}"
+            owner[pooled] = index
+            texts[pooled] = problem.text
+            ids[problem.id] = pooled
+        samples.update(
+            {
+                ids[pid]: replace(value, problem_id=ids[pid])
+                for pid, value in found.items()
+                if pid in ids
+            }
+        )
+        records += [replace(r, problem_id=ids[r.problem_id]) for r in tree if r.problem_id in ids]
+        kept = evaluations[evaluations["problem_id"].isin(list(ids))]
+        frames.append(kept.assign(problem_id=kept["problem_id"].map(ids)))
+    assert first is not None
+    path, config, plan = first
     pool_path = decision_pool or config.decision_pool
     pool = None if pool_path is None else load_decision_pool(pool_path, config.all_settings())
-    evaluations = load_artifact(artifact).evaluations
+    evaluations = pd.concat(frames, ignore_index=True)
     budgets = tuple(sorted(set(config.budgets)))
     prepared = sequential_data(
-        {p.id: p.text for p in source.problems},
+        texts,
         samples,
         evaluations,
         budgets=budgets,
@@ -112,8 +196,23 @@ def load_data(
         pool=pool,
     )
     if prepared is None:
-        raise SystemExit(f"{artifact}: too few problems with every action recorded to fit")
-    return prepared, evaluations, budgets, config.generation.reduction
+        raise SystemExit(f"{path}: too few problems with every action recorded to fit")
+    origin = np.array([owner[p.problem_id] for p in prepared.pools])
+    return Loaded(prepared, evaluations, budgets, config.generation.reduction, origin, duplicates)
+
+
+def _check_poolable(
+    first: Path, settings: dict[str, Any], other: Path, other_settings: dict[str, Any]
+) -> None:
+    """Refuse to pool calibrations made with other settings than their problems."""
+    mine = {k: v for k, v in settings.items() if k not in _POOLABLE}
+    theirs = {k: v for k, v in other_settings.items() if k not in _POOLABLE}
+    if differences := describe_differences(mine, theirs):
+        raise SystemExit(
+            f"{other} was calibrated with other settings than {first} (as {first} recorded "
+            f"them, then {other}: {differences}); only calibrations that differ in their "
+            "problems can be pooled"
+        )
 
 
 def fixed_accuracies(prepared: SequentialData, evaluations: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -138,7 +237,12 @@ def held_out(
     splits: int,
     prices: Sequence[float] = DEFAULT_PRICES,
     parts: int = 2,
+    fresh: np.ndarray | None = None,
 ) -> HeldOut:
+    """``fresh``: the problems (pool indices) held out, all by one model fitted on the
+    others, instead of random parts; its ``--budget N`` thresholds are then chosen on the
+    fitted problems' own halves, as ``ttc calibrate`` chooses them, so nothing of the
+    fresh problems' outcomes reaches the router. Rows of problems never held out stay 0."""
     data, count = prepared.data, len(prepared.pools)
     caps = [b for b in budgets if any(size <= b for size in data.rungs[1:])]
     accuracy = np.zeros((len(prices), count))
@@ -149,7 +253,7 @@ def held_out(
     chosen = {b: np.zeros(count) for b in budgets}
     picks: dict[int, dict[str, int]] = {b: {} for b in budgets}
     for split in tqdm(range(splits), desc="splits", unit="split"):
-        folds = [
+        nested = [
             _nested_margin(fold, reduction, prices, split)
             for fold in fit_folds(
                 data,
@@ -158,10 +262,16 @@ def held_out(
                 seed=split,
                 parts=parts,
                 sampled=prepared.sampled,
+                held_out=None if fresh is None else [fresh],
             )
         ]
+        folds = [fold for fold, _ in nested]
         fitted = capped_fold_models(folds, caps, CAP_PRICE)
-        thresholds = fit_cap_thresholds(data, folds, caps, CAP_PRICE, fitted)
+        if fresh is None:
+            thresholds = fit_cap_thresholds(data, folds, caps, CAP_PRICE, fitted)
+        else:
+            (fold, inner), *_ = nested
+            thresholds = fit_cap_thresholds(fold.fitted, inner, caps, CAP_PRICE)
         row_accuracy = np.zeros((len(prices), len(data)))
         row_cost = np.zeros((len(prices), len(data)))
         row_capped = {c: (np.zeros(len(data)), np.zeros(len(data))) for c in caps}
@@ -213,15 +323,18 @@ def chosen_fixed(fixed: dict[str, np.ndarray], budget: int, problems: np.ndarray
     return max(at_budget, key=lambda k: float(fixed[k][problems].mean()))
 
 
-def _nested_margin(fold: Fold, reduction: str, prices: Sequence[float], split: int) -> Fold:
+def _nested_margin(
+    fold: Fold, reduction: str, prices: Sequence[float], split: int
+) -> tuple[Fold, list[Fold]]:
     """The fold's model with the switch margin `ttc calibrate` would choose from the
-    fold's own half (its two halves), so the held-out half plays no part in it."""
+    fold's own half (its two halves), so the held-out half plays no part in it; and
+    those two halves' folds, with the margin."""
     inner = fit_folds(
         fold.fitted, reduction=reduction, prices=prices, seed=split + 1000, sampled=fold.sampled
     )
-    margin, _ = choose_switch_margin(fold.fitted, inner, prices)
+    margin, inner = choose_switch_margin(fold.fitted, inner, prices)
     model = with_switch_margin(fold.model, fold.fitted, prices, margin, fold.sampled)
-    return replace(fold, model=model)
+    return replace(fold, model=model), list(inner)
 
 
 def first_reaching(costs: np.ndarray, accuracies: np.ndarray, target: float) -> float | None:
@@ -360,8 +473,8 @@ def _chosen_table(
     everything = np.arange(result.curve_accuracy.shape[1])
     lines = [
         "",
-        "Against the fixed strategy chosen held out (the best at N on the half each problem "
-        "was held out from; most often picked, share of folds):",
+        "Against the fixed strategy chosen held out (the best at N on the problems each "
+        "problem's model was fitted on; most often picked, share of folds):",
         "",
         "| N | fixed strategy chosen held out | acc % | compute to match |",
         "|---|---|---|---|",
@@ -391,7 +504,20 @@ def _interval(values: Sequence[float], scale: float, form: str = "{:.1f}") -> st
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("artifact", type=Path)
+    parser.add_argument(
+        "artifacts",
+        type=Path,
+        nargs="+",
+        help="calibration folders; several made with the same settings are pooled",
+    )
+    parser.add_argument(
+        "--fresh",
+        type=Path,
+        default=None,
+        help="a calibration (same settings, other problems) whose problems are all held "
+        "out, scored by models fitted on the others: the router on problems it never saw, "
+        "against the fixed strategy best on its calibration and the best in hindsight",
+    )
     parser.add_argument(
         "--splits", type=int, default=5, help="random partitions of the problems (default 5)"
     )
@@ -406,17 +532,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         default=None,
         help="a samples shard of problems without searches that every fit also learns from "
-        "(default: the artifact's own, if it was calibrated with one)",
+        "(default: the first artifact's own, if it was calibrated with one)",
     )
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     args = parser.parse_args(argv)
-    prepared, evaluations, budgets, reduction = load_data(args.artifact, args.decision_pool)
+    paths = [*args.artifacts, *([args.fresh] if args.fresh else [])]
+    loaded = load_data(paths, args.decision_pool)
+    prepared = loaded.prepared
+    if loaded.duplicates:
+        print(f"left out {loaded.duplicates} problems whose text an earlier artifact holds")
     if prepared.sampled is not None:
         count = len(np.unique(prepared.sampled.problem))
         print(f"decision pool: {count} problems with samples only join every fit")
-    result = held_out(prepared, evaluations, budgets, reduction, args.splits, parts=args.folds)
-    print(report(result, budgets, args.bootstrap, args.seed))
+    fresh = None
+    if args.fresh is not None:
+        fresh = np.flatnonzero(loaded.origin == len(args.artifacts))
+        if not len(fresh):
+            raise SystemExit(f"{args.fresh}: no problem with every action recorded to score")
+        print(
+            f"fitted on {len(prepared.pools) - len(fresh)} problems, scored on the "
+            f"{len(fresh)} of {args.fresh}"
+        )
+    result = held_out(
+        prepared,
+        loaded.evaluations,
+        loaded.budgets,
+        loaded.reduction,
+        args.splits,
+        parts=args.folds,
+        fresh=fresh,
+    )
+    if fresh is not None:
+        result = result.restricted(fresh)
+    print(report(result, loaded.budgets, args.bootstrap, args.seed))
     return 0
 
 

@@ -75,8 +75,10 @@ def test_the_script_reports_a_small_calibration_with_searches_held_out(tmp_path,
         assert [row.split("|")[1].strip() for row in chosen[1:]] == ["1", "2", "4"]
         assert "fixed strategy chosen held out" in chosen[0]
         assert "40 problems" in printed and "price curve, held out" in printed
-    prepared, evaluations, budgets, reduction = load_data(out)
-    result = held_out(prepared, evaluations, budgets, reduction, splits=1)
+    loaded = load_data(out)
+    result = held_out(
+        loaded.prepared, loaded.evaluations, loaded.budgets, loaded.reduction, splits=1
+    )
     for budget, accuracy in result.chosen.items():
         assert sum(result.picks[budget].values()) == 2  # one pick per half
         at_budget = [v for k, v in result.fixed.items() if k.endswith(f"@{budget}")]
@@ -124,3 +126,65 @@ def test_k_parts_hold_every_problem_out_once_by_a_model_fitted_on_the_rest():
         assert len(fold.fitted) == len(data) - fold.test.sum()
     with pytest.raises(ValueError, match="61 parts"):
         fit_folds(data, reduction="last", prices=(0.0,), seed=0, parts=61)
+
+
+def test_given_parts_are_held_out_and_the_rest_only_fitted():
+    data = revealed_after_one_sample(rows=60)
+    problems = np.unique(data.problem)
+    fresh = problems[-10:]
+    (fold,) = fit_folds(data, reduction="last", prices=(0.0, 0.1), held_out=[fresh])
+    assert set(data.problem[fold.test]) == set(fresh)
+    assert set(fold.fitted.problem) == set(problems[:-10])
+
+
+def _calibrate(out, problems, samples="8"):
+    code = ttc(
+        [
+            "calibrate", "--problems", problems, "--samples", samples,
+            "--budgets", "1,2,4", "--strategies", "majority,weighted_best_of_n,rebase",
+            "--seeds", "2", "--draws", "8", "--probe-k", "2", "--probe-draws", "2",
+            "--bootstrap", "20", "--cv-repeats", "1", "--no-progress", "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    return out
+
+
+def test_calibrations_of_other_problems_pool_and_one_scores_fresh(tmp_path, capsys):
+    first = _calibrate(tmp_path / "a", "simulator:30:5")
+    second = _calibrate(tmp_path / "b", "simulator:20:6")
+    pooled = load_data([first, second])
+    assert len(pooled.prepared.pools) == 50 and pooled.duplicates == 0
+    assert list(np.bincount(pooled.origin)) == [30, 20]
+    # the same problems twice: the second copy is left out, not fitted against itself
+    again = load_data([first, first])
+    assert len(again.prepared.pools) == 30 and again.duplicates == 30
+    capsys.readouterr()
+    assert main([str(first), "--fresh", str(second), "--splits", "1", "--bootstrap", "20"]) == 0
+    printed = capsys.readouterr().out
+    assert "fitted on 30 problems, scored on the 20 of" in printed
+    assert "20 problems, held out" in printed
+    fresh = np.flatnonzero(pooled.origin == 1)
+    result = held_out(
+        pooled.prepared,
+        pooled.evaluations,
+        pooled.budgets,
+        pooled.reduction,
+        splits=1,
+        fresh=fresh,
+    )
+    fitted = np.flatnonzero(pooled.origin == 0)
+    assert np.all(result.curve_cost[:, fitted] == 0)  # never held out
+    assert np.all(result.curve_cost[:, fresh].mean(axis=1) > 0)
+    for budget, accuracy in result.chosen.items():
+        # chosen on the first calibration only, one pick per split
+        (name,) = result.picks[budget]
+        assert name == chosen_fixed(result.fixed, budget, fitted)
+        assert np.allclose(accuracy[fresh], result.fixed[name][fresh])
+
+
+def test_calibrations_made_with_other_settings_are_not_pooled(tmp_path):
+    first = _calibrate(tmp_path / "a", "simulator:12:5")
+    other = _calibrate(tmp_path / "b", "simulator:12:6", samples="4")
+    with pytest.raises(SystemExit, match="samples"):
+        load_data([first, other])

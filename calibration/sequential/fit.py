@@ -412,19 +412,26 @@ def fit_folds(
     seed: int = 0,
     parts: int = 2,
     sampled: Trajectories | None = None,
+    held_out: Sequence[np.ndarray] | None = None,
 ) -> list[Fold]:
     """The problems in ``parts`` random parts (halves by default, as ``ttc calibrate``
     holds out), each held out by a model fitted on the others: fitted once and shared by
     the price curve and the capped figures (the fits are the costly part). ``sampled``
-    (a decision pool) joins every part's fit and is never held out."""
+    (a decision pool) joins every part's fit and is never held out. ``held_out``: the
+    parts given instead (pool indices), e.g. one calibration's problems scored by a model
+    fitted on another's; problems in no part are only ever fitted on."""
     problems = np.unique(data.problem)
-    if not 2 <= parts <= max(len(problems), 2):
-        raise ValueError(f"{parts} parts: between 2 and the {len(problems)} problems")
-    order = np.random.default_rng([seed, 97]).permutation(problems)
-    bounds = [len(problems) * i // parts for i in range(1, parts)]
+    if held_out is not None:
+        chosen_parts = [np.asarray(part) for part in held_out]
+    else:
+        if not 2 <= parts <= max(len(problems), 2):
+            raise ValueError(f"{parts} parts: between 2 and the {len(problems)} problems")
+        order = np.random.default_rng([seed, 97]).permutation(problems)
+        bounds = [len(problems) * i // parts for i in range(1, parts)]
+        # the last part is held out first: two parts keep the order the halves always had
+        chosen_parts = list(reversed(np.split(order, bounds)))
     folds = []
-    # the last part is held out first: two parts keep the order the halves always had
-    for part in reversed(np.split(order, bounds)):
+    for part in chosen_parts:
         test = np.isin(data.problem, part)
         if not test.any() or test.all():
             continue
