@@ -162,7 +162,6 @@ def load_data(artifacts: Path | Sequence[Path], decision_pool: Path | None = Non
             if problem.text.strip() in seen_texts:
                 duplicates += 1
                 continue
-            seen_texts.add(problem.text.strip())
             pooled = problem.id if problem.id not in owner else f"{problem.id}#{index}"
             owner[pooled] = index
             texts[pooled] = problem.text
@@ -177,6 +176,8 @@ def load_data(artifacts: Path | Sequence[Path], decision_pool: Path | None = Non
         records += [replace(r, problem_id=ids[r.problem_id]) for r in tree if r.problem_id in ids]
         kept = evaluations[evaluations["problem_id"].isin(list(ids))]
         frames.append(kept.assign(problem_id=kept["problem_id"].map(ids)))
+        # only across artifacts: repeats within one are the calibration's own business
+        seen_texts |= {p.text.strip() for p in source.problems}
     assert first is not None
     path, config, plan = first
     pool_path = decision_pool or config.decision_pool
