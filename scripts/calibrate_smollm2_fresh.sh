@@ -31,9 +31,7 @@ NAME="smollm2-arithmetic-$COUNT-$SEED"
 COPY="$WORK/$NAME"
 DONE="artifacts/smollm2-fresh/$NAME"
 SNAPS="$DONE.partial"
-VENV="${TTC_VLLM_VENV:-$HOME/.cache/ttc-router/venv-vllm}"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-4}"
+source scripts/smollm2_settings.sh
 if [[ -f "$DONE/manifest.json" ]]; then
     echo "$DONE is calibrated already; nothing to do"
     exit 0
@@ -50,17 +48,13 @@ done
 snapshot_all() {
     [[ -d "$SNAPS" ]] || return 0
     for kind in samples tree; do
-        "$VENV/bin/python" -m scripts.snapshot_pool \
+        "$SMOLLM2_VENV/bin/python" -m scripts.snapshot_pool \
             "$COPY/shards/$kind-000-of-001.jsonl" "$SNAPS/$kind-000-of-001.jsonl.gz"
     done
 }
 trap snapshot_all EXIT
-nice -n 10 "$VENV/bin/python" -m router.cli calibrate \
-    --problems "arithmetic:$COUNT:$SEED" --model smollm2 --backend transformers --verifier arithmetic \
-    --samples 16 --max-tokens 96 --seeds 3 --budgets 1,2,4,8,16 --tree-budgets 2,4,8,16 \
-    --threads 2 \
-    --strategies majority,best_of_n,weighted_best_of_n,beam_search:depth=6,step_tokens=48,max_tokens=128,dvts:depth=6,step_tokens=48,max_tokens=128,particle_filtering:depth=6,step_tokens=48,max_tokens=128,rebase:depth=6,step_tokens=48,max_tokens=128 \
-    --tree-backend vllm --out "$COPY"
+nice -n 10 "$SMOLLM2_VENV/bin/python" -m router.cli calibrate \
+    --problems "arithmetic:$COUNT:$SEED" "${SMOLLM2_SETTINGS[@]}" --threads 2 --out "$COPY"
 rm -rf "$DONE.tmp"
 cp -a "$COPY" "$DONE.tmp"
 rm -f "$DONE.tmp/shards/.artifact.lock"

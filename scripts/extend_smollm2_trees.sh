@@ -24,9 +24,7 @@ ART=artifacts/smollm2-arithmetic
 SNAP=artifacts/smollm2-trees16/tree-000-of-001.jsonl.gz
 COPY="$WORK/smollm2-arithmetic"
 SHARD="$COPY/shards/tree-000-of-001.jsonl"
-VENV="${TTC_VLLM_VENV:-$HOME/.cache/ttc-router/venv-vllm}"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-4}"
+source scripts/smollm2_settings.sh
 if [[ ! -d "$COPY" ]]; then
     mkdir -p "$WORK"
     cp -a "$ART" "$COPY"
@@ -36,9 +34,6 @@ if [[ ! -d "$COPY" ]]; then
     fi
 fi
 mkdir -p "$(dirname "$SNAP")"
-trap '"$VENV/bin/python" -m scripts.snapshot_pool "$SHARD" "$SNAP"' EXIT
-nice -n 5 "$VENV/bin/python" -m router.cli calibrate \
-    --problems arithmetic:100 --model smollm2 --backend transformers --verifier arithmetic \
-    --samples 16 --max-tokens 96 --seeds 3 --budgets 1,2,4,8,16 --tree-budgets 2,4,8,16 \
-    --strategies majority,best_of_n,weighted_best_of_n,beam_search:depth=6,step_tokens=48,max_tokens=128,dvts:depth=6,step_tokens=48,max_tokens=128,particle_filtering:depth=6,step_tokens=48,max_tokens=128,rebase:depth=6,step_tokens=48,max_tokens=128 \
-    --tree-backend vllm --out "$COPY"
+trap '"$SMOLLM2_VENV/bin/python" -m scripts.snapshot_pool "$SHARD" "$SNAP"' EXIT
+nice -n 5 "$SMOLLM2_VENV/bin/python" -m router.cli calibrate \
+    --problems arithmetic:100 "${SMOLLM2_SETTINGS[@]}" --out "$COPY"
