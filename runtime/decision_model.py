@@ -11,7 +11,8 @@ Per rung (samples drawn so far) it holds
   trajectories, on the realised difference of the two), and its expected compute.
 
 A decision maximises value minus price x cost over the actions allowed; prices between
-grid points interpolate the continuation linearly. Costs are in generations (one full
+grid points interpolate the continuation linearly. From the model's ``search_ceiling`` up
+the price grid the router does not search at all (``searches_at``). Costs are in generations (one full
 solution each; a tree search at budget B costs B, and one that may ask for a second
 opinion, ``strategy+check@B``, what it spent on average in calibration, at most 3B).
 """
@@ -38,6 +39,18 @@ MODEL_FORMAT = 2
 RULE_ACCURACY_TOLERANCE = 1e-6
 # P(right) of stopping (None at rung 0) and of each tree search, per row of features
 Predictions = tuple[np.ndarray | None, dict[str, np.ndarray]]
+
+
+def searches_at(price: float, ceiling: float | None, prices: tuple[float, ...]) -> bool:
+    """Whether tree searches are among the actions at ``price``, for a model whose
+    searches stop at price ``ceiling`` (None: they never stop). A ceiling at the lowest
+    fitted price means no searches at any price, below the grid included (a generous
+    ``total:B`` prices below zero): that model was fitted without them."""
+    if ceiling is None:
+        return True
+    if prices and ceiling <= prices[0]:
+        return False
+    return price < ceiling
 
 
 @dataclass(frozen=True)
@@ -223,11 +236,20 @@ class SequentialModel:
     # chosen held out at calibration (``fit.choose_switch_margin``; 0 in models fitted
     # before it): the best of many noisy predictions is biased up
     switch_margin: float = 0.0
+    # the lowest fitted price from which the router never searches, chosen held out at
+    # calibration (``fit.choose_search_ceiling``; None: it searches at every price, as
+    # models fitted before it did). Searches whose values are fitted on a few dozen
+    # problems can lose held out at moderate prices and still pay where compute is cheap.
+    search_ceiling: float | None = None
 
     @property
     def scored(self) -> bool:
         """Whether the calibration's samples carried verifier scores worth weighting."""
         return any(rule.uses_scores for rule in self.answer_rules.values())
+
+    def searches_at(self, price: float) -> bool:
+        """Whether tree searches are among the actions at ``price`` (``search_ceiling``)."""
+        return searches_at(price, self.search_ceiling, self.prices)
 
     def answer_rule(self, samples: int) -> AnswerRule:
         """The rule for a problem stopped with ``samples`` drawn: that of its rung (the
@@ -274,6 +296,7 @@ class SequentialModel:
         allowed: list[np.ndarray] = []
         predictions = model.predictions(rows)
         stop, trees = predictions
+        searching = self.searches_at(price)
         docks: list[np.ndarray] = []  # what each action's net value is docked
         if stop is not None:
             labels.append(("stop", None, None))
@@ -286,7 +309,7 @@ class SequentialModel:
             labels.append(("tree", action.strategy, action.budget))
             accuracy.append(values)
             cost.append(np.full(count, self.action_costs.get(key, float(action.budget))))
-            allowed.append(action.most_generations <= caps + 1e-9)
+            allowed.append((action.most_generations <= caps + 1e-9) & searching)
             docks.append(np.full(count, self.switch_margin))
         step = self.next_step(rung_index)
         if step is not None:
@@ -515,6 +538,7 @@ class SequentialModel:
             "baselines": {name: vars(point) for name, point in sorted(self.baselines.items())},
             "rung_accuracy": {str(r): a for r, a in sorted(self.rung_accuracy.items())},
             "switch_margin": self.switch_margin,
+            "search_ceiling": self.search_ceiling,
         }
 
     @classmethod
@@ -555,6 +579,9 @@ class SequentialModel:
             },
             rung_accuracy={int(r): float(a) for r, a in data.get("rung_accuracy", {}).items()},
             switch_margin=float(data.get("switch_margin", 0.0)),
+            search_ceiling=None
+            if data.get("search_ceiling") is None
+            else float(data["search_ceiling"]),
         )
         if len(model.rung_models) != len(model.rungs) or list(model.prices) != sorted(model.prices):
             raise ValueError("sequential model: rungs and rung models differ, or prices unsorted")

@@ -27,8 +27,9 @@ What is compared, at each budget N of the calibration:
   strategies counts for it (on SmolLM2 at N=16: 44.4 % in hindsight, 42.8 % chosen held
   out). Both are printed; neither replaces the other.
 
-Each fold's switch margin (how far a search must lead to replace a drawn pool) is chosen
-on the fold's own half, nested, so the held-out half plays no part in it.
+Each fold's switch margin (how far a search must lead to replace a drawn pool) and search
+ceiling (from which price up it does not search) are chosen on the fold's own half,
+nested, so the held-out half plays no part in them.
 
 `--folds K` holds each problem out of one of K parts instead of one of two halves, so
 every model is fitted on (K-1)/K of the problems: with 10 it approaches what the
@@ -73,8 +74,10 @@ from calibration.sequential.fit import (
     fit_folds,
     problem_means,
     replay,
+    with_search_ceiling,
     with_switch_margin,
 )
+from calibration.sequential.search_ceiling import choose_search_ceiling
 from calibration.sequential.stage import CAP_PRICE, SequentialData, sequential_data
 from calibration.store.artifact import load_artifact
 from calibration.store.evaluation_records import SweepPoint
@@ -327,14 +330,16 @@ def chosen_fixed(fixed: dict[str, np.ndarray], budget: int, problems: np.ndarray
 def _nested_margin(
     fold: Fold, reduction: str, prices: Sequence[float], split: int
 ) -> tuple[Fold, list[Fold]]:
-    """The fold's model with the switch margin `ttc calibrate` would choose from the
-    fold's own half (its two halves), so the held-out half plays no part in it; and
-    those two halves' folds, with the margin."""
+    """The fold's model with the switch margin and search ceiling `ttc calibrate` would
+    choose from the fold's own half (its two halves), so the held-out half plays no part
+    in them; and those two halves' folds, with both."""
     inner = fit_folds(
         fold.fitted, reduction=reduction, prices=prices, seed=split + 1000, sampled=fold.sampled
     )
     margin, inner = choose_switch_margin(fold.fitted, inner, prices)
+    ceiling, inner = choose_search_ceiling(fold.fitted, inner, prices)
     model = with_switch_margin(fold.model, fold.fitted, prices, margin, fold.sampled)
+    model = with_search_ceiling(model, fold.fitted, prices, ceiling, fold.sampled)
     return replace(fold, model=model), list(inner)
 
 
@@ -430,8 +435,11 @@ def report(result: HeldOut, budgets: Sequence[int], resamples: int, seed: int) -
         point = compare(result, budget, everything)
         boot = [compare(result, budget, rows) for rows in draws]
         fixed_ci = _interval([b.fixed_accuracy for b in boot], 100)
-        gain = 100 * (point.router_at_n - point.fixed_accuracy)
-        gain_ci = _interval([b.router_at_n - b.fixed_accuracy for b in boot], 100)
+        gain_text = "- (the curve's cheapest point costs more)"
+        if not math.isnan(point.router_at_n):
+            gain = 100 * (point.router_at_n - point.fixed_accuracy)
+            gain_ci = _interval([b.router_at_n - b.fixed_accuracy for b in boot], 100)
+            gain_text = f"{gain:+.1f} [{gain_ci}]"
         ratios = [b.ratio if b.ratio is not None else 0.0 for b in boot]
         ratio_ci = _interval(ratios, 1, "{:.2f}")
         ratio = (
@@ -448,7 +456,7 @@ def report(result: HeldOut, budgets: Sequence[int], resamples: int, seed: int) -
             )
         lines.append(
             f"| {budget} | {short(point.fixed)} | {100 * point.fixed_accuracy:.1f} [{fixed_ci}] "
-            f"| {capped_text} | {gain:+.1f} [{gain_ci}] | {ratio} |"
+            f"| {capped_text} | {gain_text} | {ratio} |"
         )
     lines += _chosen_table(result, budgets, draws)
     curve = ", ".join(

@@ -38,6 +38,7 @@ from runtime.decision_model import (
     PricePoint,
     RungModel,
     SequentialModel,
+    searches_at,
 )
 from runtime.linear import LinearModel
 
@@ -246,14 +247,21 @@ class Ladder:
         self.values = [ActionValues.of(actions[r], data, r, costs) for r in range(self.top + 1)]
 
     def backward(
-        self, price: float, last: int | None = None, cap: float | None = None
+        self,
+        price: float,
+        last: int | None = None,
+        cap: float | None = None,
+        searching: bool = True,
     ) -> list[Continuation]:
         """Least-squares Monte Carlo from rung ``last`` (default: the top) down: one
         continuation per rung below it. With ``cap``, every decision on the way keeps
-        within ``cap`` generations in all (a rung's samples count as spent)."""
+        within ``cap`` generations in all (a rung's samples count as spent). Without
+        ``searching`` no tree search is ever taken (above the model's search ceiling)."""
         last = self.top if last is None else last
 
         def allowed(r: int) -> np.ndarray | None:
+            if not searching:
+                return np.zeros(len(self.values[r].keys), dtype=bool)
             return None if cap is None else self.values[r].affordable(cap - self.rungs[r])
 
         _, accuracy, cost = self.values[last].best_fixed(price, allowed(last), self.margin)
@@ -282,12 +290,14 @@ def fit_continuations(
     prices: Sequence[float],
     costs: Mapping[str, float],
     margin: float = 0.0,
+    ceiling: float | None = None,
 ) -> list[RungModel]:
     """Least-squares Monte Carlo, top rung down, one regression pair per price;
-    ``costs``: each tree action's expected generations (``expected_costs``); ``margin``:
-    the switch margin the decisions will use."""
+    ``costs``: each tree action's expected generations (``expected_costs``); ``margin``
+    and ``ceiling``: the switch margin and search ceiling the decisions will use."""
     ladder = Ladder(actions, data, costs, margin)
-    chains = [ladder.backward(price) for price in prices]
+    grid = tuple(prices)
+    chains = [ladder.backward(price, searching=searches_at(price, ceiling, grid)) for price in grid]
     return [
         RungModel(a.rung, a.stop, a.trees, tuple(c[r] for c in chains) if r < ladder.top else ())
         for r, a in enumerate(actions)
@@ -314,7 +324,7 @@ def fit_capped_continuations(
         last = max(r for r, rung in enumerate(data.rungs) if rung <= cap)
         if last == 0 or cap >= model.most_spent():
             continue
-        by_cap[cap] = tuple(ladder.backward(price, last, cap))
+        by_cap[cap] = tuple(ladder.backward(price, last, cap, model.searches_at(price)))
     return CappedContinuations(price=price, by_cap=by_cap)
 
 
@@ -356,6 +366,7 @@ def fit_model(
     sample_flops: float = 0.0,
     tree_flops: dict[str, float] | None = None,
     switch_margin: float = 0.0,
+    search_ceiling: float | None = None,
     sampled: Trajectories | None = None,
 ) -> SequentialModel:
     """The decision model fitted on ``data`` (problems with every action recorded) and
@@ -363,7 +374,7 @@ def fit_model(
     actions = fit_action_models(data, sampled)
     costs = expected_costs(data)
     rows = with_sampled(data, sampled, actions)
-    rung_models = fit_continuations(actions, rows, prices, costs, switch_margin)
+    rung_models = fit_continuations(actions, rows, prices, costs, switch_margin, search_ceiling)
     return SequentialModel(
         reduction=reduction,
         rungs=data.rungs,
@@ -374,6 +385,7 @@ def fit_model(
         action_costs={k: v for k, v in costs.items() if ActionKey.parse(k).checked},
         answer_rules=dict(data.answer_rules),
         switch_margin=switch_margin,
+        search_ceiling=search_ceiling,
     )
 
 
@@ -386,9 +398,35 @@ def with_switch_margin(
 ) -> SequentialModel:
     """``model`` (fitted on ``data`` and ``sampled``) with its continuations refitted for
     ``margin``: the action values do not depend on it, only what sampling on forgoes does."""
+    return _refitted(model, data, prices, sampled, margin, model.search_ceiling)
+
+
+def with_search_ceiling(
+    model: SequentialModel,
+    data: Trajectories,
+    prices: Sequence[float],
+    ceiling: float | None,
+    sampled: Trajectories | None = None,
+) -> SequentialModel:
+    """``model`` with its continuations refitted for the search ``ceiling``, as
+    ``with_switch_margin`` refits them for a margin."""
+    return _refitted(model, data, prices, sampled, model.switch_margin, ceiling)
+
+
+def _refitted(
+    model: SequentialModel,
+    data: Trajectories,
+    prices: Sequence[float],
+    sampled: Trajectories | None,
+    margin: float,
+    ceiling: float | None,
+) -> SequentialModel:
     rows = with_sampled(data, sampled, model.rung_models)
-    rung_models = fit_continuations(model.rung_models, rows, prices, expected_costs(data), margin)
-    return replace(model, rung_models=tuple(rung_models), switch_margin=margin)
+    costs = expected_costs(data)
+    rung_models = fit_continuations(model.rung_models, rows, prices, costs, margin, ceiling)
+    return replace(
+        model, rung_models=tuple(rung_models), switch_margin=margin, search_ceiling=ceiling
+    )
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from calibration.sequential.fit import (
 )
 from calibration.sequential.regression import fit_logistic
 from calibration.sequential.rule_choice import choose_answer_rules
+from calibration.sequential.search_ceiling import choose_search_ceiling
 from calibration.sequential.trajectories import (
     TrainingPool,
     Trajectories,
@@ -147,12 +148,14 @@ def build_sequential_model(
     sampled = prepared.sampled
     folds = fit_folds(data, reduction=reduction, seed=seed, sampled=sampled)
     margin, folds = choose_switch_margin(data, folds)
+    ceiling, folds = choose_search_ceiling(data, folds)
     model = fit_model(
         data,
         reduction=reduction,
         sample_flops=_sample_flops(samples),
         tree_flops=_tree_flops(evaluations, sorted(data.trees)),
         switch_margin=margin,
+        search_ceiling=ceiling,
         sampled=sampled,
     )
     curve = heldout_price_curve(data, reduction=reduction, seed=seed, folds=folds)
