@@ -137,6 +137,12 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
         "    " + "  ".join(f"{p.price:g} -> {p.accuracy:.3f}/{p.mean_cost:.2f}" for p in shown)
     )
     lines.append(f"    auto price {model.auto_price():g}")
+    if model.search_ceiling is not None:
+        if not model.searches_at(model.search_ceiling - 1.0):
+            where = "at any price (searching lost held out at every price)"
+        else:
+            where = f"from price {model.search_ceiling:g} up"
+        lines.append(f"    search ceiling (chosen held out): the router does not search {where}")
     if model.capped is not None and model.capped.heldout:
         lines.append(
             "    at most N generations per problem (--budget N, held out): "

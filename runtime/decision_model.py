@@ -12,7 +12,9 @@ Per rung (samples drawn so far) it holds
 
 A decision maximises value minus price x cost over the actions allowed; prices between
 grid points interpolate the continuation linearly. From the model's ``search_ceiling`` up
-the price grid the router does not search at all (``searches_at``). Costs are in generations (one full
+the price grid the router does not search at all (``searches_at``; between the last grid
+price below the ceiling and the ceiling, the continuation is interpolated between a
+chain fitted with searches and one fitted without). Costs are in generations (one full
 solution each; a tree search at budget B costs B, and one that may ask for a second
 opinion, ``strategy+check@B``, what it spent on average in calibration, at most 3B).
 """
@@ -237,9 +239,10 @@ class SequentialModel:
     # before it): the best of many noisy predictions is biased up
     switch_margin: float = 0.0
     # the lowest fitted price from which the router never searches, chosen held out at
-    # calibration (``fit.choose_search_ceiling``; None: it searches at every price, as
-    # models fitted before it did). Searches whose values are fitted on a few dozen
-    # problems can lose held out at moderate prices and still pay where compute is cheap.
+    # calibration (calibration/sequential/search_ceiling.py; None: it searches at every
+    # price, as models fitted before it did). Searches whose values are fitted on a few
+    # dozen problems can lose held out at moderate prices and still pay where compute is
+    # cheap.
     search_ceiling: float | None = None
 
     @property

@@ -119,3 +119,14 @@ def test_without_searches_there_is_no_ceiling_and_the_folds_are_unchanged():
     folds = fit_folds(data, reduction="last", prices=PRICES)
     ceiling, kept = choose_search_ceiling(data, folds, PRICES)
     assert ceiling is None and kept == folds
+
+
+def test_the_calibration_summary_names_the_ceiling():
+    from calibration.summary import sequential_lines
+
+    model = hand_model(stop=[0.0, 0.6, 0.7, 0.8], tree=0.9, continuation=[-0.5, -0.5, -0.5, 0.0])
+    assert not any("search ceiling" in line for line in sequential_lines(model))
+    cut = "\n".join(sequential_lines(replace(model, search_ceiling=0.5)))
+    assert "does not search from price 0.5 up" in cut
+    never = "\n".join(sequential_lines(replace(model, search_ceiling=0.0)))
+    assert "does not search at any price" in never
