@@ -138,7 +138,7 @@ def sequential_lines(model: SequentialModel | None) -> list[str]:
     )
     lines.append(f"    auto price {model.auto_price():g}")
     if model.search_ceiling is not None:
-        if not model.searches_at(model.search_ceiling - 1.0):
+        if model.searches_nowhere:
             where = "at any price (searching lost held out at every price)"
         else:
             where = f"from price {model.search_ceiling:g} up"

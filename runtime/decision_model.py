@@ -254,6 +254,11 @@ class SequentialModel:
         """Whether tree searches are among the actions at ``price`` (``search_ceiling``)."""
         return searches_at(price, self.search_ceiling, self.prices)
 
+    @property
+    def searches_nowhere(self) -> bool:
+        """Whether the ceiling stops searches at every price (it sits at the lowest)."""
+        return not searches_at(-math.inf, self.search_ceiling, self.prices)
+
     def answer_rule(self, samples: int) -> AnswerRule:
         """The rule for a problem stopped with ``samples`` drawn: that of its rung (the
         highest calibrated rung not above it)."""

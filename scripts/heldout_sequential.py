@@ -74,8 +74,7 @@ from calibration.sequential.fit import (
     fit_folds,
     problem_means,
     replay,
-    with_search_ceiling,
-    with_switch_margin,
+    with_search_rules,
 )
 from calibration.sequential.search_ceiling import choose_search_ceiling
 from calibration.sequential.stage import CAP_PRICE, SequentialData, sequential_data
@@ -258,7 +257,7 @@ def held_out(
     picks: dict[int, dict[str, int]] = {b: {} for b in budgets}
     for split in tqdm(range(splits), desc="splits", unit="split"):
         nested = [
-            _nested_margin(fold, reduction, prices, split)
+            _nested_search_rules(fold, reduction, prices, split)
             for fold in fit_folds(
                 data,
                 reduction=reduction,
@@ -327,7 +326,7 @@ def chosen_fixed(fixed: dict[str, np.ndarray], budget: int, problems: np.ndarray
     return max(at_budget, key=lambda k: float(fixed[k][problems].mean()))
 
 
-def _nested_margin(
+def _nested_search_rules(
     fold: Fold, reduction: str, prices: Sequence[float], split: int
 ) -> tuple[Fold, list[Fold]]:
     """The fold's model with the switch margin and search ceiling `ttc calibrate` would
@@ -338,8 +337,7 @@ def _nested_margin(
     )
     margin, inner = choose_switch_margin(fold.fitted, inner, prices)
     ceiling, inner = choose_search_ceiling(fold.fitted, inner, prices)
-    model = with_switch_margin(fold.model, fold.fitted, prices, margin, fold.sampled)
-    model = with_search_ceiling(model, fold.fitted, prices, ceiling, fold.sampled)
+    model = with_search_rules(fold.model, fold.fitted, prices, margin, ceiling, fold.sampled)
     return replace(fold, model=model), list(inner)
 
 

@@ -9,8 +9,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from calibration.sequential.fit import fit_folds, fit_model, replay, with_search_ceiling
-from calibration.sequential.search_ceiling import choose_search_ceiling, heldout_nets
+from calibration.sequential.fit import (
+    fit_folds,
+    fit_model,
+    heldout_nets,
+    replay,
+    with_search_ceiling,
+)
+from calibration.sequential.search_ceiling import choose_search_ceiling
 from calibration.sequential.trajectories import Trajectories
 from runtime.decision_model import SequentialModel, searches_at
 from tests.test_router_policy import hand_model

@@ -398,7 +398,7 @@ def with_switch_margin(
 ) -> SequentialModel:
     """``model`` (fitted on ``data`` and ``sampled``) with its continuations refitted for
     ``margin``: the action values do not depend on it, only what sampling on forgoes does."""
-    return _refitted(model, data, prices, sampled, margin, model.search_ceiling)
+    return with_search_rules(model, data, prices, margin, model.search_ceiling, sampled)
 
 
 def with_search_ceiling(
@@ -410,17 +410,19 @@ def with_search_ceiling(
 ) -> SequentialModel:
     """``model`` with its continuations refitted for the search ``ceiling``, as
     ``with_switch_margin`` refits them for a margin."""
-    return _refitted(model, data, prices, sampled, model.switch_margin, ceiling)
+    return with_search_rules(model, data, prices, model.switch_margin, ceiling, sampled)
 
 
-def _refitted(
+def with_search_rules(
     model: SequentialModel,
     data: Trajectories,
     prices: Sequence[float],
-    sampled: Trajectories | None,
     margin: float,
     ceiling: float | None,
+    sampled: Trajectories | None = None,
 ) -> SequentialModel:
+    """``model`` with its continuations refitted for both ``margin`` and ``ceiling`` in one
+    backward pass per price (refitting for one and then the other would fit twice)."""
     rows = with_sampled(data, sampled, model.rung_models)
     costs = expected_costs(data)
     rung_models = fit_continuations(model.rung_models, rows, prices, costs, margin, ceiling)
@@ -506,9 +508,6 @@ def choose_switch_margin(
     Why held out: in-sample, trusting every prediction always looks best."""
     if not data.trees or not folds:
         return 0.0, list(folds)
-    tested = np.zeros(len(data), dtype=bool)
-    for fold in folds:
-        tested |= fold.test
     scores = []
     refits = []
     for margin in margins:
@@ -521,16 +520,26 @@ def choose_switch_margin(
             )
             for fold in folds
         ]
-        net = np.zeros(len(data))
-        for fold in refitted:
-            held = data.subset(np.flatnonzero(fold.test))
-            for price in prices:
-                outcome = replay(fold.model, held, price)
-                net[fold.test] += (outcome.accuracy - price * outcome.cost) / len(prices)
-        scores.append(problem_means(net[tested], data.problem[tested]))
+        scores.append(heldout_nets(data, refitted, prices).mean(axis=0))
         refits.append(refitted)
     chosen = cautious_choice(margins, scores)
     return margins[chosen], refits[chosen]
+
+
+def heldout_nets(data: Trajectories, folds: Sequence[Fold], prices: Sequence[float]) -> np.ndarray:
+    """(prices, problems): each problem's held-out net value (accuracy minus price x
+    generations) at each price, its rows (random orders) averaged, problems in the order of
+    ``np.unique`` over the held-out rows: what the held-out choices (switch margin, search
+    ceiling) are scored on."""
+    tested = np.zeros(len(data), dtype=bool)
+    net = np.zeros((len(prices), len(data)))
+    for fold in folds:
+        tested |= fold.test
+        held = data.subset(np.flatnonzero(fold.test))
+        for i, price in enumerate(prices):
+            outcome = replay(fold.model, held, price)
+            net[i, fold.test] = outcome.accuracy - price * outcome.cost
+    return np.vstack([problem_means(row[tested], data.problem[tested]) for row in net])
 
 
 def problem_means(values: np.ndarray, problem: np.ndarray) -> np.ndarray:

@@ -29,8 +29,7 @@ from calibration.sequential.fit import (
     DEFAULT_PRICES,
     Fold,
     cautious_choice,
-    problem_means,
-    replay,
+    heldout_nets,
     with_search_ceiling,
 )
 from calibration.sequential.trajectories import Trajectories
@@ -63,21 +62,6 @@ def choose_search_ceiling(
     if ceiling == grid[0]:
         return ceiling, never
     return ceiling, [_with_ceiling(fold, ceiling) for fold in folds]
-
-
-def heldout_nets(data: Trajectories, folds: Sequence[Fold], prices: Sequence[float]) -> np.ndarray:
-    """(prices, problems): each problem's held-out net value at each price, its rows
-    (random orders) averaged, problems in the order of ``np.unique`` over the held-out
-    rows."""
-    tested = np.zeros(len(data), dtype=bool)
-    net = np.zeros((len(prices), len(data)))
-    for fold in folds:
-        tested |= fold.test
-        held = data.subset(np.flatnonzero(fold.test))
-        for i, price in enumerate(prices):
-            outcome = replay(fold.model, held, price)
-            net[i, fold.test] = outcome.accuracy - price * outcome.cost
-    return np.vstack([problem_means(row[tested], data.problem[tested]) for row in net])
 
 
 def _with_ceiling(fold: Fold, ceiling: float) -> Fold:
