@@ -5,14 +5,16 @@ or a Hub id), so every backend agrees on what a name means. Nothing is cached he
 caller holds the model, and can hand the same object to a generator and a judge.
 
 Why the dtype rule in ``choose_dtype``: transformers (5.23) reads the embedded SmolLM2
-GGUF file into an ordinary dense model (Llama GGUF files take its dequantizing loader),
-and on this AVX512-BF16 CPU a dense bf16 model decodes about 1.6x faster than float32
-(44 against 28 tokens/s batched, one thread; ``scripts/bench_engines.py --dtypes
-bfloat16 float32`` measures both side by side). The price: in bf16 a sample's text can
-change with the batch around it (rounding), where float32 gives the same text. transformers warns
-that packed GGUF weights are fastest in float32; that applies only to architectures it
-keeps packed, so the file is read in float32 and cast afterwards only when every layer
-came out dense.
+GGUF file into an ordinary dense model (Llama GGUF files take its dequantizing loader).
+On a CPU with native bf16 arithmetic (AVX512-BF16 or AMX) a dense bf16 model decodes
+about 1.6x faster than float32 (44 against 28 tokens/s batched, one thread); on one
+without it (an AVX2-only AMD EPYC) bf16 is emulated and float32 is 2.7x faster (138
+against 51 tokens/s batched, two threads), so "auto" asks the CPU
+(``scripts/bench_engines.py --dtypes bfloat16 float32`` measures both side by side).
+The price of bf16: a sample's text can change with the batch around it (rounding),
+where float32 gives the same text. transformers warns that packed GGUF weights are
+fastest in float32; that applies only to architectures it keeps packed, so the file is
+read in float32 and cast afterwards only when every layer came out dense.
 
 Why a GGUF model is loaded from its dequantized folder: reading the GGUF file takes about
 19 s here (transformers de-quantizes every tensor on each load), reading the same weights
@@ -34,8 +36,12 @@ from strategies.models import ResolvedModel, resolve_model
 if TYPE_CHECKING:
     import torch
 
-# The faster dtype for a dequantized GGUF model on CPU (see the module docstring).
+# The faster dtype for a dequantized GGUF model on a CPU with native bf16 arithmetic, and
+# on one without it (see the module docstring).
 GGUF_CPU_DTYPE = "bfloat16"
+GGUF_CPU_DTYPE_WITHOUT_BF16 = "float32"
+# torch.cpu.get_capabilities() flags, any of which means bf16 matrix products in hardware.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def load_causal_lm(
@@ -120,21 +126,41 @@ def _load_bars(*, shown: bool) -> Iterator[None]:
 
 
 def choose_dtype(resolved: ResolvedModel, dtype: Any, device: str) -> Any:
-    """The dtype to run in: an explicit choice wins; "auto" means bf16 for the GGUF model on
-    CPU (measured faster here), bf16 for it on a GPU, and otherwise the checkpoint's own
-    dtype ("auto", which transformers reads from the model's config)."""
+    """The dtype to run in: an explicit choice wins; "auto" means, for the GGUF model, bf16
+    on a GPU, and on CPU bf16 where the CPU computes it natively and float32 where it would
+    be emulated (both measured, see the module docstring); for any other model the
+    checkpoint's own dtype ("auto", which transformers reads from the model's config)."""
     import torch
 
     if dtype is None or dtype == "auto":
-        if resolved.kind == "gguf":
-            return getattr(torch, GGUF_CPU_DTYPE) if device == "cpu" else torch.bfloat16
-        return "auto"
+        if resolved.kind != "gguf":
+            return "auto"
+        if device != "cpu":
+            return torch.bfloat16
+        fast = GGUF_CPU_DTYPE if cpu_has_native_bf16() else GGUF_CPU_DTYPE_WITHOUT_BF16
+        return getattr(torch, fast)
     if isinstance(dtype, torch.dtype):
         return dtype
     named = getattr(torch, str(dtype), None)
     if not isinstance(named, torch.dtype):
         raise ValueError(f"unknown dtype {dtype!r}: use auto, bfloat16, float16 or float32")
     return named
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware, as torch reports it; False
+    where this torch cannot say (older releases lack ``torch.cpu.get_capabilities``):
+    float32 is never the slow choice by much, emulated bf16 is (2.7x)."""
+    import torch
+
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if capabilities is None:
+        return False
+    try:
+        flags = capabilities()
+    except (RuntimeError, OSError):
+        return False
+    return any(bool(flags.get(flag)) for flag in NATIVE_BF16_FLAGS)
 
 
 def count_parameters(model: Any) -> int:

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from strategies.hf_loading import choose_dtype, count_parameters, load_causal_lm
+from strategies.hf_loading import (
+    choose_dtype,
+    count_parameters,
+    cpu_has_native_bf16,
+    load_causal_lm,
+)
 from strategies.models import SMOLLM2_GGUF, SMOLLM2_HUB_ID, ResolvedModel, resolve_model
 
 
@@ -78,10 +83,39 @@ def test_load_causal_lm_takes_a_resolved_model_and_a_dtype(tiny_llama_dir):
         load_causal_lm(str(tiny_llama_dir), dtype="float7")
 
 
-def test_auto_dtype_is_bf16_for_the_gguf_model_and_the_checkpoints_own_otherwise():
+def _cpu_flags(monkeypatch, **flags):
+    """This CPU as torch would report it, with only ``flags`` set."""
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx2": True, **flags})
+
+
+def test_auto_dtype_is_bf16_for_the_gguf_model_and_the_checkpoints_own_otherwise(monkeypatch):
     gguf = ResolvedModel(name="smollm2", kind="gguf", location=".", gguf_file="x.gguf")
     local = ResolvedModel(name="m", kind="local", location=".")
+    _cpu_flags(monkeypatch, avx512_bf16=True)
     assert choose_dtype(gguf, "auto", "cpu") == torch.bfloat16
     assert choose_dtype(gguf, "float32", "cpu") == torch.float32
+    assert choose_dtype(gguf, "auto", "cuda") == torch.bfloat16
     assert choose_dtype(local, "auto", "cpu") == "auto"
     assert choose_dtype(local, torch.float16, "cuda") == torch.float16
+
+
+def test_auto_dtype_for_the_gguf_model_on_a_cpu_without_native_bf16_is_float32(monkeypatch):
+    """Emulated bf16 decoded 2.7x slower than float32 on an AVX2-only CPU: "auto" must
+    not pick it there, nor where torch cannot say what the CPU has."""
+    gguf = ResolvedModel(name="smollm2", kind="gguf", location=".", gguf_file="x.gguf")
+    _cpu_flags(monkeypatch, avx512_bf16=False, amx_bf16=False)
+    assert not cpu_has_native_bf16()
+    assert choose_dtype(gguf, "auto", "cpu") == torch.float32
+    assert choose_dtype(gguf, "bfloat16", "cpu") == torch.bfloat16  # asked for, given
+    assert choose_dtype(gguf, "auto", "cuda") == torch.bfloat16
+    _cpu_flags(monkeypatch, amx_bf16=True)
+    assert cpu_has_native_bf16()
+    assert choose_dtype(gguf, "auto", "cpu") == torch.bfloat16
+
+    def broken() -> dict:
+        raise RuntimeError("cpuinfo failed")
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", broken)
+    assert choose_dtype(gguf, "auto", "cpu") == torch.float32
+    monkeypatch.delattr(torch.cpu, "get_capabilities")
+    assert choose_dtype(gguf, "auto", "cpu") == torch.float32
