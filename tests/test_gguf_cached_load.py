@@ -21,6 +21,8 @@ def test_a_gguf_model_is_read_from_its_cached_folder(tiny_llama_dir, tmp_path, m
         return str(tiny_llama_dir)
 
     monkeypatch.setattr(model_files, "prepare_model_location", prepare)
+    # a CPU with native bf16, so the GGUF rule's dtype differs from the folder's float32
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx512_bf16": True})
     model, tokenizer = hf_loading.load_causal_lm(gguf)
     assert asked == [gguf]
     assert model.dtype == torch.bfloat16  # the GGUF rule on CPU, not the folder's own
