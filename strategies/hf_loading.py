@@ -36,10 +36,6 @@ from strategies.models import ResolvedModel, resolve_model
 if TYPE_CHECKING:
     import torch
 
-# The faster dtype for a dequantized GGUF model on a CPU with native bf16 arithmetic, and
-# on one without it (see the module docstring).
-GGUF_CPU_DTYPE = "bfloat16"
-GGUF_CPU_DTYPE_WITHOUT_BF16 = "float32"
 # torch.cpu.get_capabilities() flags, any of which means bf16 matrix products in hardware.
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -137,8 +133,7 @@ def choose_dtype(resolved: ResolvedModel, dtype: Any, device: str) -> Any:
             return "auto"
         if device != "cpu":
             return torch.bfloat16
-        fast = GGUF_CPU_DTYPE if cpu_has_native_bf16() else GGUF_CPU_DTYPE_WITHOUT_BF16
-        return getattr(torch, fast)
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
     named = getattr(torch, str(dtype), None)
